@@ -1,0 +1,36 @@
+# Harvest — developer commands. Every target sets up what it needs first (venv, packages, Azurite).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+AZURITE_VERSION := 3.35.0
+AZURITE := node_modules/.bin/azurite-blob
+
+.PHONY: setup run serve test lint bench clean
+
+setup: $(STAMP) $(AZURITE)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+$(AZURITE):
+	@command -v npm >/dev/null || { echo "error: npm not found — install Node.js 20 to get the Azurite storage emulator"; exit 2; }
+	npm install --no-save --no-audit --no-fund --silent azurite@$(AZURITE_VERSION)
+
+run: setup  ## ingest the bundled sample sources into Azurite with the offline model
+	$(BIN)/harvest run
+
+serve: setup  ## the local Functions host on http://127.0.0.1:7071
+	$(BIN)/harvest serve
+
+test: setup  ## the whole test suite (starts its own Azurite)
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf .harvest .pytest_cache .ruff_cache

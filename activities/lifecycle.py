@@ -1,0 +1,65 @@
+"""Lifecycle activities: plan a run, open/close its record, claim/checkpoint/release a source."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.durable_functions as df
+
+from shared import names
+from shared.models import RunInput, RunOptions, RunSummary, SourceResult, SourceTask
+from shared.pipeline import lifecycle
+from shared.pipeline.context import open_context
+
+bp = df.Blueprint()
+
+
+@bp.function_name(names.LOAD_SOURCES)
+@bp.activity_trigger(input_name="payload")
+async def load_sources_activity(payload: dict[str, Any]) -> dict[str, Any]:
+    async with open_context() as ctx:
+        await ctx.store.ensure_container()
+        return lifecycle.plan(ctx, RunOptions.model_validate(payload["options"]))
+
+
+@bp.function_name(names.OPEN_RUN)
+@bp.activity_trigger(input_name="payload")
+async def open_run_activity(payload: dict[str, Any]) -> dict[str, Any]:
+    async with open_context() as ctx:
+        run = RunInput.model_validate(payload["run"])
+        return (await lifecycle.open_run(ctx, run, payload["sources"])).model_dump(mode="json")
+
+
+@bp.function_name(names.CLOSE_RUN)
+@bp.activity_trigger(input_name="payload")
+async def close_run_activity(payload: dict[str, Any]) -> dict[str, Any]:
+    async with open_context() as ctx:
+        summary = RunSummary.model_validate(payload["summary"])
+        return (await lifecycle.close_run(ctx, summary)).model_dump(mode="json")
+
+
+@bp.function_name(names.BEGIN_SOURCE)
+@bp.activity_trigger(input_name="payload")
+async def begin_source_activity(payload: dict[str, Any]) -> dict[str, Any]:
+    async with open_context() as ctx:
+        return (await lifecycle.begin_source(ctx, SourceTask.model_validate(payload))).model_dump(mode="json")
+
+
+@bp.function_name(names.CHECKPOINT)
+@bp.activity_trigger(input_name="payload")
+async def checkpoint_activity(payload: dict[str, Any]) -> None:
+    async with open_context() as ctx:
+        await lifecycle.save_cursor(ctx, payload["run_id"], payload["source_id"], payload["cursor"])
+
+
+@bp.function_name(names.FINISH_SOURCE)
+@bp.activity_trigger(input_name="payload")
+async def finish_source_activity(payload: dict[str, Any]) -> None:
+    async with open_context() as ctx:
+        await lifecycle.finish_source(
+            ctx,
+            payload["run_id"],
+            SourceResult.model_validate(payload["result"]),
+            payload.get("high_water"),
+            bool(payload.get("dry_run")),
+        )

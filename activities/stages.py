@@ -1,0 +1,53 @@
+"""The stage activities: discover, fetch, chunk, embed, commit. Inputs and outputs are ids and counts;
+the data moves through Blob (see ``shared.pipeline.staging``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.durable_functions as df
+
+from shared import names
+from shared.models import BatchRef, DiscoverInput
+from shared.pipeline import chunk, commit, discover, embed, fetch
+from shared.pipeline.context import open_context
+
+bp = df.Blueprint()
+
+
+@bp.function_name(names.DISCOVER)
+@bp.activity_trigger(input_name="payload")
+async def discover_activity(payload: dict[str, Any]) -> dict[str, Any]:
+    async with open_context() as ctx:
+        return (await discover.discover(ctx, DiscoverInput.model_validate(payload))).model_dump(mode="json")
+
+
+@bp.function_name(names.FETCH)
+@bp.activity_trigger(input_name="payload")
+async def fetch_activity(payload: dict[str, Any]) -> dict[str, Any]:
+    async with open_context() as ctx:
+        return (await fetch.fetch(ctx, BatchRef.model_validate(payload))).model_dump(mode="json")
+
+
+@bp.function_name(names.CHUNK)
+@bp.activity_trigger(input_name="payload")
+async def chunk_activity(payload: dict[str, Any]) -> dict[str, Any]:
+    async with open_context() as ctx:
+        return (await chunk.chunk(ctx, BatchRef.model_validate(payload))).model_dump(mode="json")
+
+
+@bp.function_name(names.EMBED)
+@bp.activity_trigger(input_name="payload")
+async def embed_activity(payload: dict[str, Any]) -> dict[str, Any]:
+    async with open_context() as ctx:
+        return (await embed.embed(ctx, BatchRef.model_validate(payload))).model_dump(mode="json")
+
+
+@bp.function_name(names.COMMIT)
+@bp.activity_trigger(input_name="payload")
+async def commit_activity(payload: dict[str, Any]) -> dict[str, Any]:
+    batch = BatchRef.model_validate(payload)
+    async with open_context() as ctx:
+        if payload.get("deletions"):
+            return (await commit.commit_deletions(ctx, batch)).model_dump(mode="json")
+        return (await commit.commit(ctx, batch)).model_dump(mode="json")

@@ -1,0 +1,62 @@
+"""Terminal rendering of a run: live per-source progress and the final summary table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+COLUMNS = ("discovered", "added", "updated", "unchanged", "deleted", "failed", "chunks_embedded",
+           "chunks_reused")
+HEADERS = ("found", "added", "updated", "same", "deleted", "failed", "embedded", "reused")
+
+
+def progress_table(run_status: dict[str, Any], source_status: dict[str, dict[str, Any]]) -> Table:
+    custom = run_status.get("customStatus") or {}
+    title = f"run {run_status.get('instanceId')} — {run_status.get('runtimeStatus')}"
+    if isinstance(custom, dict) and custom.get("total"):
+        title += f" — {custom.get('done', 0)}/{custom['total']} sources"
+        if custom.get("eta_s") is not None:
+            title += f", ETA {custom['eta_s']:.0f} s"
+    table = Table(title=title, title_justify="left")
+    table.add_column("source")
+    table.add_column("phase")
+    for header in HEADERS:
+        table.add_column(header, justify="right")
+    sources = custom.get("sources", {}) if isinstance(custom, dict) else {}
+    for sid, info in sources.items():
+        detail = source_status.get(sid) or {}
+        phase = info.get("status", "")
+        counts = info.get("counts") or {}
+        if phase == "running" and detail:
+            counts = detail.get("counts") or counts
+            phase = detail.get("phase", phase)
+            if detail.get("batches"):
+                phase += f" {detail.get('batch')}/{detail.get('batches')} (page {detail.get('page', 0) + 1})"
+        table.add_row(sid, phase, *(str(counts.get(c, "")) for c in COLUMNS))
+    return table
+
+
+def summary_table(summary: dict[str, Any]) -> Table:
+    table = Table(title=f"run {summary['run_id']}: {summary['status']}", title_justify="left")
+    table.add_column("source")
+    table.add_column("status")
+    for header in HEADERS:
+        table.add_column(header, justify="right")
+    table.add_column("seconds", justify="right")
+    for sid, result in summary.get("sources", {}).items():
+        counts = result.get("counts", {})
+        seconds = sum(result.get("timings", {}).values())
+        table.add_row(sid, result["status"], *(str(counts.get(c, 0)) for c in COLUMNS), f"{seconds:.1f}")
+    return table
+
+
+def error_lines(summary: dict[str, Any], limit: int = 10) -> list[str]:
+    lines = []
+    for sid, result in summary.get("sources", {}).items():
+        if result.get("message"):
+            lines.append(f"{sid}: {result['message']}")
+        for err in result.get("errors", [])[:limit]:
+            where = f" {err['doc_id']}" if err.get("doc_id") else ""
+            lines.append(f"{sid}{where} [{err['stage']}]: {err['reason']}")
+    return lines[:limit]

@@ -1,0 +1,102 @@
+"""The source manifest (``sources.yaml``): load, validate, and report every problem with its field.
+
+```yaml
+sources:
+  - id: samples            # unique, lowercase
+    kind: folder           # a key of shared.sources.SOURCE_KINDS
+    path: samples/docs     # the kind's own fields; paths are relative to this file
+```
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from shared.errors import ConfigError
+from shared.sources import SOURCE_KINDS
+from shared.sources.base import SourceSpec
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: Path
+    sources: list[SourceSpec]
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def get(self, source_id: str) -> SourceSpec:
+        for spec in self.sources:
+            if spec.id == source_id:
+                return spec
+        raise KeyError(source_id)
+
+    def ids(self) -> list[str]:
+        return [spec.id for spec in self.sources]
+
+    def select(self, wanted: list[str] | None) -> list[SourceSpec]:
+        """The enabled sources, or exactly ``wanted`` (enabled or not) when given."""
+        if wanted is None:
+            return [spec for spec in self.sources if spec.enabled]
+        unknown = [s for s in wanted if s not in self.ids()]
+        if unknown:
+            raise ConfigError(
+                "unknown source ids",
+                [{"field": "sources", "message": f"unknown source id {s!r}"} for s in unknown],
+            )
+        return [spec for spec in self.sources if spec.id in wanted]
+
+
+def parse_manifest(data: Any, *, path: Path) -> Manifest:
+    """Validate already-parsed YAML; raise ``ConfigError`` listing every bad source and field."""
+    where = str(path)
+    if not isinstance(data, dict) or not isinstance(data.get("sources"), list):
+        raise ConfigError(f"{where}: invalid manifest", [{"field": "sources", "message": "must be a list"}])
+    problems: list[dict[str, str]] = []
+    specs: list[SourceSpec] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(data["sources"]):
+        label = f"sources[{index}]"
+        if not isinstance(entry, dict):
+            problems.append({"field": label, "message": "must be a mapping"})
+            continue
+        if isinstance(entry.get("id"), str):
+            label = f"sources[{index}] ({entry['id']})"
+        kind = entry.get("kind")
+        cls = SOURCE_KINDS.get(kind) if isinstance(kind, str) else None
+        if cls is None:
+            known = ", ".join(sorted(SOURCE_KINDS))
+            problems.append({"field": f"{label}.kind", "message": f"unknown kind {kind!r} (known: {known})"})
+            continue
+        try:
+            spec = cls.Spec.model_validate(entry)
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = ".".join(str(p) for p in err["loc"])
+                problems.append({"field": f"{label}.{loc}", "message": err["msg"]})
+            continue
+        if spec.id in seen:
+            problems.append({"field": f"{label}.id", "message": f"duplicate source id {spec.id!r}"})
+        seen.add(spec.id)
+        specs.append(spec)
+    if problems:
+        raise ConfigError(f"{where}: invalid manifest", problems)
+    return Manifest(path=path, sources=specs)
+
+
+def load_manifest(path: Path) -> Manifest:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read manifest", [{"field": "manifest", "message": str(exc)}]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML", [{"field": "manifest", "message": str(exc)}]) from None
+    return parse_manifest(data, path=path.resolve())

@@ -1,0 +1,176 @@
+"""Data models passed between the triggers, orchestrators, activities and storage.
+
+Everything an orchestrator sees is small: ids, blob names and counts (claim-check). Document bodies,
+chunks and vectors travel through Blob storage, never through Durable payloads.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RunStatus = Literal["pending", "running", "completed", "partial", "failed", "cancelled", "suspended"]
+SourceStatus = Literal["pending", "running", "completed", "partial", "failed", "skipped"]
+Trigger = Literal["http", "timer", "cli"]
+Stage = Literal["discover", "fetch", "chunk", "embed", "commit"]
+STAGES: tuple[Stage, ...] = ("discover", "fetch", "chunk", "embed", "commit")
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class RunOptions(Model):
+    """What a caller may ask of a run (the body of ``POST /api/runs``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sources: list[str] | None = Field(
+        default=None, description="Only these source ids; all enabled sources when omitted."
+    )
+    full_refresh: bool = Field(default=False, description="Re-read every source from the beginning.")
+    dry_run: bool = Field(default=False, description="Compute what would change; write only the report.")
+
+
+class RunInput(Model):
+    """Input of the run orchestrator."""
+
+    run_id: str
+    trigger: Trigger
+    options: RunOptions = RunOptions()
+    requested_at: datetime
+
+
+class ErrorRecord(Model):
+    """One failure, kept in batch results and (the first few) in run records."""
+
+    stage: Stage
+    reason: str
+    doc_id: str | None = None
+    transient: bool = False
+
+
+class SourceCounts(Model):
+    discovered: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    failed: int = 0
+    chunks_embedded: int = 0
+    chunks_reused: int = 0
+
+    def add(self, other: SourceCounts | dict[str, Any]) -> SourceCounts:
+        data = other.model_dump() if isinstance(other, SourceCounts) else other
+        return SourceCounts(**{k: getattr(self, k) + int(data.get(k, 0)) for k in type(self).model_fields})
+
+
+class SourceResult(Model):
+    """The outcome of one source in one run."""
+
+    source_id: str
+    status: SourceStatus = "pending"
+    counts: SourceCounts = SourceCounts()
+    timings: dict[str, float] = Field(default_factory=dict, description="Seconds per stage.")
+    errors: list[ErrorRecord] = Field(default_factory=list, description="The first few errors.")
+    pages: int = 0
+    batches: int = 0
+    message: str | None = None
+
+
+class RunSummary(Model):
+    """The run's result: orchestration output, run record body, ``harvest run --json``."""
+
+    run_id: str
+    status: RunStatus
+    trigger: Trigger
+    options: RunOptions = RunOptions()
+    requested_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    sources: dict[str, SourceResult] = Field(default_factory=dict)
+    totals: SourceCounts = SourceCounts()
+    message: str | None = None
+
+
+class DocumentRef(Model):
+    """A document as discovery sees it, before its body is fetched."""
+
+    doc_id: str = Field(description="Stable id within the source (relative path, feed guid, URL).")
+    url: str = Field(description="Where the document lives (file:// for folder sources).")
+    title: str | None = None
+    hint: str | None = Field(default=None, description="Cheap change hint: mtime+size, ETag, updated.")
+    updated: datetime | None = None
+
+
+class SourceTask(Model):
+    """Input of the source orchestrator (carried across ``continue_as_new``)."""
+
+    run_id: str
+    source_id: str
+    options: RunOptions = RunOptions()
+    batch_size: int = 32
+    pages_per_execution: int = 20
+    failure_threshold: float = 0.5
+    page: int = 0
+    cursor: str | None = None
+    since: str | None = None
+    started: bool = False
+    high_water: str | None = None
+    min_failed_hint: str | None = None
+    result: SourceResult | None = None
+
+
+class BatchRef(Model):
+    """Where one batch's staged data lives: ``runs/{run_id}/sources/{source_id}/{batch_id}/``."""
+
+    run_id: str
+    source_id: str
+    batch_id: str
+    dry_run: bool = False
+
+
+class DiscoverResult(Model):
+    page: int
+    batches: list[str] = Field(default_factory=list)
+    discovered: int = 0
+    unchanged: int = 0
+    deleted_batch: str | None = None
+    deleted: int = 0
+    next_cursor: str | None = None
+    high_water: str | None = None
+    done: bool = True
+    seconds: float = 0.0
+    errors: list[ErrorRecord] = Field(default_factory=list)
+
+
+class StageResult(Model):
+    """What a fetch/chunk/embed/commit activity returns: counts, timing and failures."""
+
+    counts: SourceCounts = SourceCounts()
+    items: int = 0
+    seconds: float = 0.0
+    errors: list[ErrorRecord] = Field(default_factory=list)
+    min_failed_hint: str | None = None
+
+
+class DiscoverInput(Model):
+    run_id: str
+    source_id: str
+    page: int
+    cursor: str | None = None
+    since: str | None = None
+    batch_size: int = 16
+    batches_per_page: int = 8
+    full_refresh: bool = False
+    dry_run: bool = False
+
+
+class SourceStart(Model):
+    """What ``begin_source`` tells the source orchestrator."""
+
+    cursor: str | None = None
+    since: str | None = None
+    claimed: bool = False

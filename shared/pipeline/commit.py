@@ -1,0 +1,124 @@
+"""Commit: write corpus versions, then the document records that point at them (never the reverse).
+
+Idempotent under at-least-once execution: version blobs are named by content hash and chunking config
+and created only if absent; a record already pointing at its version is left alone. Tombstones are
+named by run id. The checkpoint is advanced by the orchestrator only after this returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.models import BatchRef, DocumentRef, SourceCounts, StageResult
+from shared.pipeline.context import Context
+from shared.pipeline.staging import read_stage
+from shared.storage import layout
+from shared.storage.blobs import JSONL_TYPE, dumps
+from shared.storage.records import DocRecord, VersionInfo
+
+COMMIT_CONCURRENCY = 16
+
+
+async def commit(ctx: Context, batch: BatchRef) -> StageResult:
+    started = time.perf_counter()
+    texts = await read_stage(ctx.store, batch, "texts")
+    vectors = await read_stage(ctx.store, batch, "vectors")
+    chunks = await read_stage(ctx.store, batch, "chunks")
+    by_doc: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    vec_by_key = {(v["doc_id"], v["ordinal"]): v["vector"] for v in vectors}
+    for c in chunks:
+        by_doc[c["doc_id"]].append({**c, "vector": vec_by_key[(c["doc_id"], c["ordinal"])]})
+
+    limit = asyncio.Semaphore(COMMIT_CONCURRENCY)
+
+    async def one(row: dict[str, Any]) -> None:
+        async with limit:
+            if row["status"] == "unchanged":
+                await _touch(ctx, batch, row)
+            else:
+                await _write_version(ctx, batch, row, sorted(by_doc[row["doc_id"]], key=lambda c: c["ordinal"]))
+
+    await asyncio.gather(*(one(row) for row in texts))
+    return StageResult(items=len(texts), seconds=time.perf_counter() - started)
+
+
+async def commit_deletions(ctx: Context, batch: BatchRef) -> StageResult:
+    started = time.perf_counter()
+    refs = [DocumentRef.model_validate(r) for r in await read_stage(ctx.store, batch, "refs")]
+    for ref in refs:
+        tomb = layout.tombstone_blob(batch.source_id, ref.doc_id, batch.run_id)
+        body = {"doc_id": ref.doc_id, "source_id": batch.source_id, "run_id": batch.run_id,
+                "deleted_at": datetime.now(UTC).isoformat()}
+        await ctx.store.create_if_absent(tomb, dumps(body))
+
+        def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
+            if current is None:
+                return current
+            rec = DocRecord.model_validate(current)
+            return rec.model_copy(update={"deleted": True, "current": None,
+                                          "updated_at": datetime.now(UTC)}).model_dump(mode="json")
+
+        await ctx.store.update_json(layout.doc_record_blob(batch.source_id, ref.doc_id), change)
+    return StageResult(counts=SourceCounts(deleted=len(refs)), items=len(refs),
+                       seconds=time.perf_counter() - started)
+
+
+async def _write_version(ctx: Context, batch: BatchRef, row: dict[str, Any], chunks: list[dict[str, Any]]) -> None:
+    source_id, doc_id, digest = batch.source_id, row["doc_id"], row["content_hash"]
+    blob = layout.version_blob(source_id, doc_id, digest, ctx.chunk_config_hash())
+    model = ctx.embedder.model_id
+    now = datetime.now(UTC).isoformat()
+    lines = [
+        {
+            "chunk_id": layout.chunk_id(source_id, doc_id, digest, c["ordinal"]),
+            "doc_id": doc_id,
+            "source_id": source_id,
+            "url": row["url"],
+            "title": row["title"],
+            "ordinal": c["ordinal"],
+            "text": c["text"],
+            "tokens": c["tokens"],
+            "chunk_hash": c["hash"],
+            "content_hash": digest,
+            "model": model,
+            "vector": c["vector"],
+            "run_id": batch.run_id,
+            "created_at": now,
+        }
+        for c in chunks
+    ]
+    body = b"".join(dumps(line) + b"\n" for line in lines)
+    await ctx.store.create_if_absent(blob, body, content_settings=JSONL_TYPE)
+
+    def change(current: dict[str, Any] | None) -> dict[str, Any]:
+        rec = (DocRecord(source_id=source_id, doc_id=doc_id, url=row["url"]) if current is None
+               else DocRecord.model_validate(current))
+        if rec.current == blob and not rec.deleted:
+            return rec.model_dump(mode="json")
+        version = VersionInfo(content_hash=digest, blob=blob, run_id=batch.run_id,
+                              at=datetime.now(UTC), chunks=len(lines))
+        return rec.model_copy(update={
+            "url": row["url"], "title": row["title"], "content_hash": digest, "hint": row["hint"],
+            "current": blob, "model": model, "deleted": False,
+            "versions": [*rec.versions, version], "updated_at": datetime.now(UTC),
+        }).model_dump(mode="json")
+
+    await ctx.store.update_json(layout.doc_record_blob(source_id, doc_id), change)
+
+
+async def _touch(ctx: Context, batch: BatchRef, row: dict[str, Any]) -> None:
+    """Same text as the current version: remember the new change hint so discovery skips it next time."""
+
+    def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
+        if current is None:
+            return None
+        rec = DocRecord.model_validate(current)
+        if rec.hint == row["hint"]:
+            return current
+        return rec.model_copy(update={"hint": row["hint"]}).model_dump(mode="json")
+
+    await ctx.store.update_json(layout.doc_record_blob(batch.source_id, row["doc_id"]), change)

@@ -1,0 +1,73 @@
+"""What every stage needs: settings, the blob store, the manifest, sources, the embedder, HTTP."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.embedding import get_embedder
+from shared.embedding.base import Embedder
+from shared.http import HttpClient
+from shared.manifest import Manifest, load_manifest
+from shared.settings import Settings, get_settings
+from shared.sources import build_source
+from shared.sources.base import Source
+from shared.storage.blobs import BlobStore
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_manifest(path: Path, mtime_ns: int) -> Manifest:
+    return load_manifest(path)
+
+
+def manifest_for(settings: Settings) -> Manifest:
+    path = settings.manifest_path()
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        mtime = 0
+    return _cached_manifest(path, mtime) if mtime else load_manifest(path)
+
+
+@dataclass
+class Context:
+    settings: Settings
+    store: BlobStore
+
+    @functools.cached_property
+    def manifest(self) -> Manifest:
+        return manifest_for(self.settings)
+
+    def source(self, source_id: str) -> Source:
+        return build_source(self.manifest.get(source_id), base_dir=self.manifest.base_dir)
+
+    @property
+    def embedder(self) -> Embedder:
+        return get_embedder(self.settings.embedder)
+
+    def chunk_config_hash(self) -> str:
+        """Identifies how chunks and vectors were made: a change means new versions."""
+        s = self.settings
+        key = f"{self.embedder.model_id}|{s.chunk_tokens}|{s.chunk_overlap}"
+        return hashlib.sha256(key.encode()).hexdigest()[:8]
+
+    def http(self) -> HttpClient:
+        s = self.settings
+        return HttpClient(
+            user_agent=s.user_agent,
+            timeout=s.http_timeout,
+            max_body_bytes=s.max_body_bytes,
+            allowed_networks=s.allowed_networks(),
+            concurrency=s.http_concurrency,
+        )
+
+
+@asynccontextmanager
+async def open_context(settings: Settings | None = None) -> AsyncIterator[Context]:
+    settings = settings or get_settings()
+    async with BlobStore.from_settings(settings) as store:
+        yield Context(settings=settings, store=store)

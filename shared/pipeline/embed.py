@@ -1,0 +1,63 @@
+"""Embedding: vectors for a batch's chunks, reusing the vectors of chunks whose text did not change.
+
+Reuse is keyed by (chunk hash, model): vectors come from the document's current corpus version when it
+was embedded by the same model, and identical chunks inside the batch are embedded once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from shared.models import BatchRef, SourceCounts, StageResult
+from shared.pipeline.context import Context
+from shared.pipeline.staging import read_stage, write_stage
+from shared.storage import records
+
+EMBED_BATCH = 32
+
+
+async def embed(ctx: Context, batch: BatchRef) -> StageResult:
+    started = time.perf_counter()
+    chunks = await read_stage(ctx.store, batch, "chunks")
+    embedder = ctx.embedder
+    known = await _previous_vectors(ctx, batch, {c["doc_id"] for c in chunks}, embedder.model_id)
+
+    todo = sorted({c["hash"]: c["text"] for c in chunks if c["hash"] not in known}.items())
+    reused = sum(1 for c in chunks if c["hash"] in known)
+
+    def run() -> dict[str, list[float]]:
+        out: dict[str, list[float]] = {}
+        for i in range(0, len(todo), EMBED_BATCH):
+            part = todo[i : i + EMBED_BATCH]
+            vectors = embedder.embed_passages([text for _, text in part])
+            for (digest, _), vec in zip(part, vectors, strict=True):
+                out[digest] = [round(float(x), 7) for x in vec]
+        return out
+
+    fresh = await asyncio.to_thread(run) if todo else {}
+    vectors = {**known, **fresh}
+    rows = [{"doc_id": c["doc_id"], "ordinal": c["ordinal"], "hash": c["hash"],
+             "vector": vectors[c["hash"]]} for c in chunks]
+    await write_stage(ctx.store, batch, "vectors", rows)
+    return StageResult(
+        counts=SourceCounts(chunks_embedded=len(chunks) - reused, chunks_reused=reused),
+        items=len(rows),
+        seconds=time.perf_counter() - started,
+    )
+
+
+async def _previous_vectors(
+    ctx: Context, batch: BatchRef, doc_ids: set[str], model_id: str
+) -> dict[str, list[float]]:
+    found: dict[str, list[float]] = {}
+    for doc_id in sorted(doc_ids):
+        rec = await records.read_doc(ctx.store, batch.source_id, doc_id)
+        if rec is None or not rec.current:
+            continue
+        rows: list[dict[str, Any]] = await ctx.store.read_jsonl(rec.current)
+        for row in rows:
+            if row.get("model") == model_id and row.get("vector") is not None:
+                found.setdefault(row["chunk_hash"], row["vector"])
+    return found

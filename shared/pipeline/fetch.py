@@ -1,0 +1,92 @@
+"""Full-text fetching: fetch and extract each document of a batch, classify it by content checksum.
+
+Rows written to ``texts.jsonl``: ``status`` is ``new``, ``changed`` or ``unchanged``; new and changed
+rows carry the extracted text. A document that cannot be fetched or extracted becomes an error record
+(``transient`` tells whether a later run may succeed); it never fails the batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from shared.errors import PermanentError, TransientError
+from shared.extract import content_hash, detect_format, extract
+from shared.http import HttpClient
+from shared.models import BatchRef, DocumentRef, ErrorRecord, SourceCounts, StageResult
+from shared.pipeline.context import Context
+from shared.pipeline.staging import read_stage, write_stage
+from shared.sources.base import Source
+from shared.storage import layout, records
+
+
+async def fetch(ctx: Context, batch: BatchRef) -> StageResult:
+    started = time.perf_counter()
+    refs = [DocumentRef.model_validate(r) for r in await read_stage(ctx.store, batch, "refs")]
+    source = ctx.source(batch.source_id)
+    limit = asyncio.Semaphore(ctx.settings.http_concurrency)
+    async with ctx.http() as http:
+
+        async def one(ref: DocumentRef) -> dict[str, Any] | ErrorRecord:
+            async with limit:
+                return await _fetch_one(ctx, source, http, batch, ref)
+
+        outcomes = await asyncio.gather(*(one(r) for r in refs))
+
+    rows = [o for o in outcomes if isinstance(o, dict)]
+    errors = [o for o in outcomes if isinstance(o, ErrorRecord)]
+    await write_stage(ctx.store, batch, "texts", rows)
+    counts = SourceCounts(
+        added=sum(r["status"] == "new" for r in rows),
+        updated=sum(r["status"] == "changed" for r in rows),
+        unchanged=sum(r["status"] == "unchanged" for r in rows),
+        failed=len(errors),
+    )
+    failed_hints = [ref.updated.isoformat() for ref, o in zip(refs, outcomes, strict=True)
+                    if isinstance(o, ErrorRecord) and o.transient and ref.updated is not None]
+    return StageResult(
+        counts=counts,
+        items=len(rows),
+        seconds=time.perf_counter() - started,
+        errors=errors,
+        min_failed_hint=min(failed_hints) if failed_hints else None,
+    )
+
+
+async def _fetch_one(
+    ctx: Context, source: Source, http: HttpClient, batch: BatchRef, ref: DocumentRef
+) -> dict[str, Any] | ErrorRecord:
+    try:
+        fetched = await source.fetch(ref, http=http)
+        fmt = detect_format(fetched.url or ref.url, fetched.content_type)
+        extracted = await asyncio.to_thread(extract, fetched.data, fmt=fmt, url=fetched.url)
+    except PermanentError as exc:
+        return ErrorRecord(stage="fetch", doc_id=ref.doc_id, reason=str(exc), transient=False)
+    except TransientError as exc:
+        return ErrorRecord(stage="fetch", doc_id=ref.doc_id, reason=str(exc), transient=True)
+    except Exception as exc:  # an extractor crash on one document must not fail the batch
+        reason = f"{type(exc).__name__}: {exc}"
+        return ErrorRecord(stage="fetch", doc_id=ref.doc_id, reason=reason[:500], transient=False)
+
+    digest = content_hash(extracted.text)
+    record = await records.read_doc(ctx.store, batch.source_id, ref.doc_id)
+    if record is None or record.deleted or record.current is None:
+        status = "new"
+    elif record.current == layout.version_blob(batch.source_id, ref.doc_id, digest, ctx.chunk_config_hash()):
+        status = "unchanged"
+    else:
+        status = "changed"
+    row: dict[str, Any] = {
+        "status": status,
+        "doc_id": ref.doc_id,
+        "url": ref.url,
+        "title": ref.title or extracted.title or fetched.title,
+        "hint": ref.hint,
+        "updated": ref.updated.isoformat() if ref.updated else None,
+        "content_hash": digest,
+        "format": extracted.format,
+    }
+    if status != "unchanged":
+        row["text"] = extracted.text
+    return row

@@ -1,0 +1,106 @@
+"""The run and source lifecycle: which sources run, run records, source claims and checkpoints."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.errors import ConfigError
+from shared.models import RunInput, RunOptions, RunSummary, SourceResult, SourceStart, SourceTask
+from shared.pipeline.context import Context
+from shared.storage import records
+
+
+def plan(ctx: Context, options: RunOptions) -> dict[str, Any]:
+    """The sources a run covers and the knobs the orchestrators need (they may not read settings)."""
+    specs = ctx.manifest.select(options.sources)
+    s = ctx.settings
+    return {
+        "sources": [spec.id for spec in specs],
+        "batch_sizes": {spec.id: spec.batch_size or s.batch_size for spec in specs},
+        "max_parallel_sources": s.max_parallel_sources,
+        "pages_per_execution": s.pages_per_execution,
+        "failure_threshold": s.failure_threshold,
+    }
+
+
+def validate_options(ctx: Context, options: RunOptions) -> list[dict[str, str]]:
+    """Field-level problems with a run request (unknown source ids), for the HTTP starter and CLI."""
+    try:
+        ctx.manifest.select(options.sources)
+    except ConfigError as exc:
+        return exc.problems
+    return []
+
+
+async def open_run(ctx: Context, run: RunInput, source_ids: list[str]) -> RunSummary:
+    """Create the run record, or return the one a previous attempt of this activity wrote."""
+    existing = await records.read_run(ctx.store, run.run_id)
+    if existing is not None and existing.status != "pending":
+        return existing
+    summary = RunSummary(
+        run_id=run.run_id,
+        status="running",
+        trigger=run.trigger,
+        options=run.options,
+        requested_at=run.requested_at,
+        started_at=datetime.now(UTC),
+        sources={sid: SourceResult(source_id=sid) for sid in source_ids},
+    )
+    return await records.write_run(ctx.store, summary)
+
+
+async def close_run(ctx: Context, summary: RunSummary) -> RunSummary:
+    def change(current: dict[str, Any] | None) -> dict[str, Any]:
+        started = RunSummary.model_validate(current).started_at if current else None
+        done = summary.model_copy(update={"started_at": summary.started_at or started,
+                                          "finished_at": datetime.now(UTC)})
+        return done.model_dump(mode="json")
+
+    from shared.storage import layout
+
+    return RunSummary.model_validate(await ctx.store.update_json(layout.run_blob(summary.run_id), change))
+
+
+async def begin_source(ctx: Context, task: SourceTask) -> SourceStart:
+    """Claim the source for this run (not for dry runs) and say where discovery starts."""
+    if task.options.dry_run:
+        cp = await records.read_checkpoint(ctx.store, task.source_id)
+        since = None if task.options.full_refresh or cp.reset_requested else cp.high_water
+        return SourceStart(cursor=None, since=since, claimed=False)
+    before = await records.read_checkpoint(ctx.store, task.source_id)
+    cp = await records.claim_source(ctx.store, task.source_id, task.run_id)
+    resumed = before.active_run == task.run_id
+    since = None if task.options.full_refresh or cp.reset_requested else cp.high_water
+    return SourceStart(cursor=cp.cursor if resumed else None, since=since, claimed=True)
+
+
+async def save_cursor(ctx: Context, run_id: str, source_id: str, cursor: str | None) -> None:
+    """Advance the in-run cursor after a page is committed (only while this run holds the claim)."""
+
+    def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
+        if current is None or current.get("active_run") != run_id:
+            return current
+        return {**current, "cursor": cursor}
+
+    from shared.storage import layout
+
+    await ctx.store.update_json(layout.checkpoint_blob(source_id), change)
+
+
+async def finish_source(ctx: Context, run_id: str, result: SourceResult, high_water: str | None,
+                        dry_run: bool) -> None:
+    """Record the outcome on the checkpoint and release the claim. The high-water mark only moves
+    when the source did not fail."""
+    if dry_run:
+        return
+    cp = await records.read_checkpoint(ctx.store, result.source_id)
+    changes: dict[str, Any] = {"last_run_id": run_id, "last_status": result.status, "counts": result.counts}
+    if result.status in ("completed", "partial"):
+        changes.update(last_success_at=datetime.now(UTC), reset_requested=False, last_error=None)
+        if high_water is not None:
+            changes["high_water"] = high_water
+    else:
+        changes["last_error"] = result.message or (result.errors[0].reason if result.errors else None)
+        changes["high_water"] = cp.high_water
+    await records.release_source(ctx.store, result.source_id, run_id, **changes)

@@ -1,0 +1,187 @@
+"""A thin async wrapper over one Blob container: JSON helpers, conditional writes, ETag updates.
+
+Every shared mutable blob (checkpoints, run records, document records) is changed through
+``update_json``: read with its ETag, apply a pure function, write back with ``if_match``; on 412
+(someone else wrote first) read again and re-apply. Blobs that must never be overwritten use
+``create_if_absent`` (``if_none_match="*"`` → 409/412 means it is already there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.storage.blob import ContentSettings
+from azure.storage.blob.aio import BlobServiceClient, ContainerClient
+
+from shared.errors import ConflictError, TransientError
+
+T = TypeVar("T")
+JSON_TYPE = ContentSettings(content_type="application/json")
+JSONL_TYPE = ContentSettings(content_type="application/x-ndjson")
+
+
+def dumps(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
+
+
+class BlobStore:
+    """One container of one storage account. Use as ``async with BlobStore.connect(...) as store``."""
+
+    def __init__(self, service: BlobServiceClient, container: str) -> None:
+        self._service = service
+        self.container_name = container
+        self.container: ContainerClient = service.get_container_client(container)
+
+    @classmethod
+    def connect(
+        cls, *, container: str, connection_string: str | None = None, account_url: str | None = None
+    ) -> BlobStore:
+        if account_url:
+            from azure.identity.aio import DefaultAzureCredential
+
+            service = BlobServiceClient(account_url, credential=DefaultAzureCredential())
+        elif connection_string:
+            service = BlobServiceClient.from_connection_string(connection_string)
+        else:
+            raise ValueError("a connection string or an account URL is required")
+        return cls(service, container)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> BlobStore:
+        return cls.connect(
+            container=settings.container,
+            connection_string=settings.storage_connection,
+            account_url=settings.storage_account_url,
+        )
+
+    async def __aenter__(self) -> BlobStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._service.close()
+
+    async def ensure_container(self) -> None:
+        try:
+            await self.container.create_container()
+        except ResourceExistsError:
+            pass
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise TransientError(f"storage unreachable: {exc}") from exc
+
+    # -- reads -------------------------------------------------------------------------------
+    async def read_bytes(self, name: str) -> bytes | None:
+        try:
+            stream = await self.container.download_blob(name)
+            return await stream.readall()
+        except ResourceNotFoundError:
+            return None
+
+    async def read_json(self, name: str) -> tuple[Any, str | None]:
+        """Return ``(value, etag)``, or ``(None, None)`` when the blob does not exist."""
+        try:
+            stream = await self.container.download_blob(name)
+            data = await stream.readall()
+        except ResourceNotFoundError:
+            return None, None
+        return json.loads(data), stream.properties.etag
+
+    async def read_jsonl(self, name: str) -> list[dict[str, Any]]:
+        data = await self.read_bytes(name)
+        if data is None:
+            return []
+        return [json.loads(line) for line in data.splitlines() if line.strip()]
+
+    async def exists(self, name: str) -> bool:
+        return await self.container.get_blob_client(name).exists()
+
+    async def list_names(self, prefix: str) -> AsyncIterator[str]:
+        async for item in self.container.list_blobs(name_starts_with=prefix):
+            yield item.name
+
+    # -- writes ------------------------------------------------------------------------------
+    async def write_bytes(
+        self, name: str, data: bytes, *, content_settings: ContentSettings | None = None
+    ) -> None:
+        await self.container.upload_blob(name, data, overwrite=True, content_settings=content_settings)
+
+    async def write_json(self, name: str, value: Any) -> None:
+        await self.write_bytes(name, dumps(value), content_settings=JSON_TYPE)
+
+    async def write_jsonl(self, name: str, rows: list[dict[str, Any]]) -> None:
+        body = b"".join(dumps(row) + b"\n" for row in rows)
+        await self.write_bytes(name, body, content_settings=JSONL_TYPE)
+
+    async def create_if_absent(
+        self, name: str, data: bytes, *, content_settings: ContentSettings | None = None
+    ) -> bool:
+        """Write ``data`` only if ``name`` does not exist; return whether this call created it."""
+        try:
+            await self.container.upload_blob(
+                name, data, overwrite=False, content_settings=content_settings
+            )
+            return True
+        except (ResourceExistsError, ResourceModifiedError):
+            return False
+
+    async def update_json(
+        self,
+        name: str,
+        change: Callable[[Any], T],
+        *,
+        attempts: int = 20,
+    ) -> T:
+        """Read-modify-write ``name`` under an ETag condition, retrying on conflicts.
+
+        ``change`` receives the current value (``None`` if absent) and returns the new value; it must
+        be pure because it may run several times. Returning ``None`` or the value unchanged writes
+        nothing; raising aborts without writing.
+        """
+        for attempt in range(attempts):
+            current, etag = await self.read_json(name)
+            new = change(current)
+            if new is None or new == current:
+                return new  # nothing to write
+            blob = self.container.get_blob_client(name)
+            try:
+                if etag is None:
+                    await blob.upload_blob(dumps(new), overwrite=False, content_settings=JSON_TYPE)
+                else:
+                    await blob.upload_blob(
+                        dumps(new),
+                        overwrite=True,
+                        etag=etag,
+                        match_condition=MatchConditions.IfNotModified,
+                        content_settings=JSON_TYPE,
+                    )
+                return new
+            except (ResourceExistsError, ResourceModifiedError):
+                await asyncio.sleep(min(0.05 * 2**attempt, 1.0) * random.random())
+            except HttpResponseError as exc:
+                if exc.status_code in (409, 412):
+                    await asyncio.sleep(min(0.05 * 2**attempt, 1.0) * random.random())
+                    continue
+                raise
+        raise ConflictError(f"{name}: still contended after {attempts} attempts")
+
+    async def delete(self, name: str) -> bool:
+        try:
+            await self.container.delete_blob(name)
+            return True
+        except ResourceNotFoundError:
+            return False

@@ -1,0 +1,69 @@
+"""Blob names: the single place that decides where everything lives in the container.
+
+```
+corpus/{source}/{doc_key}/{hash16}-{config}.jsonl     one document version: its chunks with vectors
+corpus/{source}/{doc_key}/tombstone-{run_id}.json      the document disappeared in that run
+state/{source}/checkpoint.json                         the source checkpoint (ETag-updated)
+state/{source}/docs/{doc_key}.json                     the document record (ETag-updated)
+runs/{run_id}/run.json                                 the run record (ETag-updated)
+runs/{run_id}/sources/{source}/{batch}/{stage}.jsonl   staged batch data (claim-check)
+```
+Names are deterministic so a retried activity rewrites or finds the same blob.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+
+def doc_key(source_id: str, doc_id: str) -> str:
+    return hashlib.sha256(f"{source_id}\0{doc_id}".encode()).hexdigest()[:32]
+
+
+def corpus_prefix(source_id: str | None = None) -> str:
+    return "corpus/" if source_id is None else f"corpus/{source_id}/"
+
+
+def version_blob(source_id: str, doc_id: str, content_hash: str, config: str) -> str:
+    """``config`` identifies the embedding model and chunking settings that made the version."""
+    return f"corpus/{source_id}/{doc_key(source_id, doc_id)}/{content_hash[:16]}-{config}.jsonl"
+
+
+def tombstone_blob(source_id: str, doc_id: str, run_id: str) -> str:
+    return f"corpus/{source_id}/{doc_key(source_id, doc_id)}/tombstone-{run_id}.json"
+
+
+def checkpoint_blob(source_id: str) -> str:
+    return f"state/{source_id}/checkpoint.json"
+
+
+def docs_prefix(source_id: str) -> str:
+    return f"state/{source_id}/docs/"
+
+
+def doc_record_blob(source_id: str, doc_id: str) -> str:
+    return f"{docs_prefix(source_id)}{doc_key(source_id, doc_id)}.json"
+
+
+def run_blob(run_id: str) -> str:
+    return f"runs/{run_id}/run.json"
+
+
+def runs_prefix() -> str:
+    return "runs/"
+
+
+def staging_blob(run_id: str, source_id: str, batch_id: str, stage: str) -> str:
+    return f"runs/{run_id}/sources/{source_id}/{batch_id}/{stage}.jsonl"
+
+
+def seen_blob(run_id: str, source_id: str, page: int) -> str:
+    return f"runs/{run_id}/sources/{source_id}/seen/p{page:05d}.json"
+
+
+def seen_prefix(run_id: str, source_id: str) -> str:
+    return f"runs/{run_id}/sources/{source_id}/seen/"
+
+
+def chunk_id(source_id: str, doc_id: str, content_hash: str, ordinal: int) -> str:
+    return hashlib.sha256(f"{source_id}\0{doc_id}\0{content_hash}\0{ordinal}".encode()).hexdigest()[:32]

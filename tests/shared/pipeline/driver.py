@@ -1,0 +1,43 @@
+"""Drive one source through the stage functions in order, as the source orchestrator does (no Durable)."""
+
+from __future__ import annotations
+
+from shared.models import BatchRef, DiscoverInput, RunOptions, SourceCounts, SourceResult, SourceTask
+from shared.pipeline import chunk, commit, discover, embed, fetch, lifecycle
+from shared.pipeline.context import Context
+from shared.pipeline.discover import DELETED_BATCH
+
+
+async def run_source(ctx: Context, run_id: str, source_id: str = "notes", *, full_refresh: bool = False,
+                     dry_run: bool = False) -> SourceCounts:
+    options = RunOptions(full_refresh=full_refresh, dry_run=dry_run)
+    start = await lifecycle.begin_source(ctx, SourceTask(run_id=run_id, source_id=source_id, options=options))
+    counts, cursor, page = SourceCounts(), start.cursor, 0
+    while True:
+        found = await discover.discover(ctx, DiscoverInput(
+            run_id=run_id, source_id=source_id, page=page, cursor=cursor, since=start.since,
+            batch_size=ctx.settings.batch_size, batches_per_page=2, full_refresh=full_refresh, dry_run=dry_run))
+        counts = counts.add({"discovered": found.discovered, "unchanged": found.unchanged})
+        for batch_id in found.batches:
+            ref = BatchRef(run_id=run_id, source_id=source_id, batch_id=batch_id, dry_run=dry_run)
+            fetched = await fetch.fetch(ctx, ref)
+            counts = counts.add(fetched.counts)
+            if dry_run:
+                continue
+            await chunk.chunk(ctx, ref)
+            counts = counts.add((await embed.embed(ctx, ref)).counts)
+            await commit.commit(ctx, ref)
+        if found.deleted_batch:
+            if dry_run:
+                counts = counts.add({"deleted": found.deleted})
+            else:
+                ref = BatchRef(run_id=run_id, source_id=source_id, batch_id=DELETED_BATCH)
+                counts = counts.add((await commit.commit_deletions(ctx, ref)).counts)
+        if not dry_run:
+            await lifecycle.save_cursor(ctx, run_id, source_id, found.next_cursor)
+        if found.done:
+            break
+        cursor, page = found.next_cursor, page + 1
+    result = SourceResult(source_id=source_id, status="completed", counts=counts)
+    await lifecycle.finish_source(ctx, run_id, result, found.high_water, dry_run)
+    return counts

@@ -1,0 +1,58 @@
+"""BlobStore against a real Azurite: conditional creates, ETag-guarded updates under contention."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from shared.errors import ConflictError
+from shared.storage.blobs import BlobStore
+
+
+async def test_create_if_absent_never_overwrites(store: BlobStore) -> None:
+    assert await store.create_if_absent("a/b.json", b"first") is True
+    assert await store.create_if_absent("a/b.json", b"second") is False
+    assert await store.read_bytes("a/b.json") == b"first"
+
+
+async def test_concurrent_updates_lose_nothing(store: BlobStore) -> None:
+    async def bump(_: int) -> None:
+        for _ in range(10):
+            await store.update_json("counter.json", lambda cur: {"n": (cur or {"n": 0})["n"] + 1}, attempts=200)
+
+    await asyncio.gather(*(bump(i) for i in range(4)))
+    value, etag = await store.read_json("counter.json")
+    assert value == {"n": 40}
+    assert etag
+
+
+async def test_update_returning_none_or_same_writes_nothing(store: BlobStore) -> None:
+    assert await store.update_json("absent.json", lambda cur: None) is None
+    assert not await store.exists("absent.json")
+    await store.write_json("x.json", {"a": 1})
+    _, etag_before = await store.read_json("x.json")
+    await store.update_json("x.json", lambda cur: cur)
+    _, etag_after = await store.read_json("x.json")
+    assert etag_before == etag_after
+
+
+async def test_update_aborts_without_writing_when_change_raises(store: BlobStore) -> None:
+    await store.write_json("x.json", {"a": 1})
+
+    def refuse(_cur: object) -> object:
+        raise ConflictError("no")
+
+    with pytest.raises(ConflictError):
+        await store.update_json("x.json", refuse)
+    assert (await store.read_json("x.json"))[0] == {"a": 1}
+
+
+async def test_jsonl_roundtrip_and_listing(store: BlobStore) -> None:
+    rows = [{"i": i, "text": f"zeile {i} — ü"} for i in range(3)]
+    await store.write_jsonl("p/one.jsonl", rows)
+    await store.write_json("p/two.json", {})
+    await store.write_json("q/three.json", {})
+    assert await store.read_jsonl("p/one.jsonl") == rows
+    assert [n async for n in store.list_names("p/")] == ["p/one.jsonl", "p/two.json"]
+    assert await store.read_jsonl("missing.jsonl") == []

@@ -1,0 +1,39 @@
+"""The daily timer: starts the run ``daily-YYYY-MM-DD`` unless it already ran or another run is active."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from shared import names
+from shared.models import RunInput
+from triggers.active import active_run
+
+bp = df.Blueprint()
+log = logging.getLogger("harvest.triggers")
+
+
+def daily_run_id(now: datetime) -> str:
+    return f"daily-{now:%Y-%m-%d}"
+
+
+@bp.function_name(names.DAILY_TIMER)
+@bp.timer_trigger(schedule="%HARVEST_SCHEDULE%", arg_name="timer", run_on_startup=False)
+@bp.durable_client_input(client_name="client")
+async def daily_timer(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+    now = datetime.now(UTC)
+    run_id = daily_run_id(now)
+    existing = await client.get_status(run_id)
+    if existing is not None and existing.runtime_status is not None:
+        log.info("daily run %s already exists (%s); not starting another", run_id, existing.runtime_status)
+        return
+    running = await active_run(client)
+    if running is not None:
+        log.warning("run %s is still active; skipping daily run %s", running, run_id)
+        return
+    run = RunInput(run_id=run_id, trigger="timer", requested_at=now)
+    await client.start_new(names.RUN_ORCHESTRATOR, run_id, run.model_dump(mode="json"))
+    log.info("started daily run %s", run_id)

@@ -1,0 +1,80 @@
+"""``POST /api/runs``: validate the request and start a run (the Durable HTTP starter)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from datetime import UTC, datetime
+
+import azure.durable_functions as df
+import azure.functions as func
+from pydantic import ValidationError
+
+from shared import names
+from shared.errors import ConfigError
+from shared.models import RunInput, RunOptions
+from shared.pipeline.context import manifest_for
+from shared.settings import get_settings
+from triggers.active import active_run
+from triggers.responses import error_response, json_response, validation_details
+
+bp = df.Blueprint()
+log = logging.getLogger("harvest.triggers")
+MAX_BODY = 64 * 1024
+TRIGGERS = {"http", "cli"}
+
+
+def new_run_id(now: datetime) -> str:
+    return f"run-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+def parse_options(req: func.HttpRequest) -> RunOptions | func.HttpResponse:
+    body = req.get_body() or b""
+    if len(body) > MAX_BODY:
+        return error_response(413, "request body too large", [{"field": "body", "message": f"over {MAX_BODY} bytes"}])
+    if not body.strip():
+        return RunOptions()
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return error_response(400, "invalid JSON", [{"field": "body", "message": str(exc)}])
+    if not isinstance(data, dict):
+        return error_response(400, "invalid request", [{"field": "body", "message": "must be a JSON object"}])
+    try:
+        options = RunOptions.model_validate(data, strict=True)
+    except ValidationError as exc:
+        return error_response(400, "invalid request", validation_details(exc))
+    try:
+        manifest_for(get_settings()).select(options.sources)
+    except ConfigError as exc:
+        return error_response(400, "invalid request", exc.problems)
+    return options
+
+
+@bp.function_name(names.START_RUN)
+@bp.route(route="runs", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    options = parse_options(req)
+    if isinstance(options, func.HttpResponse):
+        return options
+    trigger = req.headers.get("x-harvest-trigger", "http")
+    if trigger not in TRIGGERS:
+        return error_response(400, "invalid request",
+                              [{"field": "X-Harvest-Trigger", "message": "must be 'http' or 'cli'"}])
+    running = await active_run(client)
+    if running is not None:
+        links = client.get_client_response_links(req, running)
+        return error_response(409, f"run {running} is still active", [
+            {"field": "run_id", "message": running}, {"field": "statusQueryGetUri",
+                                                      "message": links["statusQueryGetUri"]}],
+            headers={"Location": links["statusQueryGetUri"]})
+    now = datetime.now(UTC)
+    run_id = new_run_id(now)
+    run = RunInput(run_id=run_id, trigger=trigger, options=options, requested_at=now)  # type: ignore[arg-type]
+    await client.start_new(names.RUN_ORCHESTRATOR, run_id, run.model_dump(mode="json"))
+    log.info("started run %s (%s)", run_id, trigger)
+    links = client.get_client_response_links(req, run_id)
+    return json_response({"run_id": run_id, **links}, 202,
+                         headers={"Location": links["statusQueryGetUri"], "Retry-After": "5"})
