@@ -25,7 +25,7 @@ from devhost.progress import error_lines, progress_table, summary_table
 from shared.errors import ConfigError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Harvest: keep a search corpus fresh.")
-err = Console(stderr=True)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
 EXIT = {"completed": 0, "failed": 1, "partial": 3, "cancelled": 1}
 TERMINAL = {"Completed", "Failed", "Terminated", "Canceled"}
 
@@ -118,10 +118,12 @@ async def _run(env: Environment, body: dict[str, Any], *, live: bool) -> dict[st
                     raise _fail(f"{started.get('error', resp.status)}" + (f" — {details}" if details else ""))
             status_url = started["statusQueryGetUri"]
             if not live:
-                err.print(f"run {started['run_id']} started; status: {status_url}", highlight=False)
+                err.print(f"run {started['run_id']} started; status: {status_url}", highlight=False,
+                          soft_wrap=True)
             status = await _follow(http, host.base_url, status_url, live=live)
     finally:
         await host.stop()
+        await _close_sdk_session()
     if status.get("runtimeStatus") != "Completed" or not isinstance(status.get("output"), dict):
         raise _fail(f"run {started['run_id']} ended {status.get('runtimeStatus')}: {status.get('output')}", 1)
     return status["output"]
@@ -188,6 +190,14 @@ async def _serve(env: Environment, host: str, port: int, *, fire_timers: bool) -
         await stop.wait()
     finally:
         await local.stop()
+        await _close_sdk_session()
+
+
+async def _close_sdk_session() -> None:
+    """The Durable SDK keeps one module-global aiohttp session; close it before the loop ends."""
+    from azure.durable_functions.models.utils import http_utils
+
+    await http_utils._close_session()
 
 
 @app.command()

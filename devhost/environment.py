@@ -60,7 +60,7 @@ def prepare(manifest: str | None = None, *, quiet: bool = False) -> Environment:
     host = load_host_settings(REPO_ROOT)
     return Environment(
         connection_string=conn,
-        task_hub=str(host["hubName"]),
+        task_hub=os.environ.get("HARVEST_TASK_HUB") or str(host["hubName"]),
         max_activities=int(host.get("maxConcurrentActivityFunctions", 4)),
         max_orchestrations=int(host.get("maxConcurrentOrchestratorFunctions", 8)),
         azurite=proc,

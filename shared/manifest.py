@@ -68,6 +68,9 @@ def parse_manifest(data: Any, *, path: Path) -> Manifest:
             continue
         if isinstance(entry.get("id"), str):
             label = f"sources[{index}] ({entry['id']})"
+            if entry["id"] in seen:
+                problems.append({"field": f"{label}.id", "message": f"duplicate source id {entry['id']!r}"})
+            seen.add(entry["id"])
         kind = entry.get("kind")
         cls = SOURCE_KINDS.get(kind) if isinstance(kind, str) else None
         if cls is None:
@@ -81,9 +84,6 @@ def parse_manifest(data: Any, *, path: Path) -> Manifest:
                 loc = ".".join(str(p) for p in err["loc"])
                 problems.append({"field": f"{label}.{loc}", "message": err["msg"]})
             continue
-        if spec.id in seen:
-            problems.append({"field": f"{label}.id", "message": f"duplicate source id {spec.id!r}"})
-        seen.add(spec.id)
         specs.append(spec)
     if problems:
         raise ConfigError(f"{where}: invalid manifest", problems)

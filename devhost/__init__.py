@@ -1,0 +1,1 @@
+"""Local host for the Harvest Functions app: HTTP routes, Durable orchestrations and timers."""

@@ -1,0 +1,116 @@
+"""Azurite (Blob emulator) helpers: connection strings, discovery, install and start."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+log = logging.getLogger("harvest.devhost")
+
+AZURITE_VERSION = "3.35.0"
+ACCOUNT_NAME = "devstoreaccount1"
+ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+START_TIMEOUT_S = 30.0
+
+
+class AzuriteError(Exception):
+    """Azurite could not be found, installed or started."""
+
+
+def azurite_connection_string(port: int = 10000, host: str = "127.0.0.1") -> str:
+    """The well-known development-storage connection string (blob endpoint only)."""
+    return (
+        "DefaultEndpointsProtocol=http;"
+        f"AccountName={ACCOUNT_NAME};AccountKey={ACCOUNT_KEY};"
+        f"BlobEndpoint=http://{host}:{port}/{ACCOUNT_NAME};"
+    )
+
+
+def resolve_storage(conn: str) -> tuple[str, bool]:
+    """Map ``UseDevelopmentStorage=true`` to the explicit Azurite string; tell if it is the emulator."""
+    text = conn.strip()
+    if text.lower().replace(" ", "").rstrip(";") == "usedevelopmentstorage=true":
+        return azurite_connection_string(), True
+    is_emulator = ACCOUNT_NAME in text or "127.0.0.1" in text or "localhost" in text
+    return text, is_emulator
+
+
+def is_listening(host: str, port: int) -> bool:
+    """True if something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def find_azurite_binary(repo_root: Path) -> Path | None:
+    """``node_modules/.bin/azurite-blob`` under the repo root, if installed."""
+    candidate = Path(repo_root) / "node_modules" / ".bin" / "azurite-blob"
+    return candidate if candidate.exists() else None
+
+
+def _install_azurite(repo_root: Path) -> Path:
+    npm = shutil.which("npm")
+    if npm is None:
+        raise AzuriteError(
+            "Node.js/npm not found: install Node 20 (https://nodejs.org) so the Azurite storage "
+            f"emulator can be installed with `npm install --no-save azurite@{AZURITE_VERSION}`."
+        )
+    log.info("installing azurite@%s with npm in %s (about 20 s)", AZURITE_VERSION, repo_root)
+    cmd = [npm, "install", "--no-save", "--no-audit", "--no-fund", f"azurite@{AZURITE_VERSION}"]
+    proc = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, check=False)
+    binary = find_azurite_binary(repo_root)
+    if proc.returncode != 0 or binary is None:
+        tail = (proc.stderr or proc.stdout or "")[-2000:]
+        raise AzuriteError(f"`npm install azurite@{AZURITE_VERSION}` failed (exit {proc.returncode}):\n{tail}")
+    return binary
+
+
+def _log_tail(path: Path, limit: int = 2000) -> str:
+    try:
+        return path.read_text(errors="replace")[-limit:]
+    except OSError:
+        return ""
+
+
+def start_azurite(
+    *, port: int, location: Path | None, repo_root: Path, in_memory: bool = False
+) -> subprocess.Popen[bytes]:
+    """Start ``azurite-blob`` on 127.0.0.1:port and wait until it answers (installs it if missing)."""
+    repo_root = Path(repo_root)
+    binary = find_azurite_binary(repo_root) or _install_azurite(repo_root)
+    if location is None:
+        location = repo_root / ".azurite"
+    location = Path(location)
+    location.mkdir(parents=True, exist_ok=True)
+    cmd = [str(binary), "--blobHost", "127.0.0.1", "--blobPort", str(port)]
+    # Azurite refuses --location together with --inMemoryPersistence; the directory then only holds the log
+    cmd += ["--inMemoryPersistence"] if in_memory else ["--location", str(location)]
+    cmd += ["--skipApiVersionCheck", "--loose", "--silent", "--disableTelemetry"]
+    log_path = location / f"azurite-{port}.log"
+    log_file = log_path.open("wb")
+    try:
+        proc = subprocess.Popen(cmd, cwd=repo_root, stdout=log_file, stderr=subprocess.STDOUT)
+    except OSError as exc:
+        log_file.close()
+        raise AzuriteError(f"could not run {binary}: {exc}") from exc
+    finally:
+        log_file.close()
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AzuriteError(f"azurite exited with code {proc.returncode}:\n{_log_tail(log_path)}")
+        if is_listening("127.0.0.1", port):
+            log.info("azurite listening on 127.0.0.1:%d (pid %d)", port, proc.pid)
+            return proc
+        time.sleep(0.1)
+    proc.kill()
+    proc.wait()
+    raise AzuriteError(
+        f"azurite did not answer on 127.0.0.1:{port} within {START_TIMEOUT_S:.0f} s:\n{_log_tail(log_path)}"
+    )

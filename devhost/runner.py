@@ -1,0 +1,337 @@
+"""One orchestration instance: its history, its replay episodes and the work they schedule.
+
+An episode = [OrchestratorStarted, delivered events..., scheduled events..., OrchestratorCompleted]
+and is appended to the history blob as ONE line *before* any of the work it schedules starts
+(write-ahead). Completions that arrive in between are durable elsewhere (activity results blob,
+inbox blob, timer fire times in history, child instance state), so a crash before the append
+simply redoes the episode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import datetime as dt
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+import azure.functions as func
+
+from . import history as h
+from .actions import flatten_actions, plan_actions, plan_retry, split_retry_first
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+log = logging.getLogger("harvest.devhost")
+TERMINAL = {"Completed", "Failed", "Terminated"}
+OUT_OF_PROC_MARK = "\n\n$OutOfProcData$:"
+
+
+def new_meta() -> dict[str, Any]:
+    return {"next_id": 0, "n_actions": 0, "timers": {}, "cancelled": [], "retries": {}}
+
+
+class InstanceRunner:
+    def __init__(self, engine: Engine, state: dict[str, Any]) -> None:
+        self.engine = engine
+        self.store = engine.store
+        self.state = state
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.task: asyncio.Task[None] | None = None
+        self._reset_execution()
+
+    def _reset_execution(self) -> None:
+        self.history: list[dict[str, Any]] = []
+        self.played: list[str] = []
+        self.meta = new_meta()
+        self.seq = 0
+        self.open_ids: set[int] = set()
+        self.delivered_messages: set[str] = set()
+        self.timer_tasks: dict[int, asyncio.Task[None]] = {}
+        self.held: list[dict[str, Any]] = []
+        self.pending_continue: str | None = None
+
+    # ---- properties ------------------------------------------------------------------------
+    @property
+    def instance_id(self) -> str:
+        return str(self.state["instanceId"])
+
+    @property
+    def execution_id(self) -> str:
+        return str(self.state["executionId"])
+
+    @property
+    def done(self) -> bool:
+        return self.state["runtimeStatus"] in TERMINAL
+
+    def post(self, message: dict[str, Any]) -> None:
+        self.queue.put_nowait(message)
+
+    def start(self) -> None:
+        self.task = self.engine.spawn(self._run(), f"instance {self.instance_id}")
+
+    # ---- loading after a restart -----------------------------------------------------------
+    def _absorb(self, events: list[dict[str, Any]]) -> None:
+        for ev in events:
+            ev["IsPlayed"] = True
+            self.history.append(ev)
+            self.played.append(json.dumps(ev))
+            t = ev["EventType"]
+            if t in h.SCHEDULING_TYPES:
+                self.open_ids.add(ev["EventId"])
+            elif (cid := h.completion_id(ev)) is not None:
+                self.open_ids.discard(cid)
+            if ev.get("MessageId"):
+                self.delivered_messages.add(ev["MessageId"])
+
+    async def load(self) -> None:
+        lines = await self.store.read_history(self.instance_id, self.execution_id)
+        if lines is None:
+            await self.store.create_history(self.instance_id, self.execution_id)
+            lines = []
+        for line in lines:
+            self._absorb(line["events"])
+            self.seq = max(self.seq, int(line["seq"]))
+            if line.get("meta") is not None:
+                self.meta = line["meta"]
+        last = next((e for e in reversed(self.history) if e["EventType"] in h.TERMINAL_TYPES), None)
+        if last is not None:
+            if last.get("OrchestrationStatus") == "ContinuedAsNew":
+                self.pending_continue = last.get("Result")
+                return
+            status, output = _terminal_status(last, self.state["name"])
+            await self._finish(status, output)
+            return
+        await self._redispatch()
+
+    async def _redispatch(self) -> None:
+        results = {h.completion_id(ev): ev for ev in await self.store.list_results(
+            self.instance_id, self.execution_id)}
+        for ev in self.history:
+            tid = ev["EventId"]
+            if ev["EventType"] not in h.SCHEDULING_TYPES or tid not in self.open_ids:
+                continue
+            if tid in results:
+                self.post({"type": "event", "event": results[tid], "exec": self.execution_id})
+            elif ev["EventType"] == h.TASK_SCHEDULED:
+                self._dispatch(("activity", tid, ev["Name"], ev.get("Input")))
+            elif ev["EventType"] == h.TIMER_CREATED and tid not in self.meta["cancelled"]:
+                self._dispatch(("timer", tid, ev["FireAt"]))
+            elif ev["EventType"] == h.SUB_ORCHESTRATION_CREATED:
+                self._dispatch(("suborch", tid, ev["Name"], ev.get("Input"), ev["InstanceId"]))
+        for name, message in await self.store.list_messages(self.instance_id):
+            if message.get("id") in self.delivered_messages:
+                self.engine.spawn(self.store.delete_blob(name), "inbox cleanup")
+            else:
+                self.post({**message, "inbox": name})
+
+    # ---- the worker loop ---------------------------------------------------------------------
+    async def _run(self) -> None:
+        if self.pending_continue is not None:
+            await self._switch_execution(self.pending_continue)
+        elif not self.history and not self.done:
+            await self._episode([])
+        while not self.done:
+            messages = [await self.queue.get()]
+            while not self.queue.empty():
+                messages.append(self.queue.get_nowait())
+            batch: list[dict[str, Any]] = []
+            consumed: list[str] = []
+            for m in messages:
+                kind = m["type"]
+                if kind == "event":
+                    if m.get("exec") not in (None, self.execution_id) or not self._acceptable(m["event"]):
+                        if m.get("inbox"):
+                            consumed.append(m["inbox"])
+                        continue
+                    (self.held if self.state["runtimeStatus"] == "Suspended" else batch).append(m)
+                elif kind == "terminate":
+                    await self._terminate(str(m.get("reason", "")))
+                elif kind == "suspend" and self.state["runtimeStatus"] in ("Running", "Pending"):
+                    await self._set_status("Suspended")
+                elif kind == "resume" and self.state["runtimeStatus"] == "Suspended":
+                    await self._set_status("Running")
+                    batch.extend(self.held)
+                    self.held = []
+                if kind != "event" and m.get("inbox"):
+                    consumed.append(m["inbox"])
+                if self.done:
+                    break
+            if batch and not self.done:
+                await self._episode(batch)
+                consumed.extend(m["inbox"] for m in batch if m.get("inbox"))
+            for name in consumed:
+                self.engine.spawn(self.store.delete_blob(name), "inbox cleanup")
+
+    def _acceptable(self, ev: dict[str, Any]) -> bool:
+        if ev["EventType"] == h.EVENT_RAISED:
+            return ev.get("MessageId") not in self.delivered_messages
+        cid = h.completion_id(ev)
+        return cid is not None and cid in self.open_ids
+
+    # ---- one episode -------------------------------------------------------------------------
+    async def _episode(self, messages: list[dict[str, Any]]) -> None:
+        now = h.utcnow()
+        meta = copy.deepcopy(self.meta)
+        delivered = split_retry_first([m["event"] for m in messages], meta)
+        for ev in delivered:  # a completion claims its task once, even if delivered twice
+            cid = h.completion_id(ev)
+            if cid is not None:
+                self.open_ids.discard(cid)
+        episode = [h.event(h.ORCHESTRATOR_STARTED, ts=now)]
+        if not self.history:
+            parent = self.state.get("parent")
+            episode.append(h.execution_started(self.state["name"], self.state.get("input"), parent))
+        episode.extend(delivered)
+        planned: list[dict[str, Any]] = []
+        work: list[tuple[Any, ...]] = []
+        for ev in delivered:
+            plan_retry(ev, meta, planned, work, now, self.instance_id)
+        outcome = await self._replay(episode)
+        closing: list[dict[str, Any]] = []
+        status, output, continue_input = "Running", None, None
+        if "error" in outcome:
+            status, output = "Failed", f"Orchestrator function '{self.state['name']}' failed: {outcome['error']}"
+            closing.append(h.event(h.EXECUTION_COMPLETED, OrchestrationStatus="Failed", Result=output))
+            work = []
+        else:
+            flat = flatten_actions(outcome.get("actions") or [])
+            error, continue_input = plan_actions(flat, meta, planned, work, self.instance_id)
+            if error:
+                status, output = "Failed", f"Orchestrator function '{self.state['name']}' failed: {error}"
+                closing.append(h.event(h.EXECUTION_COMPLETED, OrchestrationStatus="Failed", Result=output))
+                work = []
+            elif outcome.get("isDone"):
+                if continue_input is not None:
+                    closing.append(h.event(h.EXECUTION_COMPLETED, OrchestrationStatus="ContinuedAsNew",
+                                           Result=continue_input))
+                else:
+                    status, output = "Completed", outcome.get("output")
+                    closing.append(h.event(h.EXECUTION_COMPLETED, OrchestrationStatus="Completed",
+                                           Result=json.dumps(output)))
+                work = [w for w in work if w[0] != "timer"]
+        if "customStatus" in outcome:
+            self.state["customStatus"] = outcome["customStatus"]
+        events = episode + planned + [h.event(h.ORCHESTRATOR_COMPLETED)] + closing
+        self.seq += 1
+        await self.store.append_history(self.instance_id, self.execution_id,
+                                        {"seq": self.seq, "events": events, "meta": meta})
+        self.meta = meta
+        self._absorb(events)
+        for tid in self.meta["cancelled"]:
+            if (timer := self.timer_tasks.pop(tid, None)) is not None:
+                timer.cancel()
+        if closing and continue_input is not None and status == "Running":
+            await self._switch_execution(continue_input)
+            return
+        if status in TERMINAL:
+            await self._finish(status, output)
+            return
+        if self.state["runtimeStatus"] == "Pending":
+            self.state["runtimeStatus"] = "Running"
+        await self._write_state()
+        for item in work:
+            self._dispatch(item)
+
+    async def _replay(self, episode: list[dict[str, Any]]) -> dict[str, Any]:
+        parent = self.state.get("parent") or {}
+        body = (
+            '{"history":[' + ",".join(self.played + [json.dumps(e) for e in episode]) + "]"
+            + ',"instanceId":' + json.dumps(self.instance_id)
+            + ',"isReplaying":' + ("true" if self.played else "false")
+            + ',"parentInstanceId":' + json.dumps(parent.get("instanceId"))
+            + ',"input":' + json.dumps(self.state.get("input"))
+            + ',"upperSchemaVersion":2}'
+        )
+        info = self.engine.index.orchestrators.get(self.state["name"])
+        if info is None:
+            return {"error": f"orchestrator function '{self.state['name']}' does not exist"}
+        try:
+            raw = await self.engine.run_replay(info.func, func.OrchestrationContext(body))
+        except Exception as exc:
+            message = str(exc).split(OUT_OF_PROC_MARK, 1)
+            outcome: dict[str, Any] = {"error": message[0]}
+            if len(message) == 2:
+                with contextlib.suppress(ValueError):
+                    outcome["customStatus"] = json.loads(message[1]).get("customStatus")
+            log.info("orchestration %s failed: %s", self.instance_id, message[0])
+            return outcome
+        return dict(json.loads(raw))
+
+    # ---- side effects ------------------------------------------------------------------------
+    def _dispatch(self, item: tuple[Any, ...]) -> None:
+        kind, tid = item[0], item[1]
+        if kind == "activity":
+            self.engine.spawn(self._activity(tid, item[2], item[3], self.execution_id), f"activity {item[2]}")
+        elif kind == "timer":
+            self.timer_tasks[tid] = self.engine.spawn(self._timer(tid, item[2], self.execution_id), "timer")
+        elif kind == "suborch":
+            ref = {"instanceId": self.instance_id, "executionId": self.execution_id, "taskId": tid}
+            self.engine.spawn(self.engine.ensure_child(ref, item[2], item[3], item[4]), "sub-orchestration")
+
+    async def _activity(self, tid: int, name: str, input_json: str | None, execution_id: str) -> None:
+        ev = await self.engine.run_activity(name, input_json, tid)
+        await self.store.put_result(self.instance_id, execution_id, tid, ev)
+        self.post({"type": "event", "event": ev, "exec": execution_id})
+
+    async def _timer(self, tid: int, fire_at: str, execution_id: str) -> None:
+        delay = (h.parse_ts(fire_at) - h.utcnow()).total_seconds()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        self.post({"type": "event", "event": h.event(h.TIMER_FIRED, TimerId=tid, FireAt=fire_at),
+                   "exec": execution_id})
+
+    async def _write_state(self) -> None:
+        self.state["lastUpdatedTime"] = h.iso(h.utcnow())
+        await self.store.write_state(self.state)
+
+    async def _set_status(self, status: str) -> None:
+        self.state["runtimeStatus"] = status
+        await self._write_state()
+
+    async def _terminate(self, reason: str) -> None:
+        self.seq += 1
+        ev = h.event(h.EXECUTION_TERMINATED, Input=json.dumps(reason))
+        await self.store.append_history(self.instance_id, self.execution_id,
+                                        {"seq": self.seq, "events": [ev], "meta": self.meta})
+        self._absorb([ev])
+        await self._finish("Terminated", reason)
+
+    async def _switch_execution(self, new_input: str | None) -> None:
+        old_execution = self.execution_id
+        for timer in self.timer_tasks.values():
+            timer.cancel()
+        self._reset_execution()
+        self.state.update(executionId=dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S%f"),
+                          input=new_input, runtimeStatus="Running", output=None)
+        await self.store.create_history(self.instance_id, self.execution_id)
+        await self._write_state()
+        prefix = self.store.prefix(self.instance_id)
+        self.engine.spawn(self.store.delete_blob(f"{prefix}history-{old_execution}.jsonl"), "cleanup")
+        self.engine.spawn(self.store.delete_prefix(self.store.results_prefix(self.instance_id, old_execution)),
+                          "cleanup")
+        await self._episode([])
+
+    async def _finish(self, status: str, output: Any) -> None:
+        for timer in self.timer_tasks.values():
+            timer.cancel()
+        self.timer_tasks.clear()
+        self.state.update(runtimeStatus=status, output=output)
+        await self._write_state()
+        log.info("orchestration %s (%s) %s", self.instance_id, self.state["name"], status.lower())
+        self.engine.notify_parent(self.state)
+        self.engine.spawn(self.store.delete_prefix(self.store.results_prefix(self.instance_id, self.execution_id)),
+                          "cleanup")
+        self.engine.forget(self)
+
+
+def _terminal_status(ev: dict[str, Any], name: str) -> tuple[str, Any]:
+    if ev["EventType"] == h.EXECUTION_TERMINATED:
+        return "Terminated", json.loads(ev.get("Input") or "null")
+    status = ev.get("OrchestrationStatus", "Completed")
+    if status == "Completed":
+        return status, json.loads(ev.get("Result") or "null")
+    return status, ev.get("Result")

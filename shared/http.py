@@ -1,0 +1,282 @@
+"""The one outbound HTTP client: pooled aiohttp session, SSRF guard, body cap, retries.
+
+SSRF guard. Names are resolved by ``GuardedResolver``, the connector's own resolver, which drops every
+address that is not public (or inside ``allowed_networks``): the address checked is the address
+connected to, so DNS rebinding has no gap. aiohttp skips the resolver for IP-literal hosts, so those
+are checked before each request; redirects are followed here (not by aiohttp) so every hop gets the
+same scheme and address checks. Environment proxies are ignored (``trust_env=False``): with a proxy the
+connection would go to the proxy, not to the checked address.
+
+Retries (tenacity): timeouts, connection errors, 429 and 5xx are retried with exponential backoff and
+jitter, honouring ``Retry-After`` (seconds or HTTP date). A ``Retry-After`` above ``MAX_RETRY_AFTER``
+is not slept on in-process: it becomes a ``TransientError`` carrying ``retry_after`` at once, so the
+Durable retry policy waits instead of a blocked activity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from types import TracebackType
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from shared.errors import ConfigError, PermanentError, TransientError
+
+MAX_REDIRECTS = 5
+MAX_RETRY_AFTER = 60.0
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_IP = ipaddress.IPv4Address | ipaddress.IPv6Address
+_Net = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    url: str  # the final URL, after redirects
+    headers: dict[str, str]  # lower-cased header names
+    body: bytes
+    content_type: str | None  # the full Content-Type header (charset included), if any
+
+
+@lru_cache(maxsize=64)
+def _parse_networks(networks: tuple[str, ...]) -> tuple[_Net, ...]:
+    parsed = []
+    for net in networks:
+        try:
+            parsed.append(ipaddress.ip_network(net.strip(), strict=False))
+        except ValueError as exc:
+            raise ConfigError(
+                "invalid settings", [{"field": "HARVEST_ALLOWED_PRIVATE_NETWORKS", "message": str(exc)}]
+            ) from None
+    return tuple(parsed)
+
+
+def _is_public(ip: _IP) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return _is_public(ip.ipv4_mapped)
+    blocked = (
+        ip.is_loopback
+        or ip.is_private
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+    )
+    return not blocked and ip.is_global
+
+
+def allowed(ip: str, networks: list[str]) -> bool:
+    """True when ``ip`` is a public address or lies inside one of ``networks`` (CIDRs)."""
+    try:
+        address = ipaddress.ip_address(ip.split("%", 1)[0])  # drop an IPv6 zone id
+    except ValueError:
+        return False
+    if _is_public(address):
+        return True
+    return any(address.version == net.version and address in net for net in _parse_networks(tuple(networks)))
+
+
+def _refused(ip: str) -> PermanentError:
+    return PermanentError(
+        f"refused: {ip} is a private/loopback address; allow it with HARVEST_ALLOWED_PRIVATE_NETWORKS"
+    )
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves with aiohttp's default resolver, then keeps only addresses ``allowed`` permits."""
+
+    def __init__(self, networks: list[str], inner: AbstractResolver | None = None) -> None:
+        self._networks = list(networks)
+        self._inner = inner  # the default resolver needs a running loop: built on first use
+
+    def filter(self, results: list[ResolveResult]) -> list[ResolveResult]:
+        kept = [r for r in results if allowed(r["host"], self._networks)]
+        if not kept:
+            raise _refused(results[0]["host"] if results else "(no address)")
+        return kept
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        if self._inner is None:
+            self._inner = aiohttp.DefaultResolver()
+        return self.filter(await self._inner.resolve(host, port, family))
+
+    async def close(self) -> None:
+        if self._inner is not None:
+            await self._inner.close()
+
+
+class _Retry(Exception):
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+@dataclass
+class _Wait:
+    backoff: float
+    _random: wait_random_exponential = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._random = wait_random_exponential(multiplier=self.backoff, max=30)
+
+    def __call__(self, state) -> float:  # type: ignore[no-untyped-def]
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Retry) and exc.retry_after is not None:
+            return min(exc.retry_after, MAX_RETRY_AFTER)
+        return float(self._random(state))
+
+
+class HttpClient:
+    """Async context manager around one pooled ``aiohttp.ClientSession``."""
+
+    def __init__(
+        self,
+        *,
+        user_agent: str,
+        timeout: float,
+        max_body_bytes: int,
+        allowed_networks: list[str],
+        concurrency: int,
+        retries: int = 3,
+        backoff: float = 0.5,
+    ) -> None:
+        _parse_networks(tuple(allowed_networks))  # fail early on a bad CIDR
+        self.user_agent = user_agent
+        self.timeout = timeout
+        self.max_body_bytes = max_body_bytes
+        self.allowed_networks = list(allowed_networks)
+        self.retries = retries
+        self.backoff = backoff
+        self._concurrency = concurrency
+        self._semaphore: asyncio.Semaphore | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> HttpClient:
+        connector = aiohttp.TCPConnector(
+            resolver=GuardedResolver(self.allowed_networks), limit=max(self._concurrency, 1) * 2
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(
+                total=self.timeout, connect=min(10.0, self.timeout), sock_read=self.timeout
+            ),
+            headers={"User-Agent": self.user_agent},
+            trust_env=False,
+            auto_decompress=True,
+        )
+        self._semaphore = asyncio.Semaphore(self._concurrency)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def get(self, url: str, *, headers: dict[str, str] | None = None) -> HttpResponse:
+        """GET ``url``; ``PermanentError`` for 4xx/refusals/oversize, ``TransientError`` after retries."""
+        if self._session is None or self._semaphore is None:
+            raise RuntimeError("HttpClient must be used as 'async with HttpClient(...) as http'")
+        last: _Retry | None = None
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(_Retry),
+                stop=stop_after_attempt(self.retries + 1),
+                wait=_Wait(self.backoff),
+                reraise=True,
+            ):
+                with attempt:
+                    async with self._semaphore:
+                        return await self._follow(url, headers or {})
+        except _Retry as exc:
+            last = exc
+        assert last is not None
+        raise TransientError(f"{last} (after {self.retries + 1} attempts)", retry_after=last.retry_after)
+
+    def _check_target(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise PermanentError(f"unsupported URL scheme {parts.scheme or '(none)'!r}: {url}")
+        host = parts.hostname
+        if not host:
+            raise PermanentError(f"URL has no host: {url}")
+        with contextlib.suppress(ValueError):
+            ipaddress.ip_address(host)
+            if not allowed(host, self.allowed_networks):
+                raise _refused(host)
+
+    async def _follow(self, url: str, headers: dict[str, str]) -> HttpResponse:
+        assert self._session is not None
+        for _ in range(MAX_REDIRECTS + 1):
+            self._check_target(url)
+            try:
+                async with self._session.get(url, headers=headers, allow_redirects=False) as resp:
+                    location = resp.headers.get("Location")
+                    if resp.status in REDIRECT_STATUSES and location:
+                        url = urljoin(str(resp.url), location)
+                        continue
+                    self._check_status(resp)
+                    body = await self._read(resp)
+                    return HttpResponse(
+                        status=resp.status,
+                        url=str(resp.url),
+                        headers={k.lower(): v for k, v in resp.headers.items()},
+                        body=body,
+                        content_type=resp.headers.get("Content-Type"),
+                    )
+            except aiohttp.InvalidURL as exc:
+                raise PermanentError(f"invalid URL: {exc}") from None
+            except (TimeoutError, aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
+                raise _Retry(f"GET {url} failed: {type(exc).__name__}: {exc}") from exc
+        raise PermanentError(f"too many redirects (> {MAX_REDIRECTS}) from {url}")
+
+    def _check_status(self, resp: aiohttp.ClientResponse) -> None:
+        status = resp.status
+        if 200 <= status < 300:
+            return
+        if status == 429 or status >= 500:
+            retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+            if retry_after is not None and retry_after > MAX_RETRY_AFTER:
+                raise TransientError(f"HTTP {status} for {resp.url}", retry_after=retry_after)
+            raise _Retry(f"HTTP {status} for {resp.url}", retry_after)
+        raise PermanentError(f"HTTP {status} for {resp.url}")
+
+    async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
+        limit = self.max_body_bytes
+        if resp.content_length is not None and resp.content_length > limit:
+            raise PermanentError(f"body larger than {limit} bytes")
+        buf = bytearray()
+        async for piece in resp.content.iter_chunked(65536):
+            buf += piece
+            if len(buf) > limit:
+                raise PermanentError(f"body larger than {limit} bytes")
+        return bytes(buf)

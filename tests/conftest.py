@@ -1,0 +1,47 @@
+"""Shared fixtures: a private Azurite for the whole test session, and unique task hubs."""
+
+from __future__ import annotations
+
+import socket
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devhost.azurite import AzuriteError, azurite_connection_string, start_azurite
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[str]:
+    """Connection string of an in-memory Azurite started for this test session only."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="azurite-") as location:
+        try:
+            proc = start_azurite(port=port, location=Path(location), repo_root=REPO_ROOT, in_memory=True)
+        except AzuriteError as exc:
+            pytest.fail(f"cannot start Azurite for the tests: {exc}")
+        try:
+            yield azurite_connection_string(port)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except Exception:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def task_hub() -> str:
+    """A task hub name (hence container) nobody else uses."""
+    return f"T{uuid.uuid4().hex[:12]}"

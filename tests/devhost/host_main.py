@@ -1,0 +1,33 @@
+"""Run the sample app in a LocalHost until killed: ``python host_main.py CONN HUB PORT``.
+
+Used by the crash-resume test, which SIGKILLs this process mid-run and starts it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from devhost.host import LocalHost  # noqa: E402
+from tests.devhost.sample_app import create_app  # noqa: E402
+
+
+async def main(conn: str, hub: str, port: int) -> None:
+    host = LocalHost(create_app(), connection_string=conn, task_hub=hub, port=port, fire_timers=False)
+    await host.start()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    print("READY", flush=True)  # noqa: T201 - the parent test waits for this line
+    await stop.wait()
+    await host.stop()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("harvest.devhost").setLevel(logging.INFO)
+    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))

@@ -1,0 +1,137 @@
+"""Persistence: a host stopped or SIGKILLed mid-run resumes from Blob without re-running work."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from devhost.host import LocalHost
+from devhost.lock import HostLockError
+
+from ..conftest import free_port
+from . import sample_app
+
+HOST_MAIN = Path(__file__).with_name("host_main.py")
+
+
+def side_counts(directory: str) -> dict[str, Counter[str]]:
+    return {p.stem: Counter(p.read_text().split()) for p in Path(directory).glob("*.log")}
+
+
+def ends(directory: str) -> int:
+    return sum(c["end"] for c in side_counts(directory).values())
+
+
+def expected_output(cfg: dict[str, Any]) -> list[str]:
+    return [f"W{w}A{i}" for w in range(cfg["waves"]) for i in range(cfg["width"])]
+
+
+async def test_graceful_stop_and_restart_resumes(azurite: str, task_hub: str, side_dir: str) -> None:
+    cfg = {"dir": side_dir, "waves": 3, "width": 2, "s": 0.3}
+    first = LocalHost(sample_app.create_app(), connection_string=azurite, task_hub=task_hub, port=0,
+                      fire_timers=False)
+    await first.start()
+    iid = await first.engine.start_instance("slow_steps", json.dumps(cfg))
+    while ends(side_dir) < 2:
+        await asyncio.sleep(0.02)
+    await first.stop()
+
+    second = LocalHost(sample_app.create_app(), connection_string=azurite, task_hub=task_hub, port=0,
+                       fire_timers=False)
+    await second.start()
+    try:
+        status = await second.wait_for(iid, 15)
+    finally:
+        await second.stop()
+    assert status["runtimeStatus"] == "Completed"
+    assert status["output"] == expected_output(cfg)
+    counts = side_counts(side_dir)
+    assert counts["w0a0"]["start"] == 1 and counts["w0a1"]["start"] == 1  # finished before the stop
+
+
+async def test_second_host_on_same_hub_is_refused(azurite: str, task_hub: str) -> None:
+    first = LocalHost(sample_app.create_app(), connection_string=azurite, task_hub=task_hub, port=0,
+                      fire_timers=False)
+    await first.start()
+    try:
+        second = LocalHost(sample_app.create_app(), connection_string=azurite, task_hub=task_hub, port=0,
+                           fire_timers=False)
+        with pytest.raises(HostLockError, match="already served by another host"):
+            await second.start()
+    finally:
+        await first.stop()
+    third = LocalHost(sample_app.create_app(), connection_string=azurite, task_hub=task_hub, port=0,
+                      fire_timers=False)
+    await third.start()  # released on stop: free again
+    await third.stop()
+
+
+def spawn_host(conn: str, hub: str, port: int, log_path: Path) -> subprocess.Popen[bytes]:
+    log = log_path.open("ab")
+    proc = subprocess.Popen([sys.executable, str(HOST_MAIN), conn, hub, str(port)],
+                            stdout=subprocess.PIPE, stderr=log)
+    log.close()
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.strip() == b"READY", log_path.read_text()
+    return proc
+
+
+@pytest.mark.timeout(60)
+async def test_sigkill_mid_run_then_restart_finishes_without_rerunning_completed_work(
+        azurite: str, task_hub: str, side_dir: str, tmp_path: Path) -> None:
+    cfg = {"dir": side_dir, "waves": 4, "width": 3, "s": 0.4}
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    (tmp_path / "logs").mkdir()
+    log_path = tmp_path / "logs" / "host.txt"
+    proc = spawn_host(azurite, task_hub, port, log_path)
+    iid = f"crash:{uuid.uuid4().hex[:8]}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{base}/api/orchestrators/slow_steps/{iid}", json=cfg) as resp:
+                assert resp.status == 202
+                status_url = (await resp.json())["statusQueryGetUri"]
+            while ends(side_dir) < 3:  # wave 0 done ...
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.2)  # ... and wave 1 in flight
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            killed_at = side_counts(side_dir)
+            assert sum(c["end"] for c in killed_at.values()) < cfg["waves"] * cfg["width"]
+
+            proc = spawn_host(azurite, task_hub, port, log_path)  # takes over the dead host's lease
+            body: dict[str, Any] = {}
+            for _ in range(300):
+                async with http.get(status_url) as resp:
+                    body = await resp.json()
+                    if resp.status == 200:
+                        break
+                await asyncio.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    assert body["runtimeStatus"] == "Completed", (body, log_path.read_text())
+    assert body["output"] == expected_output(cfg)
+    counts = side_counts(side_dir)
+    assert len(counts) == cfg["waves"] * cfg["width"]
+    for key, count in counts.items():
+        assert count["end"] == 1, (key, count)  # every activity completed exactly once
+        if killed_at.get(key, Counter())["end"]:
+            assert count["start"] == 1, (key, count)  # completed before the kill: never re-run
+    assert any(c["start"] == 2 for c in counts.values())  # in-flight work was re-run
