@@ -6,6 +6,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from activities.guard import permanent_errors_as_results
 from shared import names
 from shared.models import RunInput, RunOptions, RunSummary, SourceResult, SourceTask
 from shared.pipeline import lifecycle
@@ -16,6 +17,7 @@ bp = df.Blueprint()
 
 @bp.function_name(names.LOAD_SOURCES)
 @bp.activity_trigger(input_name="payload")
+@permanent_errors_as_results
 async def load_sources_activity(payload: dict[str, Any]) -> dict[str, Any]:
     async with open_context() as ctx:
         await ctx.store.ensure_container()
@@ -24,6 +26,7 @@ async def load_sources_activity(payload: dict[str, Any]) -> dict[str, Any]:
 
 @bp.function_name(names.OPEN_RUN)
 @bp.activity_trigger(input_name="payload")
+@permanent_errors_as_results
 async def open_run_activity(payload: dict[str, Any]) -> dict[str, Any]:
     async with open_context() as ctx:
         run = RunInput.model_validate(payload["run"])
@@ -32,6 +35,7 @@ async def open_run_activity(payload: dict[str, Any]) -> dict[str, Any]:
 
 @bp.function_name(names.CLOSE_RUN)
 @bp.activity_trigger(input_name="payload")
+@permanent_errors_as_results
 async def close_run_activity(payload: dict[str, Any]) -> dict[str, Any]:
     async with open_context() as ctx:
         summary = RunSummary.model_validate(payload["summary"])
@@ -40,6 +44,7 @@ async def close_run_activity(payload: dict[str, Any]) -> dict[str, Any]:
 
 @bp.function_name(names.BEGIN_SOURCE)
 @bp.activity_trigger(input_name="payload")
+@permanent_errors_as_results
 async def begin_source_activity(payload: dict[str, Any]) -> dict[str, Any]:
     async with open_context() as ctx:
         return (await lifecycle.begin_source(ctx, SourceTask.model_validate(payload))).model_dump(mode="json")
@@ -47,6 +52,7 @@ async def begin_source_activity(payload: dict[str, Any]) -> dict[str, Any]:
 
 @bp.function_name(names.CHECKPOINT)
 @bp.activity_trigger(input_name="payload")
+@permanent_errors_as_results
 async def checkpoint_activity(payload: dict[str, Any]) -> None:
     async with open_context() as ctx:
         await lifecycle.save_cursor(ctx, payload["run_id"], payload["source_id"], payload["cursor"])
@@ -54,6 +60,7 @@ async def checkpoint_activity(payload: dict[str, Any]) -> None:
 
 @bp.function_name(names.FINISH_SOURCE)
 @bp.activity_trigger(input_name="payload")
+@permanent_errors_as_results
 async def finish_source_activity(payload: dict[str, Any]) -> None:
     async with open_context() as ctx:
         await lifecycle.finish_source(

@@ -7,6 +7,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from activities.guard import permanent_errors_as_results
 from shared import names
 from shared.models import BatchRef, DiscoverInput
 from shared.pipeline import chunk, commit, discover, embed, fetch
@@ -17,6 +18,7 @@ bp = df.Blueprint()
 
 @bp.function_name(names.DISCOVER)
 @bp.activity_trigger(input_name="payload")
+@permanent_errors_as_results
 async def discover_activity(payload: dict[str, Any]) -> dict[str, Any]:
     async with open_context() as ctx:
         return (await discover.discover(ctx, DiscoverInput.model_validate(payload))).model_dump(mode="json")
@@ -24,6 +26,7 @@ async def discover_activity(payload: dict[str, Any]) -> dict[str, Any]:
 
 @bp.function_name(names.FETCH)
 @bp.activity_trigger(input_name="payload")
+@permanent_errors_as_results
 async def fetch_activity(payload: dict[str, Any]) -> dict[str, Any]:
     async with open_context() as ctx:
         return (await fetch.fetch(ctx, BatchRef.model_validate(payload))).model_dump(mode="json")
@@ -31,6 +34,7 @@ async def fetch_activity(payload: dict[str, Any]) -> dict[str, Any]:
 
 @bp.function_name(names.CHUNK)
 @bp.activity_trigger(input_name="payload")
+@permanent_errors_as_results
 async def chunk_activity(payload: dict[str, Any]) -> dict[str, Any]:
     async with open_context() as ctx:
         return (await chunk.chunk(ctx, BatchRef.model_validate(payload))).model_dump(mode="json")
@@ -38,6 +42,7 @@ async def chunk_activity(payload: dict[str, Any]) -> dict[str, Any]:
 
 @bp.function_name(names.EMBED)
 @bp.activity_trigger(input_name="payload")
+@permanent_errors_as_results
 async def embed_activity(payload: dict[str, Any]) -> dict[str, Any]:
     async with open_context() as ctx:
         return (await embed.embed(ctx, BatchRef.model_validate(payload))).model_dump(mode="json")
@@ -45,6 +50,7 @@ async def embed_activity(payload: dict[str, Any]) -> dict[str, Any]:
 
 @bp.function_name(names.COMMIT)
 @bp.activity_trigger(input_name="payload")
+@permanent_errors_as_results
 async def commit_activity(payload: dict[str, Any]) -> dict[str, Any]:
     batch = BatchRef.model_validate(payload)
     async with open_context() as ctx:

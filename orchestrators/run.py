@@ -50,6 +50,13 @@ def run_orchestrator(context: df.DurableOrchestrationContext):  # type: ignore[n
     plan = yield context.call_activity_with_retry(
         names.LOAD_SOURCES, ACTIVITY_RETRY, {"options": run.options.model_dump(mode="json")}
     )
+    if "fatal" in plan:  # the manifest or the request became invalid after the run was accepted
+        failed = RunSummary(run_id=run.run_id, status="failed", trigger=run.trigger, options=run.options,
+                            requested_at=run.requested_at, message=plan["fatal"])
+        closed = yield context.call_activity_with_retry(
+            names.CLOSE_RUN, ACTIVITY_RETRY, {"summary": failed.model_dump(mode="json")})
+        context.set_custom_status({"run_id": run.run_id, "phase": "done", "status": "failed"})
+        return closed
     source_ids: list[str] = plan["sources"]
     yield context.call_activity_with_retry(
         names.OPEN_RUN, ACTIVITY_RETRY, {"run": run.model_dump(mode="json"), "sources": source_ids}

@@ -42,6 +42,16 @@ def _status(result: SourceResult, phase: str, page: int, batch: int = 0, batches
             "batches": batches, "counts": result.counts.model_dump()}
 
 
+class SourceFailed(Exception):
+    """An activity reported a permanent failure (``{"fatal": reason}``): retrying cannot help."""
+
+
+def _ok(outcome: Any) -> Any:
+    if isinstance(outcome, dict) and "fatal" in outcome:
+        raise SourceFailed(outcome["fatal"])
+    return outcome
+
+
 def _later(a: str | None, b: str | None) -> str | None:
     return b if a is None else a if b is None else max(a, b)
 
@@ -59,20 +69,20 @@ def source_orchestrator(context: df.DurableOrchestrationContext):  # type: ignor
     try:
         if not task.started:
             context.set_custom_status(_status(result, "claim", task.page))
-            start = SourceStart.model_validate(
+            start = SourceStart.model_validate(_ok(
                 (yield context.call_activity_with_retry(names.BEGIN_SOURCE, ACTIVITY_RETRY,
                                                         task.model_dump(mode="json")))
-            )
+            ))
             task.cursor, task.since, task.started = start.cursor, start.since, True
 
         for _ in range(task.pages_per_execution):
             context.set_custom_status(_status(result, "discover", task.page))
-            found = DiscoverResult.model_validate((yield context.call_activity_with_retry(
+            found = DiscoverResult.model_validate(_ok((yield context.call_activity_with_retry(
                 names.DISCOVER, ACTIVITY_RETRY, DiscoverInput(
                     run_id=task.run_id, source_id=task.source_id, page=task.page, cursor=task.cursor,
                     since=task.since, batch_size=task.batch_size,
                     full_refresh=task.options.full_refresh, dry_run=dry,
-                ).model_dump(mode="json"))))
+                ).model_dump(mode="json")))))
             _merge(result, "discover", found)
             result.pages += 1
             result.counts = result.counts.add({"discovered": found.discovered, "unchanged": found.unchanged})
@@ -85,17 +95,17 @@ def source_orchestrator(context: df.DurableOrchestrationContext):  # type: ignor
                     if dry and stage != "fetch":
                         break
                     context.set_custom_status(_status(result, stage, task.page, index + 1, len(found.batches)))
-                    outcome = StageResult.model_validate(
+                    outcome = StageResult.model_validate(_ok(
                         (yield context.call_activity_with_retry(STAGE_ACTIVITY[stage], ACTIVITY_RETRY, ref))
-                    )
+                    ))
                     _merge(result, stage, outcome)
                     if stage == "fetch":
                         task.min_failed_hint = _earlier(task.min_failed_hint, outcome.min_failed_hint)
                         if outcome.items == 0:
                             break  # nothing fetched to chunk, embed or commit
                         if outcome.counts.added + outcome.counts.updated == 0:
-                            outcome = StageResult.model_validate((yield context.call_activity_with_retry(
-                                names.COMMIT, ACTIVITY_RETRY, ref)))
+                            outcome = StageResult.model_validate(_ok((yield context.call_activity_with_retry(
+                                names.COMMIT, ACTIVITY_RETRY, ref))))
                             _merge(result, "commit", outcome)
                             break  # only unchanged documents: just record their new hints
 
@@ -106,8 +116,8 @@ def source_orchestrator(context: df.DurableOrchestrationContext):  # type: ignor
                     ref = BatchRef(run_id=task.run_id, source_id=task.source_id,
                                    batch_id=found.deleted_batch).model_dump(mode="json")
                     context.set_custom_status(_status(result, "commit", task.page))
-                    outcome = StageResult.model_validate((yield context.call_activity_with_retry(
-                        names.COMMIT, ACTIVITY_RETRY, {**ref, "deletions": True})))
+                    outcome = StageResult.model_validate(_ok((yield context.call_activity_with_retry(
+                        names.COMMIT, ACTIVITY_RETRY, {**ref, "deletions": True}))))
                     _merge(result, "commit", outcome)
 
             task.high_water = _later(task.high_water, found.high_water)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from devhost.host import LocalHost  # noqa: E402
-from tests.devhost.sample_app import create_app  # noqa: E402
+from devhost.host import LocalHost
+from tests.devhost.sample_app import create_app
 
 
 async def main(conn: str, hub: str, port: int) -> None:
@@ -22,7 +22,7 @@ async def main(conn: str, hub: str, port: int) -> None:
     await host.start()
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    print("READY", flush=True)  # noqa: T201 - the parent test waits for this line
+    print("READY", flush=True)
     await stop.wait()
     await host.stop()
 

@@ -24,7 +24,7 @@ def record(directory: str, key: str, what: str) -> None:
         os.fsync(fh.fileno())
 
 
-def create_app() -> df.DFApp:  # noqa: C901 - one small function per feature
+def create_app() -> df.DFApp:
     app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
     # ---- HTTP ----------------------------------------------------------------------------
@@ -101,6 +101,13 @@ def create_app() -> df.DFApp:  # noqa: C901 - one small function per feature
         n = context.get_input() or 0
         results = yield context.task_all([context.call_activity("double", i) for i in range(n)])
         return sum(results)
+
+    @app.orchestration_trigger(context_name="context")
+    def chain(context: df.DurableOrchestrationContext):
+        total = 0
+        for i in range(context.get_input()):
+            total += yield context.call_activity("double", i)
+        return total
 
     @app.orchestration_trigger(context_name="context")
     def race(context: df.DurableOrchestrationContext):

@@ -43,8 +43,8 @@ async def test_graceful_stop_and_restart_resumes(azurite: str, task_hub: str, si
                       fire_timers=False)
     await first.start()
     iid = await first.engine.start_instance("slow_steps", json.dumps(cfg))
-    while ends(side_dir) < 2:
-        await asyncio.sleep(0.02)
+    while ((await first.get_status(iid)) or {}).get("customStatus") != {"wave": 0}:
+        await asyncio.sleep(0.02)  # wave 0 is in history (results of finished-but-unrecorded work may re-run)
     await first.stop()
 
     second = LocalHost(sample_app.create_app(), connection_string=azurite, task_hub=task_hub, port=0,
@@ -103,9 +103,12 @@ async def test_sigkill_mid_run_then_restart_finishes_without_rerunning_completed
             async with http.post(f"{base}/api/orchestrators/slow_steps/{iid}", json=cfg) as resp:
                 assert resp.status == 202
                 status_url = (await resp.json())["statusQueryGetUri"]
-            while ends(side_dir) < 3:  # wave 0 done ...
+            while True:  # wave 0 recorded in history ...
+                async with http.get(status_url) as resp:
+                    if (await resp.json()).get("customStatus") == {"wave": 0}:
+                        break
                 await asyncio.sleep(0.02)
-            await asyncio.sleep(0.2)  # ... and wave 1 in flight
+            await asyncio.sleep(0.15)  # ... and wave 1 in flight
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
             killed_at = side_counts(side_dir)
