@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -61,7 +62,6 @@ def _logging(verbose: bool, default: int = logging.WARNING) -> None:
 
 def _host(env: Environment, *, port: int, host: str = "127.0.0.1", fire_timers: bool):  # type: ignore[no-untyped-def]
     from devhost.host import LocalHost
-
     from function_app import app as functions
 
     return LocalHost(functions, connection_string=env.connection_string, task_hub=env.task_hub, host=host,
@@ -106,11 +106,24 @@ def run(
 async def _run(env: Environment, body: dict[str, Any], *, live: bool) -> dict[str, Any]:
     import aiohttp
 
+    from devhost.lock import HostLockError
+
     host = _host(env, port=0, fire_timers=False)
-    await host.start()
+    base_url = None
+    try:
+        await host.start()
+        base_url = host.base_url
+    except HostLockError as exc:
+        # `harvest serve` already runs this task hub: hand the run to it rather than racing it.
+        base_url = os.environ.get("HARVEST_HOST_URL", "http://127.0.0.1:7071").rstrip("/")
+        if not await _answers(base_url):
+            raise _fail(f"{exc}; and no host answers at {base_url} (set HARVEST_HOST_URL)") from None
+        err.print(f"a local host already serves this task hub; running through it at {base_url}",
+                  highlight=False)
+        host = None
     try:
         async with aiohttp.ClientSession() as http:
-            async with http.post(f"{host.base_url}/api/runs", json=body,
+            async with http.post(f"{base_url}/api/runs", json=body,
                                  headers={"X-Harvest-Trigger": "cli"}) as resp:
                 started = await resp.json(content_type=None)
                 if resp.status != 202:
@@ -120,13 +133,26 @@ async def _run(env: Environment, body: dict[str, Any], *, live: bool) -> dict[st
             if not live:
                 err.print(f"run {started['run_id']} started; status: {status_url}", highlight=False,
                           soft_wrap=True)
-            status = await _follow(http, host.base_url, status_url, live=live)
+            status = await _follow(http, base_url, status_url, live=live)
     finally:
-        await host.stop()
+        if host is not None:
+            await host.stop()
         await _close_sdk_session()
     if status.get("runtimeStatus") != "Completed" or not isinstance(status.get("output"), dict):
         raise _fail(f"run {started['run_id']} ended {status.get('runtimeStatus')}: {status.get('output')}", 1)
     return status["output"]
+
+
+async def _answers(base_url: str) -> bool:
+    import aiohttp
+
+    try:
+        async with aiohttp.ClientSession() as http, http.get(
+            f"{base_url}/runtime/webhooks/durabletask/instances/", timeout=aiohttp.ClientTimeout(total=5)
+        ) as resp:
+            return resp.status < 500
+    except (aiohttp.ClientError, TimeoutError):
+        return False
 
 
 async def _follow(http: Any, base_url: str, status_url: str, *, live: bool) -> dict[str, Any]:

@@ -29,10 +29,6 @@ def side_counts(directory: str) -> dict[str, Counter[str]]:
     return {p.stem: Counter(p.read_text().split()) for p in Path(directory).glob("*.log")}
 
 
-def ends(directory: str) -> int:
-    return sum(c["end"] for c in side_counts(directory).values())
-
-
 def expected_output(cfg: dict[str, Any]) -> list[str]:
     return [f"W{w}A{i}" for w in range(cfg["waves"]) for i in range(cfg["width"])]
 

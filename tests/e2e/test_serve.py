@@ -149,3 +149,13 @@ def test_rss_source_against_a_local_http_server(workspace: Workspace, httpserver
     refused = workspace.harvest("run", "--json")
     assert refused.returncode == 1, refused.stdout
     assert "private" in json.loads(refused.stdout)["sources"]["news"]["message"]
+
+
+def test_harvest_run_hands_the_run_to_a_running_serve(workspace: Workspace) -> None:
+    write_docs(workspace.docs, {"tides.md": DOCS["tides.md"]})
+    base = workspace.serve()
+    workspace.env["HARVEST_HOST_URL"] = base
+    done = workspace.harvest("run", "--json")
+    assert done.returncode == 0, done.stderr
+    assert "running through it" in done.stderr
+    assert json.loads(done.stdout)["sources"]["notes"]["counts"]["added"] == 1
