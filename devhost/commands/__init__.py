@@ -1,0 +1,1 @@
+"""One module per ``harvest`` command group; each has ``register(app)``."""

@@ -1,0 +1,82 @@
+"""`harvest export` and `harvest query`: read the current corpus."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from devhost.commands.common import (
+    environment,
+    err,
+)
+
+
+def export(out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")] = None,
+           source: Annotated[str | None, typer.Option("--source", "-s")] = None) -> None:
+    """The current corpus as JSON Lines, one chunk a line (current, non-deleted versions only)."""
+    env = environment()
+    try:
+        count = asyncio.run(_export(out, source))
+    finally:
+        env.close()
+    err.print(f"exported {count} chunks" + (f" to {out}" if out else ""), highlight=False)
+
+
+async def _export(out: Path | None, source: str | None) -> int:
+    from shared.corpus import iter_chunks
+    from shared.pipeline.context import open_context
+
+    count = 0
+    stream = out.open("w", encoding="utf-8") if out else sys.stdout
+    try:
+        async with open_context() as ctx:
+            async for row in iter_chunks(ctx.store, source):
+                stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+                count += 1
+    finally:
+        if out:
+            stream.close()
+    return count
+
+
+
+def query(text: Annotated[str, typer.Argument(help="What to look for.")],
+          k: Annotated[int, typer.Option("-k", min=1, max=100, help="How many chunks.")] = 5,
+          as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Nearest chunks to TEXT by cosine similarity over the current corpus."""
+    env = environment()
+    try:
+        hits = asyncio.run(_query(text, k))
+    finally:
+        env.close()
+    rows = [{"score": round(h.score, 4), "source_id": h.chunk["source_id"], "doc_id": h.chunk["doc_id"],
+             "url": h.chunk["url"], "title": h.chunk["title"], "ordinal": h.chunk["ordinal"],
+             "chunk_id": h.chunk["chunk_id"], "snippet": " ".join(h.chunk["text"].split())[:240]}
+            for h in hits]
+    if as_json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        err.print("no chunks in the corpus yet: run `harvest run` first")
+        return
+    for i, row in enumerate(rows, 1):
+        print(f"{i}. {row['score']:.3f}  {row['title'] or row['doc_id']}  [{row['source_id']}]  {row['url']}")
+        print(f"   {row['snippet']}")
+
+
+async def _query(text: str, k: int) -> list[Any]:
+    from shared.corpus import search
+    from shared.pipeline.context import open_context
+
+    async with open_context() as ctx:
+        return await search(ctx.store, ctx.embedder, text, k)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(export)
+    app.command()(query)

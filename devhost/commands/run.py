@@ -1,0 +1,145 @@
+"""`harvest run`: one ingestion through the local host (the same starter and orchestrators as Azure)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import typer
+from rich.live import Live
+
+from devhost.commands.common import (
+    EXIT,
+    TERMINAL,
+    close_sdk_session,
+    environment,
+    err,
+    fail,
+    local_host,
+    setup_logging,
+)
+from devhost.environment import Environment
+from devhost.progress import error_lines, progress_table, summary_table
+
+
+def run(
+    source: Annotated[
+        list[str] | None, typer.Option("--source", "-s", help="Only this source id (repeatable).")
+    ] = None,
+    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Re-read everything.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would change; write nothing.")] = False,
+    manifest: Annotated[str | None, typer.Option("--manifest", "-m", help="Source manifest file.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON on stdout.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run one ingestion through the local host and print its summary."""
+    setup_logging(verbose)
+    env = environment(manifest, check_manifest=True)
+    body: dict[str, Any] = {"full_refresh": full_refresh, "dry_run": dry_run}
+    if source:
+        body["sources"] = list(source)
+    try:
+        summary = asyncio.run(_run(env, body, live=not as_json and sys.stderr.isatty()))
+    finally:
+        env.close()
+    if as_json:
+        print(json.dumps(summary, indent=2))
+    else:
+        err.print(summary_table(summary))
+        for line in error_lines(summary):
+            err.print(f"  [yellow]{line}[/yellow]", highlight=False)
+        totals = summary.get("totals", {})
+        err.print(f"corpus: {totals.get('added', 0)} added, {totals.get('updated', 0)} updated, "
+                  f"{totals.get('deleted', 0)} deleted; {totals.get('chunks_embedded', 0)} chunks embedded, "
+                  f"{totals.get('chunks_reused', 0)} reused. Try: harvest query \"...\"", highlight=False)
+    raise typer.Exit(EXIT.get(summary.get("status", "failed"), 1))
+
+
+async def _run(env: Environment, body: dict[str, Any], *, live: bool) -> dict[str, Any]:
+    import aiohttp
+
+    from devhost.lock import HostLockError
+
+    host = local_host(env, port=0, fire_timers=False)
+    base_url = None
+    try:
+        await host.start()
+        base_url = host.base_url
+    except HostLockError as exc:
+        # `harvest serve` already runs this task hub: hand the run to it rather than racing it.
+        base_url = os.environ.get("HARVEST_HOST_URL", "http://127.0.0.1:7071").rstrip("/")
+        if not await _answers(base_url):
+            raise fail(f"{exc}; and no host answers at {base_url} (set HARVEST_HOST_URL)") from None
+        err.print(f"a local host already serves this task hub; running through it at {base_url}",
+                  highlight=False)
+        host = None
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{base_url}/api/runs", json=body,
+                                 headers={"X-Harvest-Trigger": "cli"}) as resp:
+                started = await resp.json(content_type=None)
+                if resp.status != 202:
+                    details = "; ".join(f"{d['field']}: {d['message']}" for d in started.get("details", []))
+                    raise fail(f"{started.get('error', resp.status)}" + (f" — {details}" if details else ""))
+            status_url = started["statusQueryGetUri"]
+            if not live:
+                err.print(f"run {started['run_id']} started; status: {status_url}", highlight=False,
+                          soft_wrap=True)
+            status = await _follow(http, base_url, status_url, live=live)
+    finally:
+        if host is not None:
+            await host.stop()
+        await close_sdk_session()
+    if status.get("runtimeStatus") != "Completed" or not isinstance(status.get("output"), dict):
+        raise fail(f"run {started['run_id']} ended {status.get('runtimeStatus')}: {status.get('output')}", 1)
+    return status["output"]
+
+
+async def _answers(base_url: str) -> bool:
+    import aiohttp
+
+    try:
+        async with aiohttp.ClientSession() as http, http.get(
+            f"{base_url}/runtime/webhooks/durabletask/instances/", timeout=aiohttp.ClientTimeout(total=5)
+        ) as resp:
+            return resp.status < 500
+    except (aiohttp.ClientError, TimeoutError):
+        return False
+
+
+async def _follow(http: Any, base_url: str, status_url: str, *, live: bool) -> dict[str, Any]:
+    async def poll() -> dict[str, Any]:
+        async with http.get(status_url) as resp:
+            return await resp.json(content_type=None)
+
+    async def details(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        custom = status.get("customStatus") or {}
+        for sid, info in (custom.get("sources") or {}).items() if isinstance(custom, dict) else []:
+            if info.get("status") == "running":
+                iid = quote(f"{status['instanceId']}:{sid}", safe="")
+                async with http.get(f"{base_url}/runtime/webhooks/durabletask/instances/{iid}") as resp:
+                    if resp.status in (200, 202):
+                        out[sid] = (await resp.json(content_type=None)).get("customStatus") or {}
+        return out
+
+    status = await poll()
+    if not live:
+        while status.get("runtimeStatus") not in TERMINAL:
+            await asyncio.sleep(0.5)
+            status = await poll()
+        return status
+    with Live(progress_table(status, {}), console=err, refresh_per_second=4, transient=True) as view:
+        while status.get("runtimeStatus") not in TERMINAL:
+            await asyncio.sleep(0.5)
+            status = await poll()
+            view.update(progress_table(status, await details(status)))
+    return status
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(run)

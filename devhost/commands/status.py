@@ -1,0 +1,47 @@
+"""`harvest status RUN_ID`: the run record's status and per-source counts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Any
+
+import typer
+
+from devhost.commands.common import (
+    environment,
+    err,
+    fail,
+)
+from devhost.progress import error_lines, summary_table
+
+
+def status(run_id: Annotated[str, typer.Argument(help="The run id (e.g. run-20261123T101500Z-ab12cd).")],
+           as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The run's status and per-source counts, from its run record in Blob storage."""
+    env = environment()
+    try:
+        summary = asyncio.run(_read_run(run_id))
+    finally:
+        env.close()
+    if summary is None:
+        raise fail(f"no run record for {run_id!r}", 1)
+    if as_json:
+        print(json.dumps(summary, indent=2))
+    else:
+        err.print(summary_table(summary))
+        for line in error_lines(summary):
+            err.print(f"  {line}", highlight=False)
+
+
+async def _read_run(run_id: str) -> dict[str, Any] | None:
+    from shared.pipeline.context import open_context
+    from shared.storage.records import read_run
+
+    async with open_context() as ctx:
+        found = await read_run(ctx.store, run_id)
+    return None if found is None else found.model_dump(mode="json")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(status)
