@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 AZURITE_VERSION := 3.35.0
 AZURITE := node_modules/.bin/azurite-blob
 
@@ -31,6 +32,13 @@ test: setup  ## the whole test suite (starts its own Azurite)
 
 lint: setup
 	$(BIN)/ruff check .
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: setup $(BENCH_STAMP)  ## the benchmarks: bench/results/latest.json and charts (README "Benchmarks")
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf .harvest .pytest_cache .ruff_cache

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from shared.errors import ConfigError, PermanentError
+from shared.logs import configure_logging, log_context
 
 log = logging.getLogger("harvest.activities")
 
@@ -23,10 +24,13 @@ def permanent_errors_as_results(
 ) -> Callable[[dict[str, Any]], Awaitable[Any]]:
     @functools.wraps(fn)
     async def wrapper(payload: dict[str, Any]) -> Any:
-        try:
-            return await fn(payload)
-        except (PermanentError, ConfigError) as exc:
-            log.warning("%s: permanent failure: %s", fn.__name__, exc)
-            return {"fatal": str(exc)[:1000]}
+        configure_logging()
+        ids = payload if isinstance(payload, dict) else {}
+        with log_context(run_id=ids.get("run_id"), source_id=ids.get("source_id")):
+            try:
+                return await fn(payload)
+            except (PermanentError, ConfigError) as exc:
+                log.warning("%s: permanent failure: %s", fn.__name__, exc)
+                return {"fatal": str(exc)[:1000]}
 
     return wrapper

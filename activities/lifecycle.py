@@ -69,4 +69,5 @@ async def finish_source_activity(payload: dict[str, Any]) -> None:
             SourceResult.model_validate(payload["result"]),
             payload.get("high_water"),
             bool(payload.get("dry_run")),
+            bool(payload.get("full_refresh")),
         )

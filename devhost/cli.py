@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import typer
 
-from devhost.commands import corpus, run, serve, status
+from devhost.commands import corpus, maintenance, report, run, runs, serve, sources, status
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Harvest: keep a search corpus fresh.")
 
-for command in (run, serve, status, corpus):
+for command in (run, serve, status, corpus, maintenance, runs, report, sources):
     command.register(app)
 
 

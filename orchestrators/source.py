@@ -89,7 +89,7 @@ def source_orchestrator(context: df.DurableOrchestrationContext):  # type: ignor
 
             for index, batch_id in enumerate(found.batches):
                 ref = BatchRef(run_id=task.run_id, source_id=task.source_id, batch_id=batch_id,
-                               dry_run=dry).model_dump(mode="json")
+                               dry_run=dry, reembed=task.options.reembed).model_dump(mode="json")
                 result.batches += 1
                 for stage in STAGES[1:]:
                     if dry and stage != "fetch":
@@ -141,5 +141,5 @@ def source_orchestrator(context: df.DurableOrchestrationContext):  # type: ignor
     context.set_custom_status(_status(result, "done", task.page))
     yield context.call_activity_with_retry(names.FINISH_SOURCE, ACTIVITY_RETRY, {
         "run_id": task.run_id, "result": result.model_dump(mode="json"), "high_water": high_water,
-        "dry_run": dry})
+        "dry_run": dry, "full_refresh": task.options.full_refresh})
     return result.model_dump(mode="json")

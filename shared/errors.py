@@ -25,6 +25,15 @@ class PermanentError(HarvestError):
     """A failure that will not succeed when retried (for one document)."""
 
 
+class SkippedError(PermanentError):
+    """A document deliberately left out (empty or too short, wrong language, duplicate, robots.txt):
+    counted per ``reason`` as skipped, not as a failure."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class ConfigError(HarvestError):
     """Invalid configuration; ``problems`` holds one ``{"field", "message"}`` dict per problem."""
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
-from shared.errors import PermanentError
+from shared.errors import PermanentError, SkippedError
 
 FORMATS = ("markdown", "text", "html", "pdf")
 
@@ -235,7 +235,7 @@ def extract(data: bytes, *, fmt: str, url: str | None = None, content_type: str 
         raise PermanentError(f"unsupported format {fmt!r}")
     text = normalize_text(text)
     if not text:
-        raise PermanentError("no text extracted")
+        raise SkippedError("no text extracted", reason="short")
     if fmt == "markdown":
         title = _markdown_title(text)
     if title:

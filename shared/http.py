@@ -8,33 +8,49 @@ same scheme and address checks. Environment proxies are ignored (``trust_env=Fal
 connection would go to the proxy, not to the checked address.
 
 Retries (tenacity): timeouts, connection errors, 429 and 5xx are retried with exponential backoff and
-jitter, honouring ``Retry-After`` (seconds or HTTP date). A ``Retry-After`` above ``MAX_RETRY_AFTER``
-is not slept on in-process: it becomes a ``TransientError`` carrying ``retry_after`` at once, so the
-Durable retry policy waits instead of a blocked activity.
+jitter, honouring ``Retry-After`` (seconds or HTTP date; see ``shared.backoff``). A ``Retry-After`` above
+``MAX_RETRY_AFTER`` is not slept on in-process: it becomes a ``TransientError`` carrying ``retry_after``
+at once, so the Durable retry policy waits instead of a blocked activity.
+
+Per request a caller may set timeouts (connect, read, total), the content types it accepts (checked
+before the body is read), conditional-GET headers (a 304 is then returned, not an error) and an
+``on_hop`` hook called before every hop with the URL about to be requested: it may wait (rate limits),
+refuse (robots.txt) or add headers for that hop only (credentials for the source's own origin), so
+nothing a caller adds follows a redirect to another host. Per-source policy lives in
+``shared.sources.web``; this client knows nothing of sources.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import ipaddress
 import socket
-import time
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from types import TracebackType
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
+from shared.backoff import MAX_RETRY_AFTER, BackoffWait, parse_retry_after
+from shared.backoff import RetryLater as _Retry
 from shared.errors import ConfigError, PermanentError, TransientError
+from shared.mediatypes import check_type as _check_type
+
+__all__ = ["MAX_REDIRECTS", "GuardedResolver", "HttpClient", "HttpResponse", "Timeouts", "allowed",
+           "parse_retry_after"]
 
 MAX_REDIRECTS = 5
-MAX_RETRY_AFTER = 60.0
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+CONDITIONAL_HEADERS = ("if-none-match", "if-modified-since")
+T = TypeVar("T")
+Hop = Callable[[str], Awaitable[tuple[str, dict[str, str]]]]
+"""``on_hop(url) -> (url to request, extra headers for this hop)``; may raise to refuse the hop."""
 _IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 _Net = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -46,6 +62,19 @@ class HttpResponse:
     headers: dict[str, str]  # lower-cased header names
     body: bytes
     content_type: str | None  # the full Content-Type header (charset included), if any
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Per-request timeouts in seconds; ``None`` keeps the client's default."""
+
+    connect: float | None = None
+    read: float | None = None
+    total: float | None = None
 
 
 @lru_cache(maxsize=64)
@@ -117,43 +146,6 @@ class GuardedResolver(AbstractResolver):
             await self._inner.close()
 
 
-class _Retry(Exception):
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-@dataclass
-class _Wait:
-    backoff: float
-    _random: wait_random_exponential = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._random = wait_random_exponential(multiplier=self.backoff, max=30)
-
-    def __call__(self, state) -> float:  # type: ignore[no-untyped-def]
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Retry) and exc.retry_after is not None:
-            return min(exc.retry_after, MAX_RETRY_AFTER)
-        return float(self._random(state))
-
-
 class HttpClient:
     """Async context manager around one pooled ``aiohttp.ClientSession``."""
 
@@ -167,6 +159,7 @@ class HttpClient:
         concurrency: int,
         retries: int = 3,
         backoff: float = 0.5,
+        resolver: AbstractResolver | None = None,
     ) -> None:
         _parse_networks(tuple(allowed_networks))  # fail early on a bad CIDR
         self.user_agent = user_agent
@@ -178,10 +171,12 @@ class HttpClient:
         self._concurrency = concurrency
         self._semaphore: asyncio.Semaphore | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._resolver = resolver  # the resolver GuardedResolver filters (a stub in tests)
+        self._scoped: dict[str, Any] = {}
 
     async def __aenter__(self) -> HttpClient:
         connector = aiohttp.TCPConnector(
-            resolver=GuardedResolver(self.allowed_networks), limit=max(self._concurrency, 1) * 2
+            resolver=GuardedResolver(self.allowed_networks, self._resolver), limit=max(self._concurrency, 1) * 2
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
@@ -198,12 +193,39 @@ class HttpClient:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        scoped, self._scoped = list(self._scoped.values()), {}
+        for value in scoped:  # per-activity resources (blob clients, ...) that need closing
+            closer = getattr(value, "aclose", None) or getattr(value, "close", None)
+            if closer is not None and asyncio.iscoroutinefunction(closer):
+                with contextlib.suppress(Exception):
+                    await closer()
         if self._session is not None:
             await self._session.close()
             self._session = None
 
-    async def get(self, url: str, *, headers: dict[str, str] | None = None) -> HttpResponse:
-        """GET ``url``; ``PermanentError`` for 4xx/refusals/oversize, ``TransientError`` after retries."""
+    def scoped(self, key: str, factory: Callable[[], T]) -> T:
+        """One ``factory()`` per client and ``key``: state shared by the requests of one activity (a
+        source's rate limiter, robots.txt rules, an OAuth2 token). Closed with the client if it has an
+        async ``aclose``/``close``."""
+        if key not in self._scoped:
+            self._scoped[key] = factory()
+        return self._scoped[key]  # type: ignore[no-any-return]
+
+    async def get(
+        self,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        timeouts: Timeouts | None = None,
+        accept: Sequence[str] | None = None,
+        on_hop: Hop | None = None,
+        max_bytes: int | None = None,
+        method: str = "GET",
+        data: dict[str, str] | None = None,
+    ) -> HttpResponse:
+        """GET ``url``; ``PermanentError`` for 4xx/refusals/oversize/unaccepted content types,
+        ``TransientError`` after retries. With conditional headers a 304 is returned (empty body).
+        ``method="POST"`` with form ``data`` is for token endpoints; a redirected POST is refused."""
         if self._session is None or self._semaphore is None:
             raise RuntimeError("HttpClient must be used as 'async with HttpClient(...) as http'")
         last: _Retry | None = None
@@ -211,12 +233,15 @@ class HttpClient:
             async for attempt in AsyncRetrying(
                 retry=retry_if_exception_type(_Retry),
                 stop=stop_after_attempt(self.retries + 1),
-                wait=_Wait(self.backoff),
+                wait=BackoffWait(self.backoff),
                 reraise=True,
             ):
                 with attempt:
                     async with self._semaphore:
-                        return await self._follow(url, headers or {})
+                        return await self._follow(
+                            method, url, headers or {}, data=data, timeout=self._timeout(timeouts),
+                            accept=accept, on_hop=on_hop, max_bytes=max_bytes or self.max_body_bytes,
+                        )
         except _Retry as exc:
             last = exc
         assert last is not None
@@ -234,44 +259,73 @@ class HttpClient:
             if not allowed(host, self.allowed_networks):
                 raise _refused(host)
 
-    async def _follow(self, url: str, headers: dict[str, str]) -> HttpResponse:
+    def _timeout(self, timeouts: Timeouts | None) -> aiohttp.ClientTimeout | None:
+        if timeouts is None:
+            return None
+        total = timeouts.total or self.timeout
+        return aiohttp.ClientTimeout(total=total, connect=timeouts.connect or min(10.0, total),
+                                     sock_read=timeouts.read or total)
+
+    async def _follow(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        *,
+        data: dict[str, str] | None,
+        timeout: aiohttp.ClientTimeout | None,
+        accept: Sequence[str] | None,
+        on_hop: Hop | None,
+        max_bytes: int,
+    ) -> HttpResponse:
         assert self._session is not None
+        conditional = any(k.lower() in CONDITIONAL_HEADERS for k in headers)
+        extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
         for _ in range(MAX_REDIRECTS + 1):
             self._check_target(url)
+            send_url, hop_headers = (url, {}) if on_hop is None else await on_hop(url)
+            if send_url != url:
+                self._check_target(send_url)
             try:
-                async with self._session.get(url, headers=headers, allow_redirects=False) as resp:
+                async with self._session.request(method, send_url, headers={**headers, **hop_headers},
+                                                 data=data, allow_redirects=False, **extra) as resp:
                     location = resp.headers.get("Location")
                     if resp.status in REDIRECT_STATUSES and location:
-                        url = urljoin(str(resp.url), location)
+                        if method != "GET":
+                            raise PermanentError(f"{method} {url} was redirected (HTTP {resp.status})")
+                        url = urljoin(url, location)
                         continue
-                    self._check_status(resp)
-                    body = await self._read(resp)
+                    if resp.status == 304 and conditional:
+                        return HttpResponse(status=304, url=url, headers=_lower(resp.headers), body=b"",
+                                            content_type=resp.headers.get("Content-Type"))
+                    self._check_status(resp, url)
+                    _check_type(resp, url, accept)
+                    body = await self._read(resp, max_bytes)
                     return HttpResponse(
                         status=resp.status,
-                        url=str(resp.url),
-                        headers={k.lower(): v for k, v in resp.headers.items()},
+                        url=url,
+                        headers=_lower(resp.headers),
                         body=body,
                         content_type=resp.headers.get("Content-Type"),
                     )
             except aiohttp.InvalidURL as exc:
                 raise PermanentError(f"invalid URL: {exc}") from None
             except (TimeoutError, aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
-                raise _Retry(f"GET {url} failed: {type(exc).__name__}: {exc}") from exc
+                raise _Retry(f"{method} {url} failed: {type(exc).__name__}: {exc}") from exc
         raise PermanentError(f"too many redirects (> {MAX_REDIRECTS}) from {url}")
 
-    def _check_status(self, resp: aiohttp.ClientResponse) -> None:
+    def _check_status(self, resp: aiohttp.ClientResponse, url: str) -> None:
         status = resp.status
         if 200 <= status < 300:
             return
         if status == 429 or status >= 500:
             retry_after = parse_retry_after(resp.headers.get("Retry-After"))
             if retry_after is not None and retry_after > MAX_RETRY_AFTER:
-                raise TransientError(f"HTTP {status} for {resp.url}", retry_after=retry_after)
-            raise _Retry(f"HTTP {status} for {resp.url}", retry_after)
-        raise PermanentError(f"HTTP {status} for {resp.url}")
+                raise TransientError(f"HTTP {status} for {url}", retry_after=retry_after)
+            raise _Retry(f"HTTP {status} for {url}", retry_after)
+        raise PermanentError(f"HTTP {status} for {url}")
 
-    async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
-        limit = self.max_body_bytes
+    async def _read(self, resp: aiohttp.ClientResponse, limit: int) -> bytes:
         if resp.content_length is not None and resp.content_length > limit:
             raise PermanentError(f"body larger than {limit} bytes")
         buf = bytearray()
@@ -280,3 +334,8 @@ class HttpClient:
             if len(buf) > limit:
                 raise PermanentError(f"body larger than {limit} bytes")
         return bytes(buf)
+
+
+def _lower(headers: Any) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
+

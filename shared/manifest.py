@@ -10,6 +10,8 @@ sources:
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from shared.auth import inline_secret_problems, setting_names
 from shared.errors import ConfigError
 from shared.sources import SOURCE_KINDS
 from shared.sources.base import SourceSpec
@@ -77,12 +80,22 @@ def parse_manifest(data: Any, *, path: Path) -> Manifest:
             known = ", ".join(sorted(SOURCE_KINDS))
             problems.append({"field": f"{label}.kind", "message": f"unknown kind {kind!r} (known: {known})"})
             continue
+        secrets = inline_secret_problems(entry, label)
+        if secrets:
+            problems += secrets
+            continue
         try:
             spec = cls.Spec.model_validate(entry)
         except ValidationError as exc:
             for err in exc.errors():
                 loc = ".".join(str(p) for p in err["loc"])
-                problems.append({"field": f"{label}.{loc}", "message": err["msg"]})
+                problems.append({"field": f"{label}.{loc}" if loc else label,
+                                 "message": err["msg"].removeprefix("Value error, ")})
+            continue
+        sees_deletions = cls.lists_everything or getattr(cls, "reports_deletions", False)
+        if "detect_deletions" in entry and spec.detect_deletions and not sees_deletions:
+            problems.append({"field": f"{label}.detect_deletions",
+                             "message": f"a {kind} source cannot see deletions; remove this field or set it false"})
             continue
         specs.append(spec)
     if problems:
@@ -100,3 +113,19 @@ def load_manifest(path: Path) -> Manifest:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML", [{"field": "manifest", "message": str(exc)}]) from None
     return parse_manifest(data, path=path.resolve())
+
+
+def describe_sources(manifest: Manifest, *, environ: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """The configured sources as JSON-ready dicts, for ``GET /api/sources`` and ``harvest sources``.
+
+    Secrets are never in a manifest (only the *names* of the app settings holding them), so nothing
+    here is a secret; each source also says which settings it needs and whether they are set —
+    never their values.
+    """
+    env = os.environ if environ is None else environ
+    described = []
+    for spec in manifest.sources:
+        fields = spec.model_dump(mode="json", exclude_none=True)
+        names = setting_names(spec)
+        described.append({**fields, "settings": {name: bool(env.get(name)) for name in names}})
+    return described

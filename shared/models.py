@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 RunStatus = Literal["pending", "running", "completed", "partial", "failed", "cancelled", "suspended"]
 SourceStatus = Literal["pending", "running", "completed", "partial", "failed", "skipped"]
@@ -32,6 +32,15 @@ class RunOptions(Model):
     )
     full_refresh: bool = Field(default=False, description="Re-read every source from the beginning.")
     dry_run: bool = Field(default=False, description="Compute what would change; write only the report.")
+    reembed: bool = Field(
+        default=False, description="With a full refresh: embed every chunk again instead of reusing vectors."
+    )
+
+    @model_validator(mode="after")
+    def _reembed_implies_full_refresh(self) -> RunOptions:
+        if self.reembed:
+            self.full_refresh = True
+        return self
 
 
 class RunInput(Model):
@@ -61,6 +70,10 @@ class SourceCounts(Model):
     failed: int = 0
     chunks_embedded: int = 0
     chunks_reused: int = 0
+    skipped_short: int = 0  # content validation (shared.validation): empty or shorter than min_chars
+    skipped_language: int = 0  # not one of the source's languages
+    skipped_duplicate: int = 0  # same text as another document of the source
+    skipped_robots: int = 0  # robots.txt disallows it
 
     def add(self, other: SourceCounts | dict[str, Any]) -> SourceCounts:
         data = other.model_dump() if isinstance(other, SourceCounts) else other
@@ -78,6 +91,26 @@ class SourceResult(Model):
     pages: int = 0
     batches: int = 0
     message: str | None = None
+    phase: str | None = Field(default=None, description="discover, fetch, chunk, embed, commit or done.")
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class RunError(ErrorRecord):
+    """One of the run's first errors, with the source it came from (no stage: the whole source failed)."""
+
+    source_id: str
+    stage: Stage | None = None  # type: ignore[assignment]
+
+
+class NotificationRecord(Model):
+    """The outcome of one notification channel for one run (never changes the run's result)."""
+
+    channel: str
+    ok: bool
+    attempts: int = 0
+    detail: str | None = None
+    at: datetime | None = None
 
 
 class RunSummary(Model):
@@ -93,6 +126,10 @@ class RunSummary(Model):
     sources: dict[str, SourceResult] = Field(default_factory=dict)
     totals: SourceCounts = SourceCounts()
     message: str | None = None
+    status_url: str | None = Field(default=None, description="The Durable status-query URL (no keys).")
+    errors: list[RunError] = Field(default_factory=list, description="The run's first errors, all sources.")
+    notifications: list[NotificationRecord] = Field(default_factory=list)
+    report: str | None = Field(default=None, description="Blob name of the run's HTML report.")
 
 
 class DocumentRef(Model):
@@ -103,6 +140,9 @@ class DocumentRef(Model):
     title: str | None = None
     hint: str | None = Field(default=None, description="Cheap change hint: mtime+size, ETag, updated.")
     updated: datetime | None = None
+    content: str | None = Field(default=None, description="The body when discovery already has it (feed entry, "
+                                "API item, OAI metadata); staged in Blob, never in Durable payloads.")
+    content_type: str | None = None
 
 
 class SourceTask(Model):
@@ -130,6 +170,7 @@ class BatchRef(Model):
     source_id: str
     batch_id: str
     dry_run: bool = False
+    reembed: bool = False
 
 
 class DiscoverResult(Model):

@@ -12,12 +12,13 @@ import functools
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+NOTIFY_STATUSES = ("completed", "partial", "failed", "cancelled")
 
 
 class Settings(BaseSettings):
@@ -36,7 +37,25 @@ class Settings(BaseSettings):
     container: str = Field(default="harvest", min_length=3, max_length=63, pattern=r"^[a-z0-9](-?[a-z0-9])+$")
     manifest: str = Field(default="sources.yaml", description="Path of the source manifest.")
     schedule: str = Field(default="0 0 2 * * *", description="NCRONTAB of the daily run (UTC).")
-    embedder: Literal["e5-small", "hashing"] = "e5-small"
+    embedder: Literal["e5-small", "hashing", "azure-openai"] = "e5-small"
+    # Azure OpenAI (HARVEST_EMBEDDER=azure-openai); see shared/embedding/azure_openai.py and docs/deploy.md.
+    azure_openai_endpoint: str | None = Field(default=None, pattern=r"^https?://\S+$",
+                                              description="https://<account>.openai.azure.com")
+    azure_openai_deployment: str | None = Field(default=None, min_length=1, max_length=64)
+    azure_openai_model: Literal["text-embedding-3-small", "text-embedding-3-large", "text-embedding-ada-002"] = (
+        "text-embedding-3-small"
+    )
+    azure_openai_dimensions: int | None = Field(default=None, ge=1, le=3072)
+    azure_openai_api_version: str = "2024-10-21"
+    azure_openai_api_key_setting: str | None = Field(
+        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Name of the app setting holding an API key; unset = Microsoft Entra ID (managed identity).",
+    )
+    azure_openai_concurrency: int = Field(default=4, ge=1, le=64)
+    azure_openai_max_inputs: int = Field(default=2048, ge=1, le=2048)
+    azure_openai_max_request_tokens: int = Field(default=300_000, ge=8191, le=300_000)
+    azure_openai_max_retries: int = Field(default=6, ge=0, le=20)
+    azure_openai_timeout: float = Field(default=60.0, gt=0, le=600)
     chunk_tokens: int = Field(default=256, ge=32, le=8191)
     chunk_overlap: int = Field(default=32, ge=0)
     batch_size: int = Field(default=16, ge=1, le=500)
@@ -51,6 +70,46 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=20_000_000, ge=1024)
     user_agent: str = "Harvest/0.1 (+https://github.com/harvest-ingest/harvest)"
     log_level: str = "INFO"
+    log_format: Literal["auto", "text", "json"] = Field(
+        default="auto", description="text on a terminal, json in Azure (auto: json when WEBSITE_INSTANCE_ID is set)."
+    )
+    public_url: str | None = Field(default=None, pattern=r"^https?://\S+$",
+                                   description="Base URL of the app, for links in notifications.")
+    retention_days: int = Field(default=30, ge=0, le=3650, description="0 keeps run history forever.")
+    notify_attempts: int = Field(default=3, ge=1, le=10)
+    notify_timeout: float = Field(default=10.0, gt=0, le=120)
+    webhook_url: SecretStr | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_on: str = "partial,failed"
+    slack_webhook_url: SecretStr | None = None
+    slack_on: str = "partial,failed"
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "ssl"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str | None = None
+    smtp_to: str = ""
+    smtp_ca_file: str | None = None
+    email_on: str = "partial,failed"
+
+    @field_validator("webhook_on", "slack_on", "email_on")
+    @classmethod
+    def _run_statuses(cls, v: str) -> str:
+        bad = [s for s in (p.strip() for p in v.split(",")) if s and s not in NOTIFY_STATUSES]
+        if bad:
+            raise ValueError(f"unknown status {bad[0]!r} (choose from {', '.join(NOTIFY_STATUSES)})")
+        return v
+
+    def notify_on(self, channel: str) -> set[str]:
+        value = {"webhook": self.webhook_on, "slack": self.slack_on, "email": self.email_on}[channel]
+        return {part.strip() for part in value.split(",") if part.strip()}
+
+    @field_validator("azure_openai_endpoint", "azure_openai_deployment", "azure_openai_dimensions",
+                     "azure_openai_api_key_setting", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
 
     @field_validator("chunk_overlap")
     @classmethod
@@ -83,7 +142,23 @@ def load_settings() -> Settings:
             "invalid settings",
             [{"field": "AzureWebJobsStorage", "message": "set a connection string or HARVEST_STORAGE_ACCOUNT_URL"}],
         )
+    if problems := _azure_openai_problems(settings):
+        raise ConfigError("invalid settings", problems)
     return settings
+
+
+def _azure_openai_problems(s: Settings) -> list[dict[str, str]]:
+    if s.embedder != "azure-openai":
+        return []
+    needed = "required with HARVEST_EMBEDDER=azure-openai"
+    problems = [{"field": f"HARVEST_AZURE_OPENAI_{name.upper()}", "message": needed}
+                for name in ("endpoint", "deployment") if not getattr(s, f"azure_openai_{name}")]
+    native = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072}.get(s.azure_openai_model)
+    if s.azure_openai_dimensions and (native is None or s.azure_openai_dimensions > native):
+        takes = f"at most {native}" if native else "no dimensions"
+        message = f"{s.azure_openai_model} takes {takes}"
+        problems.append({"field": "HARVEST_AZURE_OPENAI_DIMENSIONS", "message": message})
+    return problems
 
 
 @functools.cache

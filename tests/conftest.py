@@ -45,3 +45,24 @@ def azurite() -> Iterator[str]:
 def task_hub() -> str:
     """A task hub name (hence container) nobody else uses."""
     return f"T{uuid.uuid4().hex[:12]}"
+
+
+# -- The network guard (issue #5): no test may connect outside loopback, even if the product's guard breaks.
+from tests import netguard  # noqa: E402
+
+NETGUARD_SITE = str(REPO_ROOT / "tests" / "netguard_site")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _network_guard() -> Iterator[None]:
+    netguard.install()
+    yield
+    netguard.uninstall()
+
+
+@pytest.fixture(autouse=True)
+def _no_connection_outside_loopback(_network_guard: None) -> Iterator[None]:
+    before = len(netguard.violations)
+    yield
+    if len(netguard.violations) > before:
+        pytest.fail(f"connection attempted outside loopback: {netguard.violations[before:]}")

@@ -16,6 +16,7 @@ from shared.errors import ConfigError
 from shared.models import RunInput, RunOptions
 from shared.pipeline.context import manifest_for
 from shared.settings import get_settings
+from triggers import idempotency
 from triggers.active import active_run
 from triggers.responses import error_response, json_response, validation_details
 
@@ -63,6 +64,9 @@ async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient
     if trigger not in TRIGGERS:
         return error_response(400, "invalid request",
                               [{"field": "X-Harvest-Trigger", "message": "must be 'http' or 'cli'"}])
+    keyed = await idempotency.lookup(req, client, options, trigger)
+    if isinstance(keyed, func.HttpResponse):
+        return keyed
     running = await active_run(client)
     if running is not None:
         links = client.get_client_response_links(req, running)
@@ -71,7 +75,9 @@ async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient
                                                       "message": links["statusQueryGetUri"]}],
             headers={"Location": links["statusQueryGetUri"]})
     now = datetime.now(UTC)
-    run_id = new_run_id(now)
+    run_id = keyed.run_id or new_run_id(now)
+    if (replayed := await idempotency.claim(req, client, keyed, run_id)) is not None:
+        return replayed
     run = RunInput(run_id=run_id, trigger=trigger, options=options, requested_at=now)  # type: ignore[arg-type]
     await client.start_new(names.RUN_ORCHESTRATOR, run_id, run.model_dump(mode="json"))
     log.info("started run %s (%s)", run_id, trigger)

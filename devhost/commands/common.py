@@ -43,6 +43,9 @@ def setup_logging(verbose: bool, default: int = logging.WARNING) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("azure", "azure.core.pipeline.policies.http_logging_policy", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from shared.logs import configure_logging
+
+    configure_logging(logging.DEBUG if verbose else default, "text")  # run/source ids on every line
 
 
 def local_host(env: Environment, *, port: int, host: str = "127.0.0.1", fire_timers: bool):  # type: ignore[no-untyped-def]

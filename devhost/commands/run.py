@@ -31,6 +31,9 @@ def run(
         list[str] | None, typer.Option("--source", "-s", help="Only this source id (repeatable).")
     ] = None,
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Re-read everything.")] = False,
+    reembed: Annotated[
+        bool, typer.Option("--reembed", help="With --full-refresh: embed every chunk again (no vector reuse).")
+    ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would change; write nothing.")] = False,
     manifest: Annotated[str | None, typer.Option("--manifest", "-m", help="Source manifest file.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON on stdout.")] = False,
@@ -39,7 +42,7 @@ def run(
     """Run one ingestion through the local host and print its summary."""
     setup_logging(verbose)
     env = environment(manifest, check_manifest=True)
-    body: dict[str, Any] = {"full_refresh": full_refresh, "dry_run": dry_run}
+    body: dict[str, Any] = {"full_refresh": full_refresh or reembed, "dry_run": dry_run, "reembed": reembed}
     if source:
         body["sources"] = list(source)
     try:
@@ -141,5 +144,68 @@ async def _follow(http: Any, base_url: str, status_url: str, *, live: bool) -> d
     return status
 
 
+
+
+def resume(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run summaries as a JSON list on stdout.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Continue every unfinished run in the task hub (after a crash or Ctrl-C) and wait for each to end."""
+    setup_logging(verbose)
+    env = environment()
+    try:
+        summaries = asyncio.run(_resume(env, live=not as_json and sys.stderr.isatty()))
+    finally:
+        env.close()
+    if as_json:
+        print(json.dumps(summaries, indent=2))
+    elif not summaries:
+        err.print("no unfinished runs")
+    for summary in summaries if not as_json else []:
+        err.print(summary_table(summary))
+        for line in error_lines(summary):
+            err.print(f"  [yellow]{line}[/yellow]", highlight=False)
+    codes = [EXIT.get(s.get("status", "failed"), 1) for s in summaries]
+    raise typer.Exit(1 if 1 in codes else 3 if 3 in codes else 0)
+
+
+async def _resume(env: Environment, *, live: bool) -> list[dict[str, Any]]:
+    import aiohttp
+
+    from devhost.lock import HostLockError
+    from shared import names
+
+    host = local_host(env, port=0, fire_timers=False)
+    try:
+        await host.start()  # the host resumes every unfinished instance as it starts
+    except HostLockError as exc:
+        raise fail(f"{exc}; `harvest serve` resumes unfinished runs by itself") from None
+    summaries: list[dict[str, Any]] = []
+    try:
+        api = f"{host.base_url}/runtime/webhooks/durabletask/instances"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{api}?runtimeStatus=Pending,Running,Suspended") as resp:
+                listed = await resp.json(content_type=None)
+            unfinished = [s for s in listed if s.get("name") == names.RUN_ORCHESTRATOR]
+            for item in sorted(unfinished, key=lambda s: s.get("createdTime", "")):
+                iid = quote(item["instanceId"], safe="")
+                if item.get("runtimeStatus") == "Suspended":
+                    async with http.post(f"{api}/{iid}/resume?reason=harvest+resume"):
+                        pass
+                err.print(f"resuming run {item['instanceId']}", highlight=False)
+                status = await _follow(http, host.base_url, f"{api}/{iid}", live=live)
+                if isinstance(status.get("output"), dict):
+                    summaries.append(status["output"])
+                else:
+                    err.print(f"run {item['instanceId']} ended {status.get('runtimeStatus')}: {status.get('output')}",
+                              highlight=False)
+                    summaries.append({"run_id": item["instanceId"], "status": "failed", "sources": {}})
+    finally:
+        await host.stop()
+        await close_sdk_session()
+    return summaries
+
+
 def register(app: typer.Typer) -> None:
     app.command()(run)
+    app.command()(resume)

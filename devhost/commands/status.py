@@ -17,9 +17,26 @@ from devhost.progress import error_lines, summary_table
 
 
 def status(run_id: Annotated[str, typer.Argument(help="The run id (e.g. run-20261123T101500Z-ab12cd).")],
-           as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+           as_json: Annotated[bool, typer.Option("--json")] = False,
+           watch: Annotated[bool, typer.Option("--watch", "-w", help="Follow live progress until it ends.")] = False,
+           ) -> None:
     """The run's status and per-source counts, from its run record in Blob storage."""
     env = environment()
+    if watch:
+        from devhost.commands.watch import view_table
+        from devhost.commands.watch import watch as follow
+
+        try:
+            view = asyncio.run(follow(run_id, env.task_hub, env.connection_string))
+        finally:
+            env.close()
+        if view is None:
+            raise fail(f"no run record or orchestration for {run_id!r}", 1)
+        if as_json:
+            print(json.dumps(view, indent=2))
+        else:
+            err.print(view_table(view))
+        return
     try:
         summary = asyncio.run(_read_run(run_id))
     finally:

@@ -23,7 +23,14 @@ def _hashing() -> Embedder:
     return HashingEmbedder()
 
 
-_FACTORIES: dict[str, Callable[[], Embedder]] = {"e5-small": _e5, "hashing": _hashing}
+def _azure_openai() -> Embedder:
+    from shared.embedding.azure_openai import AzureOpenAIEmbedder
+    from shared.settings import get_settings
+
+    return AzureOpenAIEmbedder.from_settings(get_settings())
+
+
+_FACTORIES: dict[str, Callable[[], Embedder]] = {"e5-small": _e5, "hashing": _hashing, "azure-openai": _azure_openai}
 _CACHE: dict[str, Embedder] = {}
 _LOCK = threading.Lock()
 

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from shared.chunking import chunk_text
+from shared.faults import crashpoint
 from shared.models import BatchRef, StageResult
 from shared.pipeline.context import Context
 from shared.pipeline.staging import read_stage, write_stage
@@ -36,4 +37,5 @@ async def chunk(ctx: Context, batch: BatchRef) -> StageResult:
 
     rows = await asyncio.to_thread(split_all)
     await write_stage(ctx.store, batch, "chunks", rows)
+    crashpoint("chunk.staged")
     return StageResult(items=len(rows), seconds=time.perf_counter() - started)

@@ -13,14 +13,16 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.faults import crashpoint
 from shared.models import BatchRef, DocumentRef, SourceCounts, StageResult
 from shared.pipeline.context import Context
-from shared.pipeline.staging import read_stage
+from shared.pipeline.staging import read_stage, write_stage
 from shared.storage import layout
 from shared.storage.blobs import JSONL_TYPE, dumps
 from shared.storage.records import DocRecord, VersionInfo
 
 COMMIT_CONCURRENCY = 16
+COMMITTED = "committed"  # staged rows for the hint index, merged in when the source finishes
 
 
 async def commit(ctx: Context, batch: BatchRef) -> StageResult:
@@ -43,6 +45,11 @@ async def commit(ctx: Context, batch: BatchRef) -> StageResult:
                 await _write_version(ctx, batch, row, sorted(by_doc[row["doc_id"]], key=lambda c: c["ordinal"]))
 
     await asyncio.gather(*(one(row) for row in texts))
+    config = ctx.chunk_config_hash()
+    await write_stage(ctx.store, batch, COMMITTED, [
+        {"doc_id": r["doc_id"], "hint": r["hint"], "content_hash": r["content_hash"], "config": config}
+        for r in texts
+    ])
     return StageResult(items=len(texts), seconds=time.perf_counter() - started)
 
 
@@ -63,13 +70,15 @@ async def commit_deletions(ctx: Context, batch: BatchRef) -> StageResult:
                                           "updated_at": datetime.now(UTC)}).model_dump(mode="json")
 
         await ctx.store.update_json(layout.doc_record_blob(batch.source_id, ref.doc_id), change)
+    await write_stage(ctx.store, batch, COMMITTED, [{"doc_id": r.doc_id, "deleted": True} for r in refs])
     return StageResult(counts=SourceCounts(deleted=len(refs)), items=len(refs),
                        seconds=time.perf_counter() - started)
 
 
 async def _write_version(ctx: Context, batch: BatchRef, row: dict[str, Any], chunks: list[dict[str, Any]]) -> None:
     source_id, doc_id, digest = batch.source_id, row["doc_id"], row["content_hash"]
-    blob = layout.version_blob(source_id, doc_id, digest, ctx.chunk_config_hash())
+    config = ctx.chunk_config_hash()
+    blob = layout.version_blob(source_id, doc_id, digest, config, batch.run_id if batch.reembed else None)
     model = ctx.embedder.model_id
     now = datetime.now(UTC).isoformat()
     lines = [
@@ -93,6 +102,7 @@ async def _write_version(ctx: Context, batch: BatchRef, row: dict[str, Any], chu
     ]
     body = b"".join(dumps(line) + b"\n" for line in lines)
     await ctx.store.create_if_absent(blob, body, content_settings=JSONL_TYPE)
+    crashpoint("commit.version")
 
     def change(current: dict[str, Any] | None) -> dict[str, Any]:
         rec = (DocRecord(source_id=source_id, doc_id=doc_id, url=row["url"]) if current is None
@@ -103,11 +113,13 @@ async def _write_version(ctx: Context, batch: BatchRef, row: dict[str, Any], chu
                               at=datetime.now(UTC), chunks=len(lines))
         return rec.model_copy(update={
             "url": row["url"], "title": row["title"], "content_hash": digest, "hint": row["hint"],
-            "current": blob, "model": model, "deleted": False,
+            "current": blob, "model": model, "config": config, "deleted": False,
             "versions": [*rec.versions, version], "updated_at": datetime.now(UTC),
         }).model_dump(mode="json")
 
-    await ctx.store.update_json(layout.doc_record_blob(source_id, doc_id), change)
+    await ctx.store.update_json(layout.doc_record_blob(source_id, doc_id), change,
+                                likely_absent=row["status"] == "new")
+    crashpoint("commit.record")
 
 
 async def _touch(ctx: Context, batch: BatchRef, row: dict[str, Any]) -> None:

@@ -3,13 +3,12 @@ rest as batches. On the last page of a source that lists everything, stage the v
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from shared.models import BatchRef, DiscoverInput, DiscoverResult, DocumentRef
 from shared.pipeline.context import Context
 from shared.pipeline.staging import write_stage
-from shared.storage import layout, records
+from shared.storage import hints, layout, records
 
 DELETED_BATCH = "deleted"
 
@@ -25,17 +24,18 @@ async def discover(ctx: Context, task: DiscoverInput) -> DiscoverResult:
             http=http,
         )
     refs = page.items
-    known = await _read_records(ctx, task.source_id, [r.doc_id for r in refs])
+    index = {} if task.full_refresh else await hints.load(ctx.store, task.source_id)
+    config = ctx.chunk_config_hash()
     candidates: list[DocumentRef] = []
     unchanged = 0
     for ref in refs:
-        rec = known.get(ref.doc_id)
+        known = index.get(ref.doc_id)
         if (
-            not task.full_refresh
-            and rec is not None
-            and not rec.deleted
+            known is not None
+            and not known["deleted"]
             and ref.hint is not None
-            and rec.hint == ref.hint
+            and known["hint"] == ref.hint
+            and known["config"] == config
         ):
             unchanged += 1
         else:
@@ -50,13 +50,19 @@ async def discover(ctx: Context, task: DiscoverInput) -> DiscoverResult:
 
     deleted_batch, deleted = None, 0
     done = page.next_cursor is None
-    if source.lists_everything:
+    if source.lists_everything and source.spec.detect_deletions:
         await ctx.store.write_json(
             layout.seen_blob(task.run_id, task.source_id, task.page), [r.doc_id for r in refs]
         )
         if done:
             deleted = await _stage_deletions(ctx, task)
             deleted_batch = DELETED_BATCH if deleted else None
+    elif page.deleted:  # deletions the source reports itself (OAI-PMH): tombstone the live documents
+        gone = [r for r in page.deleted if (rec := await records.read_doc(ctx.store, task.source_id, r.doc_id))
+                and not rec.deleted]
+        if gone:
+            deleted_batch, deleted = f"p{task.page:05d}-deleted", len(gone)
+            await write_stage(ctx.store, _ref(task, deleted_batch), "refs", [r.model_dump(mode="json") for r in gone])
     return DiscoverResult(
         page=task.page,
         batches=batches,
@@ -75,28 +81,25 @@ def _ref(task: DiscoverInput, batch_id: str) -> BatchRef:
     return BatchRef(run_id=task.run_id, source_id=task.source_id, batch_id=batch_id, dry_run=task.dry_run)
 
 
-async def _read_records(ctx: Context, source_id: str, doc_ids: list[str]) -> dict[str, records.DocRecord]:
-    limit = asyncio.Semaphore(32)
-
-    async def one(doc_id: str) -> records.DocRecord | None:
-        async with limit:
-            return await records.read_doc(ctx.store, source_id, doc_id)
-
-    found = await asyncio.gather(*(one(d) for d in doc_ids))
-    return {rec.doc_id: rec for rec in found if rec is not None}
-
-
 async def _stage_deletions(ctx: Context, task: DiscoverInput) -> int:
-    """Documents with a live record that no page of this run has seen are gone from the source."""
+    """Documents with a live record that no page of this run has seen are gone from the source.
+
+    The live set comes from the hint index; a full refresh (or a missing index) reads the records."""
     seen: set[str] = set()
     async for name in ctx.store.list_names(layout.seen_prefix(task.run_id, task.source_id)):
         value, _ = await ctx.store.read_json(name)
         seen.update(value or [])
-    gone = [
-        DocumentRef(doc_id=rec.doc_id, url=rec.url, title=rec.title)
-        for rec in await records.list_docs(ctx.store, task.source_id)
-        if not rec.deleted and rec.doc_id not in seen
-    ]
+    index = {} if task.full_refresh else await hints.load(ctx.store, task.source_id)
+    if index:
+        live = [d for d, e in index.items() if not e["deleted"] and d not in seen]
+        gone = [DocumentRef(doc_id=d, url="") for d in sorted(live)]
+    else:  # read only the records of documents no page has seen (record names are keyed by doc id)
+        seen_names = {layout.doc_record_blob(task.source_id, d) for d in seen}
+        gone = [
+            DocumentRef(doc_id=rec.doc_id, url=rec.url, title=rec.title)
+            for rec in await records.list_docs(ctx.store, task.source_id, skip=seen_names)
+            if not rec.deleted and rec.doc_id not in seen
+        ]
     if gone:
         await write_stage(
             ctx.store, _ref(task, DELETED_BATCH), "refs", [r.model_dump(mode="json") for r in gone]

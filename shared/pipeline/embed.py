@@ -10,19 +10,22 @@ import asyncio
 import time
 from typing import Any
 
+from shared.faults import crashpoint
 from shared.models import BatchRef, SourceCounts, StageResult
 from shared.pipeline.context import Context
 from shared.pipeline.staging import read_stage, write_stage
 from shared.storage import records
 
 EMBED_BATCH = 32
+_UNKNOWN: Any = object()
 
 
 async def embed(ctx: Context, batch: BatchRef) -> StageResult:
     started = time.perf_counter()
     chunks = await read_stage(ctx.store, batch, "chunks")
     embedder = ctx.embedder
-    known = await _previous_vectors(ctx, batch, {c["doc_id"] for c in chunks}, embedder.model_id)
+    known = ({} if batch.reembed or not chunks else
+             await _previous_vectors(ctx, batch, {c["doc_id"] for c in chunks}, embedder.model_id))
 
     todo = sorted({c["hash"]: c["text"] for c in chunks if c["hash"] not in known}.items())
     reused = sum(1 for c in chunks if c["hash"] in known)
@@ -37,10 +40,12 @@ async def embed(ctx: Context, batch: BatchRef) -> StageResult:
         return out
 
     fresh = await asyncio.to_thread(run) if todo else {}
+    crashpoint("embed.computed")
     vectors = {**known, **fresh}
     rows = [{"doc_id": c["doc_id"], "ordinal": c["ordinal"], "hash": c["hash"],
              "vector": vectors[c["hash"]]} for c in chunks]
     await write_stage(ctx.store, batch, "vectors", rows)
+    crashpoint("embed.staged")
     return StageResult(
         counts=SourceCounts(chunks_embedded=len(chunks) - reused, chunks_reused=reused),
         items=len(rows),
@@ -51,12 +56,19 @@ async def embed(ctx: Context, batch: BatchRef) -> StageResult:
 async def _previous_vectors(
     ctx: Context, batch: BatchRef, doc_ids: set[str], model_id: str
 ) -> dict[str, list[float]]:
+    """Vectors of the current versions of the batch's changed documents. The fetch stage staged which
+    version each one replaces (``previous``; ``None`` for a new document), so only those are read;
+    rows staged without that field (an older run resumed) fall back to the document record."""
+    previous = {row["doc_id"]: row.get("previous", _UNKNOWN) for row in await read_stage(ctx.store, batch, "texts")}
     found: dict[str, list[float]] = {}
     for doc_id in sorted(doc_ids):
-        rec = await records.read_doc(ctx.store, batch.source_id, doc_id)
-        if rec is None or not rec.current:
+        blob = previous.get(doc_id, _UNKNOWN)
+        if blob is _UNKNOWN:
+            rec = await records.read_doc(ctx.store, batch.source_id, doc_id)
+            blob = rec.current if rec is not None else None
+        if not blob:
             continue
-        rows: list[dict[str, Any]] = await ctx.store.read_jsonl(rec.current)
+        rows: list[dict[str, Any]] = await ctx.store.read_jsonl(blob)
         for row in rows:
             if row.get("model") == model_id and row.get("vector") is not None:
                 found.setdefault(row["chunk_hash"], row["vector"])

@@ -11,14 +11,16 @@ import asyncio
 import time
 from typing import Any
 
-from shared.errors import PermanentError, TransientError
+from shared.errors import PermanentError, SkippedError, TransientError
 from shared.extract import content_hash, detect_format, extract
+from shared.faults import crashpoint
 from shared.http import HttpClient
 from shared.models import BatchRef, DocumentRef, ErrorRecord, SourceCounts, StageResult
 from shared.pipeline.context import Context
 from shared.pipeline.staging import read_stage, write_stage
 from shared.sources.base import Source
-from shared.storage import layout, records
+from shared.storage import records
+from shared.validation import check_duplicate, check_text, skip_counts
 
 
 async def fetch(ctx: Context, batch: BatchRef) -> StageResult:
@@ -28,7 +30,7 @@ async def fetch(ctx: Context, batch: BatchRef) -> StageResult:
     limit = asyncio.Semaphore(ctx.settings.http_concurrency)
     async with ctx.http() as http:
 
-        async def one(ref: DocumentRef) -> dict[str, Any] | ErrorRecord:
+        async def one(ref: DocumentRef) -> dict[str, Any] | ErrorRecord | SkippedError:
             async with limit:
                 return await _fetch_one(ctx, source, http, batch, ref)
 
@@ -37,11 +39,13 @@ async def fetch(ctx: Context, batch: BatchRef) -> StageResult:
     rows = [o for o in outcomes if isinstance(o, dict)]
     errors = [o for o in outcomes if isinstance(o, ErrorRecord)]
     await write_stage(ctx.store, batch, "texts", rows)
+    crashpoint("fetch.staged")
     counts = SourceCounts(
         added=sum(r["status"] == "new" for r in rows),
         updated=sum(r["status"] == "changed" for r in rows),
         unchanged=sum(r["status"] == "unchanged" for r in rows),
         failed=len(errors),
+        **skip_counts(outcomes),
     )
     failed_hints = [ref.updated.isoformat() for ref, o in zip(refs, outcomes, strict=True)
                     if isinstance(o, ErrorRecord) and o.transient and ref.updated is not None]
@@ -54,13 +58,31 @@ async def fetch(ctx: Context, batch: BatchRef) -> StageResult:
     )
 
 
+def _config_of(record: records.DocRecord) -> str | None:
+    """The config of the current version (records written before ``config`` existed: from its blob name)."""
+    if record.config:
+        return record.config
+    stem = (record.current or "").rsplit("/", 1)[-1].removesuffix(".jsonl")
+    parts = stem.split("-")
+    return parts[1] if len(parts) >= 2 else None
+
+
 async def _fetch_one(
     ctx: Context, source: Source, http: HttpClient, batch: BatchRef, ref: DocumentRef
-) -> dict[str, Any] | ErrorRecord:
+) -> dict[str, Any] | ErrorRecord | SkippedError:
+    record = await records.read_doc(ctx.store, batch.source_id, ref.doc_id)
+    reusable = (record is not None and not record.deleted and record.current is not None
+                and _config_of(record) == ctx.chunk_config_hash() and not batch.reembed)
     try:
-        fetched = await source.fetch(ref, http=http)
+        fetched = await source.fetch(ref, http=http, known=record.hint if reusable and record else None)
+        if fetched.not_modified and reusable and record is not None:  # conditional GET: 304
+            return {"status": "unchanged", "doc_id": ref.doc_id, "url": ref.url, "title": ref.title or record.title,
+                    "hint": ref.hint or fetched.hint, "updated": ref.updated.isoformat() if ref.updated else None,
+                    "content_hash": record.content_hash, "format": None}
         fmt = detect_format(fetched.url or ref.url, fetched.content_type)
         extracted = await asyncio.to_thread(extract, fetched.data, fmt=fmt, url=fetched.url)
+    except SkippedError as exc:  # robots.txt, no text: counted, not a failure
+        return exc
     except PermanentError as exc:
         return ErrorRecord(stage="fetch", doc_id=ref.doc_id, reason=str(exc), transient=False)
     except TransientError as exc:
@@ -70,22 +92,30 @@ async def _fetch_one(
         return ErrorRecord(stage="fetch", doc_id=ref.doc_id, reason=reason[:500], transient=False)
 
     digest = content_hash(extracted.text)
-    record = await records.read_doc(ctx.store, batch.source_id, ref.doc_id)
     if record is None or record.deleted or record.current is None:
         status = "new"
-    elif record.current == layout.version_blob(batch.source_id, ref.doc_id, digest, ctx.chunk_config_hash()):
+    elif record.content_hash == digest and _config_of(record) == ctx.chunk_config_hash() and not batch.reembed:
         status = "unchanged"
     else:
         status = "changed"
+    if status != "unchanged":
+        try:
+            check_text(extracted.text, source.spec)
+            if status == "new" and source.spec.skip_duplicates:
+                await check_duplicate(ctx.store, batch, ref.doc_id, digest)
+        except SkippedError as exc:
+            return exc
     row: dict[str, Any] = {
         "status": status,
         "doc_id": ref.doc_id,
         "url": ref.url,
         "title": ref.title or extracted.title or fetched.title,
-        "hint": ref.hint,
+        "hint": ref.hint or fetched.hint,
         "updated": ref.updated.isoformat() if ref.updated else None,
         "content_hash": digest,
         "format": extracted.format,
+        # the version whose vectors embedding may reuse (so it need not read every document record again)
+        "previous": record.current if status == "changed" and record is not None else None,
     }
     if status != "unchanged":
         row["text"] = extracted.text

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
 from shared.errors import ConfigError
+from shared.faults import crashpoint
 from shared.models import RunInput, RunOptions, RunSummary, SourceResult, SourceStart, SourceTask
+from shared.pipeline.commit import COMMITTED
 from shared.pipeline.context import Context
-from shared.storage import records
+from shared.storage import hints, layout, records
 
 
 def plan(ctx: Context, options: RunOptions) -> dict[str, Any]:
@@ -47,7 +50,9 @@ async def open_run(ctx: Context, run: RunInput, source_ids: list[str]) -> RunSum
         started_at=datetime.now(UTC),
         sources={sid: SourceResult(source_id=sid) for sid in source_ids},
     )
-    return await records.write_run(ctx.store, summary)
+    await records.write_run(ctx.store, summary)
+    crashpoint("run.opened")
+    return summary
 
 
 async def close_run(ctx: Context, summary: RunSummary) -> RunSummary:
@@ -57,9 +62,10 @@ async def close_run(ctx: Context, summary: RunSummary) -> RunSummary:
                                           "finished_at": datetime.now(UTC)})
         return done.model_dump(mode="json")
 
-    from shared.storage import layout
-
-    return RunSummary.model_validate(await ctx.store.update_json(layout.run_blob(summary.run_id), change))
+    crashpoint("run.closing")
+    closed = RunSummary.model_validate(await ctx.store.update_json(layout.run_blob(summary.run_id), change))
+    crashpoint("run.closed")
+    return closed
 
 
 async def begin_source(ctx: Context, task: SourceTask) -> SourceStart:
@@ -83,15 +89,29 @@ async def save_cursor(ctx: Context, run_id: str, source_id: str, cursor: str | N
             return current
         return {**current, "cursor": cursor}
 
-    from shared.storage import layout
-
+    crashpoint("checkpoint.before")
     await ctx.store.update_json(layout.checkpoint_blob(source_id), change)
+    crashpoint("checkpoint.after")
 
 
 async def finish_source(ctx: Context, run_id: str, result: SourceResult, high_water: str | None,
-                        dry_run: bool) -> None:
+                        dry_run: bool, full_refresh: bool = False) -> None:
     """Record the outcome on the checkpoint and release the claim. The high-water mark only moves
-    when the source did not fail."""
+    when the source did not fail. The run's staged batch data for this source is deleted either way
+    (it held document bodies and vectors that now live in the corpus, or that a dry run never keeps)."""
+    staging = layout.source_staging_prefix(run_id, result.source_id)
+    if not dry_run:
+        names = [name async for name in ctx.store.list_names(staging) if name.endswith(f"/{COMMITTED}.jsonl")]
+        limit = asyncio.Semaphore(16)
+
+        async def read(name: str) -> list[dict[str, Any]]:
+            async with limit:
+                return await ctx.store.read_jsonl(name)
+
+        committed = [row for rows in await asyncio.gather(*(read(n) for n in names)) for row in rows]
+        rebuild = full_refresh and result.status == "completed"
+        await hints.merge(ctx.store, result.source_id, committed, replace=rebuild)
+    await ctx.store.delete_prefix(staging)
     if dry_run:
         return
     cp = await records.read_checkpoint(ctx.store, result.source_id)
@@ -104,3 +124,4 @@ async def finish_source(ctx: Context, run_id: str, result: SourceResult, high_wa
         changes["last_error"] = result.message or (result.errors[0].reason if result.errors else None)
         changes["high_water"] = cp.high_water
     await records.release_source(ctx.store, result.source_id, run_id, **changes)
+    crashpoint("source.finished")

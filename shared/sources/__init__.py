@@ -7,10 +7,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from shared.auth import inline_secret_problems
 from shared.errors import ConfigError
 from shared.sources.base import DiscoveryPage, Fetched, Source, SourceSpec
+from shared.sources.blob import BlobSource
 from shared.sources.folder import FolderSource
+from shared.sources.json_api import JsonApiSource
+from shared.sources.oai_pmh import OaiPmhSource
 from shared.sources.rss import RssSource
+from shared.sources.sitemap import SitemapSource
 
 __all__ = [
     "SOURCE_KINDS",
@@ -25,6 +30,10 @@ __all__ = [
 SOURCE_KINDS: dict[str, type] = {
     "folder": FolderSource,
     "rss": RssSource,
+    "oai_pmh": OaiPmhSource,
+    "sitemap": SitemapSource,
+    "json_api": JsonApiSource,
+    "blob": BlobSource,
 }
 
 
@@ -39,11 +48,15 @@ def parse_spec(data: dict[str, Any] | SourceSpec, *, where: str = "sources") -> 
             "invalid source manifest",
             [{"field": f"{label}.kind", "message": f"unknown kind {kind!r}; one of {sorted(SOURCE_KINDS)}"}],
         )
+    secrets = inline_secret_problems(raw, label)
+    if secrets:
+        raise ConfigError("invalid source manifest", secrets)
     try:
         return cls.Spec.model_validate(raw)  # type: ignore[attr-defined, no-any-return]
     except ValidationError as exc:
         problems = [
-            {"field": ".".join([label, *(str(p) for p in err["loc"])]), "message": err["msg"]}
+            {"field": ".".join([label, *(str(p) for p in err["loc"])]),
+             "message": err["msg"].removeprefix("Value error, ")}
             for err in exc.errors()
         ]
         raise ConfigError("invalid source manifest", problems) from None

@@ -140,6 +140,6 @@ class FolderSource:
         except IsADirectoryError:
             raise PermanentError(f"{rel}: is a directory") from None
 
-    async def fetch(self, ref: DocumentRef, *, http: HttpClient | None = None) -> Fetched:
+    async def fetch(self, ref: DocumentRef, *, http: HttpClient | None = None, known: str | None = None) -> Fetched:
         data = await asyncio.to_thread(self._read, ref.doc_id)
         return Fetched(data=data, content_type=None, url=(self.root / ref.doc_id).as_uri(), title=ref.title)

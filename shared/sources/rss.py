@@ -1,20 +1,23 @@
-"""``rss``: an RSS 2.0 / Atom feed, fetched with the shared HttpClient and parsed by feedparser.
+"""``rss``: an RSS 2.0 / Atom feed, fetched through the source's HTTP policy and parsed by feedparser.
 
 Discovery is one page: the feed's entries (at most ``max_items``, in feed order), skipping entries
 strictly older than ``since`` (entries exactly at ``since`` are kept; checksums dedupe them later).
 Feeds show only recent items, so ``lists_everything`` is False: a vanished item is not a deletion.
 
-With ``fetch_full_text`` each entry's link is fetched as the document. Without it the entry's own
-content (or summary) is the document, served as HTML. The entry text is not carried in the
-``DocumentRef`` (payloads stay small): ``fetch`` reads it from a per-process cache filled by
-discovery and, on a miss (fetch ran in another process), re-reads the feed once.
+Conditional GET of the feed: the high-water mark is ``"{newest entry time} http:{validators}"`` — the
+feed's ETag / Last-Modified are recorded *with* the mark, so they are only sent back once that
+feed version was fully processed (the mark moves only when the source ends completed or partial,
+and is held back to a plain time when items failed transiently). A 304 is an empty page.
+
+With ``fetch_full_text`` each entry's link is fetched as the document (robots.txt checked, conditional
+GET). Without it the entry's own content (or summary) is the document, carried as HTML in the
+``DocumentRef`` (refs are staged in Blob, not in Durable payloads).
 """
 
 from __future__ import annotations
 
 import hashlib
 import html
-import threading
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -24,25 +27,34 @@ from pydantic import Field
 from shared.errors import PermanentError
 from shared.http import HttpClient
 from shared.models import DocumentRef
-from shared.sources.base import DiscoveryPage, Fetched, SourceSpec
+from shared.sources.base import DiscoveryPage, Fetched
+from shared.sources.parsing import parse_time
+from shared.sources.web import (
+    HttpSourceSpec,
+    SourceHttp,
+    conditional_headers,
+    inline_document,
+    validators_hint,
+)
 
-_CACHE_LIMIT = 64  # feeds kept in the per-process entry cache
-_cache: dict[str, dict[str, tuple[str | None, str]]] = {}
-_cache_lock = threading.Lock()
 
-
-class RssSpec(SourceSpec):
+class RssSpec(HttpSourceSpec):
     kind: Literal["rss"] = "rss"
     url: str = Field(pattern=r"^https?://\S+$")
     max_items: int = Field(default=200, ge=1, le=10_000)
     fetch_full_text: bool = True
 
 
-def parse_since(value: str | None) -> datetime | None:
+def split_since(value: str | None) -> tuple[datetime | None, str | None]:
+    """``(time, feed validators)`` from a high-water mark (``"2024-03-05T10:00:00+00:00 http:{...}"``)."""
     if not value:
-        return None
-    when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+        return None, None
+    when, _, validators = value.partition(" ")
+    return parse_time(when), (validators or None)
+
+
+def parse_since(value: str | None) -> datetime | None:
+    return split_since(value)[0]
 
 
 def _updated(entry: Any) -> datetime | None:
@@ -74,36 +86,35 @@ class RssSource:
     def __init__(self, spec: RssSpec, **_: Any) -> None:
         self.spec = spec
 
-    async def _read_feed(self, http: HttpClient) -> list[Any]:
-        resp = await http.get(self.spec.url)
+    def web(self, http: HttpClient) -> SourceHttp:
+        return SourceHttp.of(http, self.spec, [self.spec.url])
+
+    async def _read_feed(self, http: HttpClient, validators: str | None = None) -> tuple[list[Any] | None, str | None]:
+        """The feed's entries (None after a 304) and its validators hint."""
+        headers = conditional_headers(validators) if self.spec.conditional_get else {}
+        resp = await self.web(http).get(self.spec.url, headers=headers)
+        if resp.not_modified:
+            return None, validators
         feed = feedparser.parse(
             resp.body,
             response_headers={"content-type": resp.content_type or "", "content-location": resp.url},
         )
         if feed.bozo and not feed.entries:
             raise PermanentError(f"{self.spec.url}: not a readable feed ({feed.get('bozo_exception')})")
-        entries = list(feed.entries)[: self.spec.max_items]
-        if not self.spec.fetch_full_text:
-            bodies = {}
-            for entry in entries:
-                doc_id = entry.get("id") or entry.get("link")
-                if doc_id:
-                    bodies[doc_id] = (entry.get("title"), _entry_html(entry))
-            with _cache_lock:
-                if len(_cache) >= _CACHE_LIMIT and self.spec.url not in _cache:
-                    _cache.pop(next(iter(_cache)))
-                _cache[self.spec.url] = bodies
-        return entries
+        return list(feed.entries)[: self.spec.max_items], validators_hint(resp)
 
     async def discover(
         self, *, cursor: str | None, since: str | None, page_size: int, http: HttpClient
     ) -> DiscoveryPage:
         """All current entries in one page (``page_size`` and ``cursor`` do not apply to a feed)."""
-        threshold = parse_since(since)
+        threshold, validators = split_since(since)
+        entries, new_validators = await self._read_feed(http, validators)
+        if entries is None:  # 304: nothing new since the feed version behind ``since``
+            return DiscoveryPage(items=[], next_cursor=None, high_water=since)
         items: list[DocumentRef] = []
         newest: datetime | None = None
         seen: set[str] = set()
-        for entry in await self._read_feed(http):
+        for entry in entries:
             link = entry.get("link")
             doc_id = entry.get("id") or link
             if not doc_id or doc_id in seen:
@@ -116,30 +127,30 @@ class RssSource:
                 newest = updated if newest is None else max(newest, updated)
                 if threshold is not None and updated < threshold:
                     continue
+            body = None if self.spec.fetch_full_text else _entry_html(entry)
             if updated is not None:
                 hint = updated.isoformat()
             else:
                 hint = "sha256:" + hashlib.sha256(_entry_html(entry).encode()).hexdigest()[:32]
-            items.append(
-                DocumentRef(doc_id=doc_id, url=link or doc_id, title=entry.get("title"), hint=hint,
-                            updated=updated)
-            )
-        return DiscoveryPage(items=items, next_cursor=None, high_water=newest.isoformat() if newest else None)
+            items.append(DocumentRef(
+                doc_id=doc_id, url=link or doc_id, title=entry.get("title"), hint=hint, updated=updated,
+                content=body, content_type="text/html; charset=utf-8" if body is not None else None,
+            ))
+        high_water = newest.isoformat() if newest else None
+        if high_water and new_validators:
+            high_water = f"{high_water} {new_validators}"
+        return DiscoveryPage(items=items, next_cursor=None, high_water=high_water)
 
-    async def fetch(self, ref: DocumentRef, *, http: HttpClient) -> Fetched:
+    async def fetch(self, ref: DocumentRef, *, http: HttpClient, known: str | None = None) -> Fetched:
+        inline = inline_document(ref)
+        if inline is not None:
+            return inline
         if self.spec.fetch_full_text:
-            resp = await http.get(ref.url)
-            return Fetched(data=resp.body, content_type=resp.content_type, url=resp.url, title=ref.title)
-        with _cache_lock:
-            found = _cache.get(self.spec.url, {}).get(ref.doc_id)
-        if found is None:
-            await self._read_feed(http)
-            with _cache_lock:
-                found = _cache.get(self.spec.url, {}).get(ref.doc_id)
-        if found is None:
-            raise PermanentError(f"{ref.doc_id}: entry no longer in the feed {self.spec.url}")
-        title, body = found
-        return Fetched(
-            data=body.encode("utf-8"), content_type="text/html; charset=utf-8", url=ref.url,
-            title=title or ref.title,
-        )
+            return await self.web(http).fetch_document(ref, known)
+        # A ref staged before entry bodies were carried in refs: read the feed once more.
+        entries, _ = await self._read_feed(http)
+        for entry in entries or []:
+            if (entry.get("id") or entry.get("link")) == ref.doc_id:
+                return Fetched(data=_entry_html(entry).encode("utf-8"), content_type="text/html; charset=utf-8",
+                               url=ref.url, title=entry.get("title") or ref.title)
+        raise PermanentError(f"{ref.doc_id}: no longer in the feed")

@@ -31,6 +31,7 @@ from shared.errors import ConflictError, TransientError
 T = TypeVar("T")
 JSON_TYPE = ContentSettings(content_type="application/json")
 JSONL_TYPE = ContentSettings(content_type="application/x-ndjson")
+DELETE_CONCURRENCY = 16
 
 
 def dumps(obj: Any) -> bytes:
@@ -145,16 +146,26 @@ class BlobStore:
         change: Callable[[Any], T],
         *,
         attempts: int = 20,
+        likely_absent: bool = False,
     ) -> T:
         """Read-modify-write ``name`` under an ETag condition, retrying on conflicts.
 
         ``change`` receives the current value (``None`` if absent) and returns the new value; it must
         be pure because it may run several times. Returning ``None`` or the value unchanged writes
-        nothing; raising aborts without writing.
+        nothing; raising aborts without writing. ``likely_absent`` skips the first read: the first
+        attempt is a create-if-absent of ``change(None)``, and if the blob exists after all it falls
+        back to reading it (one request saved per new blob, none lost otherwise).
         """
+        guess = likely_absent
         for attempt in range(attempts):
-            current, etag = await self.read_json(name)
+            if guess:
+                current, etag = None, None
+            else:
+                current, etag = await self.read_json(name)
             new = change(current)
+            if guess and new is None:  # "nothing to write" must not rest on a guess: read and decide
+                guess = False
+                continue
             if new is None or new == current:
                 return new  # nothing to write
             blob = self.container.get_blob_client(name)
@@ -171,13 +182,31 @@ class BlobStore:
                     )
                 return new
             except (ResourceExistsError, ResourceModifiedError):
+                if guess:  # it existed after all: read it next time, no need to back off
+                    guess = False
+                    continue
                 await asyncio.sleep(min(0.05 * 2**attempt, 1.0) * random.random())
             except HttpResponseError as exc:
+                if guess and exc.status_code in (409, 412):
+                    guess = False
+                    continue
                 if exc.status_code in (409, 412):
                     await asyncio.sleep(min(0.05 * 2**attempt, 1.0) * random.random())
                     continue
                 raise
         raise ConflictError(f"{name}: still contended after {attempts} attempts")
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """Delete every blob under ``prefix``; return how many were deleted."""
+        names = [name async for name in self.list_names(prefix)]
+        limit = asyncio.Semaphore(DELETE_CONCURRENCY)
+
+        async def one(name: str) -> None:
+            async with limit:
+                await self.delete(name)
+
+        await asyncio.gather(*(one(name) for name in names))
+        return len(names)
 
     async def delete(self, name: str) -> bool:
         try:

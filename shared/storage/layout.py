@@ -24,9 +24,17 @@ def corpus_prefix(source_id: str | None = None) -> str:
     return "corpus/" if source_id is None else f"corpus/{source_id}/"
 
 
-def version_blob(source_id: str, doc_id: str, content_hash: str, config: str) -> str:
-    """``config`` identifies the embedding model and chunking settings that made the version."""
-    return f"corpus/{source_id}/{doc_key(source_id, doc_id)}/{content_hash[:16]}-{config}.jsonl"
+def doc_corpus_prefix(source_id: str, doc_id: str) -> str:
+    """Every version and tombstone of one document."""
+    return f"corpus/{source_id}/{doc_key(source_id, doc_id)}/"
+
+
+def version_blob(source_id: str, doc_id: str, content_hash: str, config: str, generation: str | None = None) -> str:
+    """``config`` identifies the embedding model and chunking settings that made the version;
+    ``generation`` (the run id of a ``--reembed`` run) keeps a forced re-embedding from colliding with the
+    version it replaces."""
+    suffix = f"-{generation}" if generation else ""
+    return f"{doc_corpus_prefix(source_id, doc_id)}{content_hash[:16]}-{config}{suffix}.jsonl"
 
 
 def tombstone_blob(source_id: str, doc_id: str, run_id: str) -> str:
@@ -35,6 +43,10 @@ def tombstone_blob(source_id: str, doc_id: str, run_id: str) -> str:
 
 def checkpoint_blob(source_id: str) -> str:
     return f"state/{source_id}/checkpoint.json"
+
+
+def hints_blob(source_id: str) -> str:
+    return f"state/{source_id}/hints.json"
 
 
 def docs_prefix(source_id: str) -> str:
@@ -57,6 +69,10 @@ def staging_blob(run_id: str, source_id: str, batch_id: str, stage: str) -> str:
     return f"runs/{run_id}/sources/{source_id}/{batch_id}/{stage}.jsonl"
 
 
+def source_staging_prefix(run_id: str, source_id: str) -> str:
+    return f"runs/{run_id}/sources/{source_id}/"
+
+
 def seen_blob(run_id: str, source_id: str, page: int) -> str:
     return f"runs/{run_id}/sources/{source_id}/seen/p{page:05d}.json"
 
@@ -67,3 +83,14 @@ def seen_prefix(run_id: str, source_id: str) -> str:
 
 def chunk_id(source_id: str, doc_id: str, content_hash: str, ordinal: int) -> str:
     return hashlib.sha256(f"{source_id}\0{doc_id}\0{content_hash}\0{ordinal}".encode()).hexdigest()[:32]
+
+
+def text_index_blob(source_id: str, content_hash: str) -> str:
+    """Which document of a source first had this text (a hint for duplicate detection, verified
+    against that document's record before it is believed)."""
+    return f"state/{source_id}/texts/{content_hash[:32]}.json"
+
+
+def text_claim_blob(run_id: str, source_id: str, content_hash: str) -> str:
+    """The first document of this run with this text (duplicates within a run, dry runs included)."""
+    return f"runs/{run_id}/sources/{source_id}/texts/{content_hash[:32]}.json"

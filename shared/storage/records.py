@@ -38,6 +38,7 @@ class DocRecord(BaseModel):
     hint: str | None = None
     current: str | None = Field(default=None, description="Blob of the current version; None if deleted.")
     model: str | None = None
+    config: str | None = Field(default=None, description="Model + chunking config of the current version.")
     deleted: bool = False
     versions: list[VersionInfo] = Field(default_factory=list)
     updated_at: datetime | None = None
@@ -73,9 +74,14 @@ async def write_doc(store: BlobStore, record: DocRecord) -> DocRecord:
     return record
 
 
-async def list_docs(store: BlobStore, source_id: str) -> list[DocRecord]:
+async def list_docs(
+    store: BlobStore, source_id: str, *, skip: set[str] | frozenset[str] = frozenset()
+) -> list[DocRecord]:
+    """Every document record of the source, except those whose blob name is in ``skip`` (not read)."""
     out: list[DocRecord] = []
     async for name in store.list_names(layout.docs_prefix(source_id)):
+        if name in skip:
+            continue
         value, _ = await store.read_json(name)
         if value is not None:
             out.append(DocRecord.model_validate(value))

@@ -78,7 +78,7 @@ def test_bad_bodies_get_400_with_fields_over_http(workspace: Workspace, body: by
 def test_unknown_route_and_method_are_json_errors(workspace: Workspace) -> None:
     base = workspace.serve()
     assert requests.get(f"{base}/api/nothing-here", timeout=10).status_code == 404
-    resp = requests.get(f"{base}/api/runs", timeout=10)
+    resp = requests.put(f"{base}/api/runs", timeout=10)
     assert resp.status_code in (404, 405) and "Traceback" not in resp.text
 
 
@@ -130,6 +130,7 @@ def test_rss_source_against_a_local_http_server(workspace: Workspace, httpserver
     )
     feed = f"<?xml version='1.0'?><rss version='2.0'><channel><title>News</title>{items}</channel></rss>"
     httpserver.expect_request("/feed.xml").respond_with_data(feed, content_type="application/rss+xml")
+    httpserver.expect_request("/robots.txt").respond_with_data("", status=404)  # no robots.txt: all allowed
     for path, (title, text) in pages.items():
         html = f"<html><head><title>{title}</title></head><body><article><h1>{title}</h1><p>{text}</p>" \
                f"<p>{text}</p></article></body></html>"
@@ -159,3 +160,53 @@ def test_harvest_run_hands_the_run_to_a_running_serve(workspace: Workspace) -> N
     assert done.returncode == 0, done.stderr
     assert "running through it" in done.stderr
     assert json.loads(done.stdout)["sources"]["notes"]["counts"]["added"] == 1
+
+
+async def test_suspend_and_resume_a_run_lose_nothing(workspace: Workspace) -> None:
+    workspace.env.update(HARVEST_EMBEDDER="hashing", HARVEST_BATCH_SIZE="1")
+    docs = {f"n-{i:02d}.md": f"# Note {i}\n\nThe ferry crossed the strait {i} times in the storm.\n"
+            for i in range(30)}
+    write_docs(workspace.docs, docs)
+    base = workspace.serve()
+    started = requests.post(f"{base}/api/runs", json={}, timeout=30).json()
+    assert requests.post(started["suspendPostUri"].replace("{text}", "test"), timeout=10).status_code == 202
+    deadline = time.monotonic() + 30
+    while requests.get(started["statusQueryGetUri"], timeout=10).json()["runtimeStatus"] != "Suspended":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    time.sleep(1.0)
+    sub = f"{base}/runtime/webhooks/durabletask/instances/{started['run_id']}:notes"
+    held = requests.get(started["statusQueryGetUri"], timeout=10).json()
+    assert held["runtimeStatus"] == "Suspended"
+    assert requests.post(started["resumePostUri"].replace("{text}", "test"), timeout=10).status_code == 202
+    status = wait_done(started["statusQueryGetUri"])
+    assert status["runtimeStatus"] == "Completed", workspace.log()
+    assert status["output"]["sources"]["notes"]["counts"]["added"] == 30
+    assert requests.get(sub, timeout=10).json()["runtimeStatus"] == "Completed"
+    rows = await corpus(workspace)
+    assert {r["doc_id"] for r in rows} == set(docs)
+
+
+def test_daily_timer_is_a_singleton_and_http_start_gets_409(workspace: Workspace) -> None:
+    workspace.env.update(HARVEST_EMBEDDER="hashing", HARVEST_BATCH_SIZE="1")
+    write_docs(workspace.docs, {f"d-{i:02d}.md": f"# D {i}\n\nQuay {i} was busy all night.\n" for i in range(30)})
+    base = workspace.serve()
+    assert requests.post(f"{base}/admin/functions/daily_timer", json={"input": ""}, timeout=30).status_code == 202
+    listing = f"{base}/runtime/webhooks/durabletask/instances"
+    deadline = time.monotonic() + 30
+    while not (daily := [s for s in requests.get(listing, timeout=10).json()
+                         if s["instanceId"].startswith("daily-")]):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    run_id = daily[0]["instanceId"]
+    assert run_id == time.strftime("daily-%Y-%m-%d", time.gmtime())
+    conflict = requests.post(f"{base}/api/runs", json={}, timeout=30)
+    assert conflict.status_code == 409, conflict.text
+    assert run_id in conflict.headers["Location"]
+    assert requests.post(f"{base}/admin/functions/daily_timer", json={"input": ""}, timeout=30).status_code == 202
+    status = wait_done(f"{listing}/{run_id}")
+    assert status["runtimeStatus"] == "Completed"
+    assert requests.post(f"{base}/admin/functions/daily_timer", json={"input": ""}, timeout=30).status_code == 202
+    time.sleep(1.0)
+    runs = [s for s in requests.get(listing, timeout=10).json() if s.get("name") == "run_orchestrator"]
+    assert [s["instanceId"] for s in runs] == [run_id]  # fired three times, ran once

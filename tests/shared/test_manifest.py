@@ -70,3 +70,13 @@ def test_the_bundled_manifest_is_valid() -> None:
     root = Path(__file__).resolve().parents[2]
     m = load_manifest(root / "sources.yaml")
     assert "samples" in m.ids()
+
+
+def test_detect_deletions_only_where_the_kind_can(tmp_path: Path) -> None:
+    text = "sources:\n  - {id: notes, kind: folder, path: docs, detect_deletions: false}\n"
+    m = load_manifest(write(tmp_path, text))
+    assert m.sources[0].detect_deletions is False
+    with pytest.raises(ConfigError) as info:
+        text = 'sources:\n  - {id: news, kind: rss, url: "https://x.org/f", detect_deletions: true}\n'
+        load_manifest(write(tmp_path, text))
+    assert info.value.problems[0]["field"] == "sources[0] (news).detect_deletions"

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def test_registry() -> None:
-    assert available_embedders() == ["e5-small", "hashing"]
+    assert available_embedders() == ["azure-openai", "e5-small", "hashing"]
     embedder = get_embedder("hashing")
     assert get_embedder("hashing") is embedder
     assert isinstance(embedder, Embedder)

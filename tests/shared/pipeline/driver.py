@@ -5,12 +5,12 @@ from __future__ import annotations
 from shared.models import BatchRef, DiscoverInput, RunOptions, SourceCounts, SourceResult, SourceTask
 from shared.pipeline import chunk, commit, discover, embed, fetch, lifecycle
 from shared.pipeline.context import Context
-from shared.pipeline.discover import DELETED_BATCH
 
 
 async def run_source(ctx: Context, run_id: str, source_id: str = "notes", *, full_refresh: bool = False,
-                     dry_run: bool = False) -> SourceCounts:
-    options = RunOptions(full_refresh=full_refresh, dry_run=dry_run)
+                     dry_run: bool = False, reembed: bool = False) -> SourceCounts:
+    options = RunOptions(full_refresh=full_refresh, dry_run=dry_run, reembed=reembed)
+    full_refresh = options.full_refresh
     start = await lifecycle.begin_source(ctx, SourceTask(run_id=run_id, source_id=source_id, options=options))
     counts, cursor, page = SourceCounts(), start.cursor, 0
     while True:
@@ -19,7 +19,7 @@ async def run_source(ctx: Context, run_id: str, source_id: str = "notes", *, ful
             batch_size=ctx.settings.batch_size, batches_per_page=2, full_refresh=full_refresh, dry_run=dry_run))
         counts = counts.add({"discovered": found.discovered, "unchanged": found.unchanged})
         for batch_id in found.batches:
-            ref = BatchRef(run_id=run_id, source_id=source_id, batch_id=batch_id, dry_run=dry_run)
+            ref = BatchRef(run_id=run_id, source_id=source_id, batch_id=batch_id, dry_run=dry_run, reembed=reembed)
             fetched = await fetch.fetch(ctx, ref)
             counts = counts.add(fetched.counts)
             if dry_run:
@@ -31,7 +31,7 @@ async def run_source(ctx: Context, run_id: str, source_id: str = "notes", *, ful
             if dry_run:
                 counts = counts.add({"deleted": found.deleted})
             else:
-                ref = BatchRef(run_id=run_id, source_id=source_id, batch_id=DELETED_BATCH)
+                ref = BatchRef(run_id=run_id, source_id=source_id, batch_id=found.deleted_batch)
                 counts = counts.add((await commit.commit_deletions(ctx, ref)).counts)
         if not dry_run:
             await lifecycle.save_cursor(ctx, run_id, source_id, found.next_cursor)
@@ -39,5 +39,5 @@ async def run_source(ctx: Context, run_id: str, source_id: str = "notes", *, ful
             break
         cursor, page = found.next_cursor, page + 1
     result = SourceResult(source_id=source_id, status="completed", counts=counts)
-    await lifecycle.finish_source(ctx, run_id, result, found.high_water, dry_run)
+    await lifecycle.finish_source(ctx, run_id, result, found.high_water, dry_run, full_refresh)
     return counts

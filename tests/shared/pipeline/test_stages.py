@@ -102,3 +102,29 @@ async def test_retried_stages_are_idempotent(ctx: Context, docs: Path) -> None:
     await run_source(ctx, "run-1", full_refresh=True)
     assert await snapshot(ctx, "corpus/") == before
     assert await snapshot(ctx, "state/notes/docs/") == state
+
+
+async def test_full_refresh_reuses_vectors_and_reembed_does_not(ctx: Context, docs: Path) -> None:
+    write_docs(docs, 2)
+    first = await run_source(ctx, "run-1")
+    refreshed = await run_source(ctx, "run-2", full_refresh=True)
+    assert (refreshed.discovered, refreshed.unchanged, refreshed.chunks_embedded) == (2, 2, 0)
+    before = [c async for c in iter_chunks(ctx.store)]
+    again = await run_source(ctx, "run-3", reembed=True)
+    assert (again.updated, again.chunks_embedded, again.chunks_reused) == (2, first.chunks_embedded, 0)
+    rec = await records.read_doc(ctx.store, "notes", "note-0.md")
+    assert rec is not None and len(rec.versions) == 2 and rec.current.endswith("-run-3.jsonl")
+    after = [c async for c in iter_chunks(ctx.store)]
+    assert [c["vector"] for c in after] == [c["vector"] for c in before]  # same model, same vectors
+
+
+async def test_lost_hint_index_costs_work_not_correctness(ctx: Context, docs: Path) -> None:
+    write_docs(docs, 3)
+    await run_source(ctx, "run-1")
+    assert await ctx.store.delete(layout.hints_blob("notes"))
+    (docs / "note-2.md").unlink()
+    counts = await run_source(ctx, "run-2")  # every document is fetched again, found unchanged by checksum
+    assert (counts.unchanged, counts.added, counts.deleted, counts.chunks_embedded) == (2, 0, 1, 0)
+    again = await run_source(ctx, "run-3")  # and the index has been rebuilt from what was committed
+    assert (again.discovered, again.unchanged) == (2, 2)
+    assert [d.doc_id for d in await current_documents(ctx.store)] == ["note-0.md", "note-1.md"]

@@ -41,3 +41,19 @@ async def test_stale_claim_is_taken_over(store: BlobStore) -> None:
         source_id="src", active_run="run-dead", active_since=old).model_dump(mode="json"))
     cp = await records.claim_source(store, "src", "run-new")
     assert cp.active_run == "run-new"
+
+
+async def test_concurrent_checkpoint_writers_lose_no_update(store: BlobStore) -> None:
+    import asyncio
+
+    async def set_field(i: int) -> None:
+        def change(cur: dict | None) -> dict:
+            cp = records.Checkpoint(source_id="src") if cur is None else records.Checkpoint.model_validate(cur)
+            counts = cp.counts.add({"added": 1})
+            return cp.model_copy(update={"counts": counts, "last_error": f"writer {i}"}).model_dump(mode="json")
+
+        await store.update_json(layout.checkpoint_blob("src"), change, attempts=200)
+
+    await asyncio.gather(*(set_field(i) for i in range(12)))
+    cp = await records.read_checkpoint(store, "src")
+    assert cp.counts.added == 12

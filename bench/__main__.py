@@ -1,0 +1,111 @@
+"""``python -m bench`` (``make bench``): run every benchmark suite, write ``bench/results/latest.json`` and the
+charts, and print the table the README shows. ``--quick`` is a small smoke run written under
+``bench/results/tmp/`` (git-ignored)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import charts
+from bench.harness import Loop
+from bench.metrics import commit, machine
+from bench.report import headline, table, targets
+from bench.suites import Workspace, ingest_suite, scale_run
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RESULTS = REPO_ROOT / "bench" / "results"
+
+FULL = {"e5_docs": 100, "main_docs": 2000, "rss_docs": 2000, "scale": [1000, 10000]}
+QUICK = {"e5_docs": 8, "main_docs": 200, "rss_docs": 100, "scale": [50, 300]}
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small corpora; results under bench/results/tmp/")
+    parser.add_argument("--skip", action="append", default=[], choices=["e5", "main", "rss", "scale"])
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="HARVEST_BATCH_SIZE for every run (default: the app's own setting)")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    out_dir = RESULTS / "tmp" if args.quick else RESULTS
+    out_dir.mkdir(parents=True, exist_ok=True)
+    workdir = REPO_ROOT / ".harvest" / "bench"
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = {"HARVEST_BATCH_SIZE": str(args.batch_size)} if args.batch_size else {}
+
+    started = time.perf_counter()
+    doc: dict[str, Any] = {
+        "schema": 1,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": commit(),
+        "machine": machine(),
+        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "config": {"sizes": sizes, "env": env, "chunk_tokens": 256, "chunk_overlap": 32, "seed": 1},
+        "suites": {},
+    }
+    loop = Loop()
+    ws = Workspace(loop, workdir)
+    try:
+        if "e5" not in args.skip:
+            log(f"[e5-small] the headline ratio on {sizes['e5_docs']} documents (folder)")
+            doc["suites"]["e5_folder"] = ingest_suite(ws, n=sizes["e5_docs"], embedder="e5-small", reruns=False,
+                                                      env=env, log=log)
+        if "main" not in args.skip:
+            log(f"[hashing] ingest, re-runs, history and Blob ops on {sizes['main_docs']} documents (folder)")
+            doc["suites"]["hashing_folder"] = ingest_suite(ws, n=sizes["main_docs"], embedder="hashing", env=env,
+                                                           log=log)
+        if "rss" not in args.skip:
+            log(f"[hashing] the same corpus served over HTTP as an RSS feed ({sizes['rss_docs']} documents)")
+            doc["suites"]["hashing_rss"] = ingest_suite(ws, n=sizes["rss_docs"], embedder="hashing", kind="rss",
+                                                        reruns=False, env=env, log=log)
+        if "scale" not in args.skip:
+            log(f"[hashing] peak RSS and throughput at {sizes['scale']} documents (folder, fresh host each)")
+            doc["suites"]["scale"] = {str(n): scale_run(ws, n=n, embedder="hashing", env=env, log=log)
+                                      for n in sizes["scale"]}
+    finally:
+        loop.close()
+    doc["bench_wall_s"] = round(time.perf_counter() - started, 1)
+    doc.update(headline(doc))
+    doc["targets"] = targets(doc)
+    doc["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    (out_dir / "latest.json").write_text(json.dumps(doc, indent=1) + "\n")
+    _charts(doc, out_dir)
+    print(table(doc))
+    log(f"wrote {out_dir / 'latest.json'} in {doc['bench_wall_s']} s")
+    return 0
+
+
+def _charts(doc: dict[str, Any], out_dir: Path) -> None:
+    suites = doc["suites"]
+    bars: list[tuple[str, dict[str, Any]]] = []
+    if "e5_folder" in suites:
+        run = suites["e5_folder"]["initial"]
+        bars.append((f"initial, e5-small, {run['docs']} docs", run))
+    if "hashing_folder" in suites:
+        main = suites["hashing_folder"]
+        bars.append((f"initial, hashing, {main['initial']['docs']} docs", main["initial"]))
+        bars.append(("unchanged re-run, hashing", main["unchanged"]))
+        bars.append(("1 %-edit re-run, hashing", main["edit"]))
+    if "hashing_rss" in suites:
+        run = suites["hashing_rss"]["initial"]
+        bars.append((f"initial over RSS, hashing, {run['docs']} docs", run))
+    if bars:
+        charts.stage_breakdown(bars, out_dir / "stages.png")
+    points = list(suites.get("scale", {}).values())
+    if len(points) >= 2:
+        charts.throughput_vs_size(points, out_dir / "scaling.png")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""The headline numbers, the targets of issue #8 and the Markdown table, from a results document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _get(doc: dict[str, Any], *path: str) -> Any:
+    value: Any = doc.get("suites", {})
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def _ratio(a: float | None, b: float | None, digits: int = 4) -> float | None:
+    return round(a / b, digits) if a is not None and b else None
+
+
+def headline(doc: dict[str, Any]) -> dict[str, Any]:
+    """The keys ``bench/results/latest.json`` promises, each from one suite of this run.
+
+    ``ingest_chunks_per_s`` / ``embedder_only_chunks_per_s`` are the e5-small suite (the default model);
+    the same pair for the hashing embedder is kept under ``*_hashing``. Re-runs, history and Blob ops
+    come from the hashing folder suite; RSS from the scale runs."""
+    e5_ingest = _get(doc, "e5_folder", "initial", "chunks_per_s")
+    e5_alone = _get(doc, "e5_folder", "embedder_only", "chunks_per_s")
+    h_ingest = _get(doc, "hashing_folder", "initial", "chunks_per_s")
+    h_alone = _get(doc, "hashing_folder", "embedder_only", "chunks_per_s")
+    initial = _get(doc, "hashing_folder", "initial") or {}
+    unchanged = _get(doc, "hashing_folder", "unchanged") or {}
+    edit = _get(doc, "hashing_folder", "edit") or {}
+    scale = doc.get("suites", {}).get("scale", {})
+    sizes = sorted(scale, key=int)
+    rss_small = scale[sizes[0]]["peak_rss_mib"] if sizes else None
+    rss_large = scale[sizes[-1]]["peak_rss_mib"] if sizes else None
+    ops = initial.get("blob_ops_per_doc", {})
+    return {
+        "ingest_chunks_per_s": e5_ingest,
+        "embedder_only_chunks_per_s": e5_alone,
+        "ingest_vs_embedder_ratio": _ratio(e5_ingest, e5_alone),
+        "ingest_chunks_per_s_hashing": h_ingest,
+        "embedder_only_chunks_per_s_hashing": h_alone,
+        "ingest_vs_embedder_ratio_hashing": _ratio(h_ingest, h_alone),
+        "ingest_docs_per_s_hashing": initial.get("docs_per_s"),
+        "unchanged_rerun_chunks_embedded": (unchanged.get("counts") or {}).get("chunks_embedded"),
+        "unchanged_rerun_wall_ratio": _ratio(unchanged.get("wall_s"), initial.get("wall_s")),
+        "edit_rerun_embedded_fraction": _ratio((edit.get("counts") or {}).get("chunks_embedded"),
+                                               (initial.get("counts") or {}).get("chunks_embedded")),
+        "edit_rerun_wall_ratio": _ratio(edit.get("wall_s"), initial.get("wall_s")),
+        "history_events_per_doc": initial.get("history_events_per_doc"),
+        "blob_ops_per_doc": (round(ops["corpus"] + ops["durable"], 2)
+                             if ops.get("corpus") is not None and ops.get("durable") is not None else None),
+        "blob_ops_per_doc_corpus": ops.get("corpus"),
+        "blob_ops_per_doc_durable": ops.get("durable"),
+        "peak_rss_mib_small": rss_small,
+        "peak_rss_mib_large": rss_large,
+        "rss_sizes": [int(s) for s in sizes],
+        "rss_ratio_10k_vs_1k": _ratio(rss_large, rss_small, 3),
+    }
+
+
+TARGETS: list[tuple[str, str, str, float]] = [
+    # key, text, comparison, limit
+    ("ingest_vs_embedder_ratio", "initial ingest ≥ 0.85 x embedder-only (e5-small)", ">=", 0.85),
+    ("unchanged_rerun_chunks_embedded", "unchanged re-run embeds 0 chunks", "<=", 0),
+    ("unchanged_rerun_wall_ratio", "unchanged re-run ≤ 5 % of the initial wall time", "<=", 0.05),
+    ("edit_rerun_embedded_fraction", "1 %-edit re-run embeds ≤ 1.5 % of chunks", "<=", 0.015),
+    ("history_events_per_doc", "≤ 1 history event per 10 documents", "<=", 0.1),
+    ("rss_ratio_10k_vs_1k", "peak RSS at 10,000 docs ≤ 1.2 x at 1,000", "<=", 1.2),
+]
+
+
+def targets(doc: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, text, op, limit in TARGETS:
+        value = doc.get(key)
+        met = None if value is None else (value >= limit if op == ">=" else value <= limit)
+        out[key] = {"target": text, "value": value, "limit": limit, "met": met}
+    return out
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def table(doc: dict[str, Any]) -> str:
+    rows = ["| target | measured | met |", "|---|---|---|"]
+    for key, info in doc.get("targets", {}).items():
+        met = {True: "yes", False: "**no**", None: "not run"}[info["met"]]
+        rows.append(f"| {info['target']} | `{key}` = {_fmt(info['value'])} | {met} |")
+    return "\n".join(rows)

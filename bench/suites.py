@@ -1,0 +1,155 @@
+"""The benchmark runs: each suite gets its own Azurite (behind the counting proxy) and its own host.
+
+* ``ingest_suite`` — initial ingest, the embedder alone on the same chunks, then (optionally) an unchanged
+  re-run and the 1 %-edit re-run, on a ``folder`` or ``rss`` source.
+* ``scale_run`` — one initial ingest in a fresh host, for peak RSS and throughput against corpus size.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import corpus
+from bench.harness import Host, Loop, RunOutcome, Storage
+from bench.history import read_run_history, summarize
+from bench.metrics import export_chunks
+from bench.server import Site
+
+SOURCE_ID = "bench"
+STAGES = ("discover", "fetch", "chunk", "embed", "commit")
+
+
+@dataclass
+class Workspace:
+    loop: Loop
+    workdir: Path
+
+    def corpus(self, n: int, *, fresh: bool = False) -> Path:
+        root = self.workdir / f"corpus-{n}"
+        if fresh and root.exists():
+            import shutil
+
+            shutil.rmtree(root)
+        corpus.write_corpus(root, n)
+        return root
+
+    def manifest(self, root: Path, kind: str, base_url: str | None = None) -> Path:
+        path = self.workdir / f"sources-{root.name}-{kind}.yaml"
+        if kind == "folder":
+            spec = f"{{id: {SOURCE_ID}, kind: folder, path: '{root / 'docs'}'}}"
+        elif kind == "rss":
+            spec = f"{{id: {SOURCE_ID}, kind: rss, url: '{base_url}/feed.xml', max_items: 10000}}"
+        else:
+            spec = f"{{id: {SOURCE_ID}, kind: sitemap, url: '{base_url}/sitemap.xml'}}"
+        path.write_text(f"sources:\n  - {spec}\n")
+        return path
+
+
+def describe(outcome: RunOutcome, host: Host, history: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One run as reported in the results: counts, rates, stage seconds, overhead, history, Blob ops."""
+    source = outcome.summary["sources"][SOURCE_ID]
+    counts, timings = source["counts"], source.get("timings", {})
+    docs = counts["discovered"]
+    stage_sum = sum(timings.get(s, 0.0) for s in STAGES)
+    corpus_ops = outcome.blob_ops.get(host.container, {})
+    durable_ops = outcome.blob_ops.get(host.durable_container, {})
+    per_doc = (lambda n: round(n / docs, 3)) if docs else (lambda n: None)
+    out = {
+        "run_id": outcome.run_id,
+        "status": outcome.summary["status"],
+        "docs": docs,
+        "counts": counts,
+        "wall_s": round(outcome.wall_s, 3),
+        "docs_per_s": round(docs / outcome.wall_s, 2),
+        "chunks_per_s": round(counts["chunks_embedded"] / outcome.wall_s, 2),
+        "stages_s": {s: round(timings.get(s, 0.0), 3) for s in STAGES},
+        "orchestration_overhead_s": round(outcome.wall_s - stage_sum, 3),
+        "pages": source.get("pages"),
+        "batches": source.get("batches"),
+        "history_events": outcome.history_events,
+        "history_rounds": outcome.history_rounds,
+        "history_events_per_doc": per_doc(outcome.history_events),
+        "blob_ops": {"corpus": corpus_ops, "durable": durable_ops},
+        "blob_ops_per_doc": {"corpus": per_doc(sum(corpus_ops.values())),
+                             "durable": per_doc(sum(durable_ops.values()))},
+        "host_cpu_s": outcome.host_cpu_s,
+        "storage_cpu_s": outcome.storage_cpu_s,
+        "load_avg_1m": outcome.load_avg,
+    }
+    if history is not None:
+        out["history_in_hub"] = history
+    return out
+
+
+def embedder_only(ws: Workspace, storage: Storage, host: Host, embedder: str, tag: str) -> dict[str, Any]:
+    """Export the chunks the ingest embedded and time the embedder alone on them (a fresh process)."""
+    path = ws.workdir / f"chunks-{tag}.jsonl"
+    count = ws.loop.call(export_chunks(storage.corpus.direct_connection_string, host.container, path, SOURCE_ID))
+    done = subprocess.run([sys.executable, "-m", "bench.embedder_only", "--embedder", embedder, "--chunks",
+                           str(path)], capture_output=True, text=True, check=True, cwd=ws.workdir.parent.parent,
+                          env=host.env())
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["exported_chunks"] = count
+    path.unlink(missing_ok=True)
+    return result
+
+
+def _run(ws: Workspace, storage: Storage, host: Host, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    outcome = host.run(body)
+    hub = storage.durable.direct_connection_string
+    hist = ws.loop.call(read_run_history(hub, host.durable_container, outcome.run_id))
+    return describe(outcome, host, summarize(hist))
+
+
+def ingest_suite(ws: Workspace, *, n: int, embedder: str, kind: str = "folder", reruns: bool = True,
+                 env: dict[str, str] | None = None, log: Any = print) -> dict[str, Any]:
+    root = ws.corpus(n, fresh=reruns)  # the edit step changes the files: start from a pristine corpus
+    storage = Storage(ws.loop, ws.workdir)
+    site = Site(root)
+    base_url = ws.loop.call(site.start())
+    host = Host(storage, ws.workdir, ws.manifest(root, kind, base_url), embedder, dict(env or {}))
+    runs: dict[str, Any] = {}
+    try:
+        host.start()
+        log(f"  initial ingest: {n} documents, {kind}, {embedder} ...")
+        runs["initial"] = _run(ws, storage, host)
+        log(f"    {runs['initial']['wall_s']} s, {runs['initial']['counts']['chunks_embedded']} chunks")
+        runs["embedder_only"] = embedder_only(ws, storage, host, embedder, f"{n}-{kind}-{embedder}")
+        log(f"  embedder alone: {runs['embedder_only']['chunks_per_s']} chunks/s")
+        if reruns:
+            runs["unchanged"] = _run(ws, storage, host)
+            log(f"  unchanged re-run: {runs['unchanged']['wall_s']} s")
+            changes = corpus.edit_corpus(root)
+            runs["edit"] = _run(ws, storage, host)
+            runs["edit"]["edited_docs"], runs["edit"]["deleted_docs"] = len(changes["edited"]), len(changes["deleted"])
+            log(f"  1 %-edit re-run: {runs['edit']['wall_s']} s, {runs['edit']['counts']['chunks_embedded']} chunks")
+    finally:
+        runs["peak_rss_mib"] = round((host.stop() or 0) / 1024, 1)
+        ws.loop.call(site.stop())
+        storage.close()
+    return runs
+
+
+def scale_run(ws: Workspace, *, n: int, embedder: str, kind: str = "folder",
+              env: dict[str, str] | None = None, log: Any = print) -> dict[str, Any]:
+    root = ws.corpus(n)
+    storage = Storage(ws.loop, ws.workdir)
+    site = Site(root)
+    base_url = ws.loop.call(site.start())
+    host = Host(storage, ws.workdir, ws.manifest(root, kind, base_url), embedder, dict(env or {}))
+    try:
+        host.start()
+        log(f"  scale: {n} documents, {kind}, {embedder} ...")
+        run = _run(ws, storage, host)
+    finally:
+        rss = host.stop()
+        ws.loop.call(site.stop())
+        storage.close()
+    run["peak_rss_mib"] = round((rss or 0) / 1024, 1)
+    log(f"    {run['wall_s']} s, peak RSS {run['peak_rss_mib']} MiB")
+    return run

@@ -1,0 +1,68 @@
+"""Run record changes made by operators: cancelled, suspended, resumed — and releasing the source claims
+a cancelled run still holds, so the next run can take those sources at once. The Durable side
+(terminate/suspend/resume) is done by the caller; these functions only touch Harvest's own records."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.models import RunSummary
+from shared.runs.index import sync_index
+from shared.storage import layout, records
+from shared.storage.blobs import BlobStore
+
+FINAL = frozenset({"completed", "partial", "failed", "cancelled"})
+ACTIVE = frozenset({"pending", "running", "suspended"})
+
+
+async def set_status(store: BlobStore, run_id: str, status: str, *, reason: str | None = None) -> RunSummary | None:
+    """Move an unfinished run record to ``status`` (``cancelled``, ``suspended`` or ``running``); a record
+    that already has a final status is left alone. Returns the record (None when there is none)."""
+    now = datetime.now(UTC)
+
+    def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
+        if current is None:
+            return None
+        summary = RunSummary.model_validate(current)
+        if summary.status in FINAL:
+            return current
+        update: dict[str, Any] = {"status": status}
+        if status == "cancelled":
+            update.update(finished_at=now, message=reason or "cancelled by an operator")
+            sources = {}
+            for sid, r in summary.sources.items():
+                if r.status in ("pending", "running"):
+                    r = r.model_copy(update={"status": "skipped", "phase": "done", "message": "run cancelled"})
+                sources[sid] = r
+            update["sources"] = sources
+        return summary.model_copy(update=update).model_dump(mode="json")
+
+    value = await store.update_json(layout.run_blob(run_id), change)
+    if value is None:
+        return None
+    return await sync_index(store, run_id)
+
+
+async def release_claims(store: BlobStore, run_id: str, source_ids: list[str]) -> list[str]:
+    """Release the claims ``run_id`` still holds on these sources; return the ids released."""
+    released = []
+    for sid in source_ids:
+        checkpoint = await records.read_checkpoint(store, sid)
+        if checkpoint.active_run != run_id:
+            continue
+        await records.release_source(store, sid, run_id, last_run_id=run_id, last_status="cancelled",
+                                     last_error="run cancelled by an operator")
+        released.append(sid)
+    return released
+
+
+async def record_notifications(store: BlobStore, run_id: str, sent: list[dict[str, Any]]) -> None:
+    """Append notification outcomes to the run record."""
+
+    def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
+        if current is None:
+            return None
+        return {**current, "notifications": [*current.get("notifications", []), *sent]}
+
+    await store.update_json(layout.run_blob(run_id), change)

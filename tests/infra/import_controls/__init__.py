@@ -1,0 +1,1 @@
+"""Modules that do I/O at import time, on purpose: the import audit must catch each of them."""

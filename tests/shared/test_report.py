@@ -1,0 +1,55 @@
+"""The HTML report (pure): self-contained, numbers tagged, errors grouped by reason, hostile text escaped."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from shared.models import ErrorRecord, RunSummary, SourceCounts, SourceResult
+from shared.report import group_errors, render_report
+from shared.runs.timeline import cumulative, processed_events
+
+T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+
+
+def summary() -> dict:
+    evil = "<script>alert(1)</script>"
+    errors = [ErrorRecord(stage="fetch", reason="HTTP 404", doc_id=f"d{i}") for i in range(4)]
+    errors.append(ErrorRecord(stage="fetch", reason=evil, doc_id="x"))
+    run = RunSummary(run_id="run-1", status="partial", trigger="http", started_at=T0,
+                     finished_at=T0 + timedelta(seconds=42),
+                     sources={"docs": SourceResult(source_id="docs", status="partial", errors=errors,
+                                                   counts=SourceCounts(discovered=20, added=15, failed=5),
+                                                   timings={"fetch": 2.0, "embed": 1.5}),
+                              "news": SourceResult(source_id="news", status="failed", message="feed gone")},
+                     totals=SourceCounts(discovered=20, added=15, failed=5))
+    return run.model_dump(mode="json")
+
+
+def test_report_is_self_contained_and_escaped() -> None:
+    html = render_report(summary(), [{"s": 0.0, "documents": 0}, {"s": 10.0, "documents": 20}])
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert not re.search(r"""(src|href)=["']https?:""", html)
+    assert 'data-total="added">15<' in html and 'data-final-documents="20"' in html
+    assert re.search(r'<tr data-source="docs">.*?data-count="failed">5<', html)
+    assert len(html.encode()) < 20_000
+
+
+def test_errors_are_grouped_by_reason() -> None:
+    groups = group_errors(summary())
+    assert groups[0] == {"stage": "fetch", "reason": "HTTP 404", "count": 4, "sources": ["docs"],
+                         "examples": ["d0", "d1", "d2"]}
+    assert {"stage": "source", "reason": "feed gone", "count": 1, "sources": ["news"], "examples": []} in groups
+
+
+def test_timeline_from_durable_history() -> None:
+    history = [
+        {"EventType": "TaskScheduled", "EventId": 0, "Name": "discover"},
+        {"EventType": "TaskCompleted", "TaskScheduledId": 0, "Timestamp": "2026-11-23T02:00:05Z",
+         "Result": '{"unchanged": 3}'},
+        {"EventType": "TaskCompleted", "FunctionName": "fetch", "Timestamp": "2026-11-23T02:00:09Z",
+         "Result": '"{\\"counts\\": {\\"added\\": 4, \\"failed\\": 1}}"'},
+        {"EventType": "TaskCompleted", "FunctionName": "embed", "Timestamp": "2026-11-23T02:00:10Z", "Result": "{}"},
+    ]
+    points = cumulative(processed_events(history), T0)
+    assert [(p["s"], p["documents"]) for p in points] == [(0.0, 0), (5.0, 3), (9.0, 8)]

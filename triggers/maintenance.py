@@ -1,0 +1,55 @@
+"""``POST /api/maintenance/compact``: remove old corpus versions (admin key). Body: ``{"keep": N,
+"sources": [ids]}`` (``keep`` ≥ 1, default 3; all sources of the manifest when ``sources`` is omitted)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+import azure.durable_functions as df
+import azure.functions as func
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shared import names
+from shared.errors import ConfigError
+from shared.pipeline.context import manifest_for
+from shared.settings import get_settings
+from triggers.responses import error_response, json_response, validation_details
+
+bp = df.Blueprint()
+MAX_BODY = 16 * 1024
+
+
+class CompactRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    keep: int = Field(default=3, ge=1, le=1000)
+    sources: list[str] | None = None
+
+
+@bp.function_name(names.START_COMPACT)
+@bp.route(route="maintenance/compact", methods=["POST"], auth_level=func.AuthLevel.ADMIN)
+@bp.durable_client_input(client_name="client")
+async def start_compact(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    body = req.get_body() or b""
+    if len(body) > MAX_BODY:
+        return error_response(413, "request body too large", [{"field": "body", "message": f"over {MAX_BODY} bytes"}])
+    try:
+        data = json.loads(body) if body.strip() else {}
+        if not isinstance(data, dict):
+            return error_response(400, "invalid request", [{"field": "body", "message": "must be a JSON object"}])
+        request = CompactRequest.model_validate(data, strict=True)
+    except ValueError as exc:
+        if isinstance(exc, ValidationError):
+            return error_response(400, "invalid request", validation_details(exc))
+        return error_response(400, "invalid JSON", [{"field": "body", "message": str(exc)}])
+    try:
+        manifest = manifest_for(get_settings())
+        sources = [s.id for s in manifest.sources] if request.sources is None else request.sources
+        manifest.select(sources)
+    except ConfigError as exc:
+        return error_response(400, "invalid request", exc.problems)
+    instance_id = f"compact-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+    await client.start_new(names.COMPACT_ORCHESTRATOR, instance_id, {"keep": request.keep, "sources": sources})
+    links = client.get_client_response_links(req, instance_id)
+    return json_response({"id": instance_id, **links}, 202, headers={"Location": links["statusQueryGetUri"]})

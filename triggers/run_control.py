@@ -1,0 +1,89 @@
+"""Run control: ``POST /api/runs/{run_id}/cancel`` (admin), ``/suspend`` and ``/resume``. Each applies
+the Durable operation to the run and its source orchestrations, then records the new status in the run
+record (cancelling also releases the source claims the run held). Optional body: ``{"reason": "..."}``."""
+
+from __future__ import annotations
+
+import asyncio
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from shared import names
+from shared.models import RunSummary
+from shared.notify import notify
+from shared.runs.control import FINAL, record_notifications, release_claims, set_status
+from shared.settings import get_settings
+from shared.storage import records
+from shared.storage.blobs import BlobStore
+from triggers.http import RUN_ID, HttpError, check_query, handler, not_found, open_store, path_id, reason_from
+from triggers.instances import apply_to_run, runtime
+from triggers.responses import json_response
+
+bp = df.Blueprint()
+# operation → (Durable client method, runtime statuses it applies to, run record status afterwards)
+OPERATIONS = {
+    "cancel": ("terminate", {"Pending", "Running", "Suspended"}, "cancelled"),
+    "suspend": ("suspend", {"Pending", "Running"}, "suspended"),
+    "resume": ("resume", {"Suspended"}, "running"),
+}
+
+
+async def control(req: func.HttpRequest, client: df.DurableOrchestrationClient, operation: str) -> func.HttpResponse:
+    check_query(req, set())
+    run_id = path_id(req, "run_id", RUN_ID)
+    reason = reason_from(req, f"{operation} requested over HTTP")
+    method, applies_to, new_status = OPERATIONS[operation]
+    async with open_store() as store:
+        summary, state = await asyncio.gather(records.read_run(store, run_id), runtime(client, run_id))
+        if state is None and summary is None:
+            raise not_found("run", run_id)
+        current = state["runtimeStatus"] if state else None
+        if current not in applies_to or (summary is not None and summary.status in FINAL):
+            shown = summary.status if summary is not None and summary.status in FINAL else (current or "unknown")
+            raise HttpError(409, f"cannot {operation} run {run_id}: it is {shown.lower()}",
+                            [{"field": "run_id", "message": f"{operation} applies to runs that are "
+                              f"{' or '.join(sorted(s.lower() for s in applies_to))}"}])
+        source_ids = list(summary.sources) if summary else []
+        await apply_to_run(client, method, run_id, source_ids, reason)
+        updated = await set_status(store, run_id, new_status, reason=reason)
+        released = await release_claims(store, run_id, source_ids) if operation == "cancel" else []
+        if operation == "cancel" and updated is not None and updated.status == "cancelled":
+            await _notify_cancelled(store, updated)
+    body = {"run_id": run_id, "operation": operation, "status": updated.status if updated else new_status,
+            "reason": reason}
+    if operation == "cancel":
+        body["released_sources"] = released
+    return json_response(body, 202)
+
+
+async def _notify_cancelled(store: BlobStore, summary: RunSummary) -> None:
+    """The orchestrator never reaches its notify step once terminated: channels that list ``cancelled``
+    are sent from here (failures are recorded, never raised)."""
+    sent = [n.model_dump(mode="json") for n in await notify(get_settings(), summary)]
+    if sent:
+        await record_notifications(store, summary.run_id, sent)
+
+
+@bp.function_name(names.CANCEL_RUN)
+@bp.route(route="runs/{run_id}/cancel", methods=["POST"], auth_level=func.AuthLevel.ADMIN)
+@bp.durable_client_input(client_name="client")
+@handler
+async def cancel_run_route(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    return await control(req, client, "cancel")
+
+
+@bp.function_name(names.SUSPEND_RUN)
+@bp.route(route="runs/{run_id}/suspend", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+@handler
+async def suspend_run_route(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    return await control(req, client, "suspend")
+
+
+@bp.function_name(names.RESUME_RUN)
+@bp.route(route="runs/{run_id}/resume", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+@handler
+async def resume_run_route(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    return await control(req, client, "resume")
