@@ -50,6 +50,7 @@ def headline(doc: dict[str, Any]) -> dict[str, Any]:
                                                (initial.get("counts") or {}).get("chunks_embedded")),
         "edit_rerun_wall_ratio": _ratio(edit.get("wall_s"), initial.get("wall_s")),
         "history_events_per_doc": initial.get("history_events_per_doc"),
+        "history_events_per_doc_default_batch": _get(doc, "hashing_rss", "initial", "history_events_per_doc"),
         "blob_ops_per_doc": (round(ops["corpus"] + ops["durable"], 2)
                              if ops.get("corpus") is not None and ops.get("durable") is not None else None),
         "blob_ops_per_doc_corpus": ops.get("corpus"),

@@ -10,6 +10,8 @@ import asyncio
 import time
 from typing import Any
 
+import numpy as np
+
 from shared.faults import crashpoint
 from shared.models import BatchRef, SourceCounts, StageResult
 from shared.pipeline.context import Context
@@ -34,9 +36,9 @@ async def embed(ctx: Context, batch: BatchRef) -> StageResult:
         out: dict[str, list[float]] = {}
         for i in range(0, len(todo), EMBED_BATCH):
             part = todo[i : i + EMBED_BATCH]
-            vectors = embedder.embed_passages([text for _, text in part])
-            for (digest, _), vec in zip(part, vectors, strict=True):
-                out[digest] = [round(float(x), 7) for x in vec]
+            vectors = np.round(np.asarray(embedder.embed_passages([text for _, text in part]), dtype=np.float64), 7)
+            for (digest, _), vec in zip(part, vectors.tolist(), strict=True):
+                out[digest] = vec
         return out
 
     fresh = await asyncio.to_thread(run) if todo else {}

@@ -56,3 +56,29 @@ async def test_jsonl_roundtrip_and_listing(store: BlobStore) -> None:
     assert await store.read_jsonl("p/one.jsonl") == rows
     assert [n async for n in store.list_names("p/")] == ["p/one.jsonl", "p/two.json"]
     assert await store.read_jsonl("missing.jsonl") == []
+
+
+async def test_update_likely_absent_creates_or_falls_back_to_reading(store: BlobStore) -> None:
+    seen: list[object] = []
+
+    def add_one(cur: object) -> dict[str, int]:
+        seen.append(cur)
+        return {"n": (cur or {"n": 0})["n"] + 1}  # type: ignore[index]
+
+    assert await store.update_json("fresh.json", add_one, likely_absent=True) == {"n": 1}
+    assert seen == [None]  # created without reading first
+    assert await store.update_json("fresh.json", add_one, likely_absent=True) == {"n": 2}  # existed: read, applied
+    assert (await store.read_json("fresh.json"))[0] == {"n": 2}
+    await store.write_json("kept.json", {"a": 1})
+    # "nothing to write" is never decided on the guess alone: it reads and sees the blob
+    assert await store.update_json("kept.json", lambda cur: cur and None, likely_absent=True) is None
+    assert (await store.read_json("kept.json"))[0] == {"a": 1}
+
+
+async def test_delete_prefix_deletes_everything_under_it(store: BlobStore) -> None:
+    for i in range(40):
+        await store.write_json(f"del/{i:02d}.json", {})
+    await store.write_json("keep/one.json", {})
+    assert await store.delete_prefix("del/") == 40
+    assert [n async for n in store.list_names("del/")] == []
+    assert await store.exists("keep/one.json")
