@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -189,7 +190,18 @@ def _html(data: bytes, content_type: str | None, url: str | None) -> tuple[str |
     return (title or None), text or ""
 
 
+_PDFIUM_LOCK = threading.Lock()
+
+
 def _pdf(data: bytes) -> tuple[str | None, str]:
+    """PDFium is not thread-safe (pypdfium2's documentation says so): extractions run in worker threads, so
+    every call into it holds one process-wide lock. Concurrent PDF extraction crashed the host with
+    ``double free or corruption`` before this lock."""
+    with _PDFIUM_LOCK:
+        return _pdf_locked(data)
+
+
+def _pdf_locked(data: bytes) -> tuple[str | None, str]:
     import pypdfium2 as pdfium
 
     try:
