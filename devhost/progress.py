@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 COLUMNS = ("discovered", "added", "updated", "unchanged", "deleted", "failed", "chunks_embedded",
            "chunks_reused")
@@ -49,6 +51,14 @@ def summary_table(summary: dict[str, Any]) -> Table:
         seconds = sum(result.get("timings", {}).values())
         table.add_row(sid, result["status"], *(str(counts.get(c, 0)) for c in COLUMNS), f"{seconds:.1f}")
     return table
+
+
+def print_summary(console: Console, summary: dict[str, Any], *, style: str = "") -> None:
+    """The summary table and the first errors. Error lines are plain ``Text`` (not markup), so a reason
+    such as ``[fetch]: HTTP 404`` prints as it is instead of being read as a style tag."""
+    console.print(summary_table(summary))
+    for line in error_lines(summary):
+        console.print(Text(f"  {line}", style=style))
 
 
 def error_lines(summary: dict[str, Any], limit: int = 10) -> list[str]:

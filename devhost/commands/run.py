@@ -23,7 +23,7 @@ from devhost.commands.common import (
     setup_logging,
 )
 from devhost.environment import Environment
-from devhost.progress import error_lines, progress_table, summary_table
+from devhost.progress import print_summary, progress_table
 
 
 def run(
@@ -52,9 +52,7 @@ def run(
     if as_json:
         print(json.dumps(summary, indent=2))
     else:
-        err.print(summary_table(summary))
-        for line in error_lines(summary):
-            err.print(f"  [yellow]{line}[/yellow]", highlight=False)
+        print_summary(err, summary, style="yellow")
         totals = summary.get("totals", {})
         err.print(f"corpus: {totals.get('added', 0)} added, {totals.get('updated', 0)} updated, "
                   f"{totals.get('deleted', 0)} deleted; {totals.get('chunks_embedded', 0)} chunks embedded, "
@@ -162,9 +160,7 @@ def resume(
     elif not summaries:
         err.print("no unfinished runs")
     for summary in summaries if not as_json else []:
-        err.print(summary_table(summary))
-        for line in error_lines(summary):
-            err.print(f"  [yellow]{line}[/yellow]", highlight=False)
+        print_summary(err, summary, style="yellow")
     codes = [EXIT.get(s.get("status", "failed"), 1) for s in summaries]
     raise typer.Exit(1 if 1 in codes else 3 if 3 in codes else 0)
 

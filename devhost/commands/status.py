@@ -13,7 +13,7 @@ from devhost.commands.common import (
     err,
     fail,
 )
-from devhost.progress import error_lines, summary_table
+from devhost.progress import print_summary
 
 
 def status(run_id: Annotated[str, typer.Argument(help="The run id (e.g. run-20261123T101500Z-ab12cd).")],
@@ -46,9 +46,7 @@ def status(run_id: Annotated[str, typer.Argument(help="The run id (e.g. run-2026
     if as_json:
         print(json.dumps(summary, indent=2))
     else:
-        err.print(summary_table(summary))
-        for line in error_lines(summary):
-            err.print(f"  {line}", highlight=False)
+        print_summary(err, summary)
 
 
 async def _read_run(run_id: str) -> dict[str, Any] | None:
