@@ -1,5 +1,9 @@
 # Harvest — developer commands. Every target sets up what it needs first (venv, packages, Azurite).
-PYTHON ?= python3
+# Python 3.13: Azure's worker runtime (azure-functions-runtime) is a PyPI package from 3.13 on, and the local host
+# loads the app through it. `make` finds 3.13 on PATH or under pyenv; PYTHON=/path/to/python3.13 overrides.
+PYTHON ?= $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 \
+	/usr/bin/python3.13; do "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null \
+	&& { command -v "$$p" || echo "$$p"; } && break; done)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -12,6 +16,8 @@ AZURITE := node_modules/.bin/azurite-blob
 setup: $(STAMP) $(AZURITE)
 
 $(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "error: Python 3.13 not found. Install it (e.g. 'pyenv install 3.13', or your OS package python3.13) or run make PYTHON=/path/to/python3.13"; exit 2; }
+	@test -x $(BIN)/python && $(BIN)/python -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null || rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'

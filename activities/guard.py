@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import typing
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,12 +19,17 @@ from shared.logs import configure_logging, log_context
 
 log = logging.getLogger("harvest.activities")
 
+# The annotation of every activity's trigger parameter. Azure's Python worker (azure-functions-runtime,
+# ``functions.Registry.validate_function_params``) accepts only a class or a ``typing`` generic there and
+# rejects ``dict[str, Any]`` ("binding payload has invalid non-type annotation"), failing the whole app.
+Payload = typing.Dict[str, Any]  # noqa: UP006 - see above
+
 
 def permanent_errors_as_results(
-    fn: Callable[[dict[str, Any]], Awaitable[Any]],
-) -> Callable[[dict[str, Any]], Awaitable[Any]]:
+    fn: Callable[[Payload], Awaitable[Any]],
+) -> Callable[[Payload], Awaitable[Any]]:
     @functools.wraps(fn)
-    async def wrapper(payload: dict[str, Any]) -> Any:
+    async def wrapper(payload: Payload) -> Any:
         configure_logging()
         ids = payload if isinstance(payload, dict) else {}
         with log_context(run_id=ids.get("run_id"), source_id=ids.get("source_id")):

@@ -6,7 +6,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from activities.guard import permanent_errors_as_results
+from activities.guard import Payload, permanent_errors_as_results
 from shared import names
 from shared.models import RunInput, RunOptions, RunSummary, SourceResult, SourceTask
 from shared.pipeline import lifecycle
@@ -18,7 +18,7 @@ bp = df.Blueprint()
 @bp.function_name(names.LOAD_SOURCES)
 @bp.activity_trigger(input_name="payload")
 @permanent_errors_as_results
-async def load_sources_activity(payload: dict[str, Any]) -> dict[str, Any]:
+async def load_sources_activity(payload: Payload) -> dict[str, Any]:
     async with open_context() as ctx:
         await ctx.store.ensure_container()
         return lifecycle.plan(ctx, RunOptions.model_validate(payload["options"]))
@@ -27,7 +27,7 @@ async def load_sources_activity(payload: dict[str, Any]) -> dict[str, Any]:
 @bp.function_name(names.OPEN_RUN)
 @bp.activity_trigger(input_name="payload")
 @permanent_errors_as_results
-async def open_run_activity(payload: dict[str, Any]) -> dict[str, Any]:
+async def open_run_activity(payload: Payload) -> dict[str, Any]:
     async with open_context() as ctx:
         run = RunInput.model_validate(payload["run"])
         return (await lifecycle.open_run(ctx, run, payload["sources"])).model_dump(mode="json")
@@ -36,7 +36,7 @@ async def open_run_activity(payload: dict[str, Any]) -> dict[str, Any]:
 @bp.function_name(names.CLOSE_RUN)
 @bp.activity_trigger(input_name="payload")
 @permanent_errors_as_results
-async def close_run_activity(payload: dict[str, Any]) -> dict[str, Any]:
+async def close_run_activity(payload: Payload) -> dict[str, Any]:
     async with open_context() as ctx:
         summary = RunSummary.model_validate(payload["summary"])
         return (await lifecycle.close_run(ctx, summary)).model_dump(mode="json")
@@ -45,7 +45,7 @@ async def close_run_activity(payload: dict[str, Any]) -> dict[str, Any]:
 @bp.function_name(names.BEGIN_SOURCE)
 @bp.activity_trigger(input_name="payload")
 @permanent_errors_as_results
-async def begin_source_activity(payload: dict[str, Any]) -> dict[str, Any]:
+async def begin_source_activity(payload: Payload) -> dict[str, Any]:
     async with open_context() as ctx:
         return (await lifecycle.begin_source(ctx, SourceTask.model_validate(payload))).model_dump(mode="json")
 
@@ -53,7 +53,7 @@ async def begin_source_activity(payload: dict[str, Any]) -> dict[str, Any]:
 @bp.function_name(names.CHECKPOINT)
 @bp.activity_trigger(input_name="payload")
 @permanent_errors_as_results
-async def checkpoint_activity(payload: dict[str, Any]) -> None:
+async def checkpoint_activity(payload: Payload) -> None:
     async with open_context() as ctx:
         await lifecycle.save_cursor(ctx, payload["run_id"], payload["source_id"], payload["cursor"])
 
@@ -61,7 +61,7 @@ async def checkpoint_activity(payload: dict[str, Any]) -> None:
 @bp.function_name(names.FINISH_SOURCE)
 @bp.activity_trigger(input_name="payload")
 @permanent_errors_as_results
-async def finish_source_activity(payload: dict[str, Any]) -> None:
+async def finish_source_activity(payload: Payload) -> None:
     async with open_context() as ctx:
         await lifecycle.finish_source(
             ctx,

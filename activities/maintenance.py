@@ -6,7 +6,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from activities.guard import permanent_errors_as_results
+from activities.guard import Payload, permanent_errors_as_results
 from shared import names
 from shared.pipeline.compact import compact_source
 from shared.pipeline.context import open_context
@@ -17,7 +17,7 @@ bp = df.Blueprint()
 @bp.function_name(names.COMPACT_SOURCE)
 @bp.activity_trigger(input_name="payload")
 @permanent_errors_as_results
-async def compact_source_activity(payload: dict[str, Any]) -> dict[str, Any]:
+async def compact_source_activity(payload: Payload) -> dict[str, Any]:
     async with open_context() as ctx:
         result = await compact_source(ctx, payload["source_id"], int(payload["keep"]))
         return result.model_dump(mode="json")

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import azure.durable_functions as df
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus as S
 
+from activities.guard import Payload
 from shared import names
 from shared.logs import configure_logging, log_context
 from shared.notify import notify
@@ -53,7 +54,7 @@ async def _update_record(store: BlobStore, run_id: str, **changes: Any) -> None:
 @bp.function_name(names.INDEX_RUN)
 @bp.activity_trigger(input_name="payload")
 @bp.durable_client_input(client_name="client")
-async def index_run_activity(payload: dict[str, Any], client: df.DurableOrchestrationClient) -> dict[str, Any]:
+async def index_run_activity(payload: Payload, client: df.DurableOrchestrationClient) -> dict[str, Any]:
     configure_logging()
     run_id = payload["run_id"]
     with log_context(run_id=run_id, instance_id=run_id):
@@ -83,7 +84,7 @@ async def _histories(client: df.DurableOrchestrationClient, run_id: str, source_
 @bp.function_name(names.PUBLISH_RUN)
 @bp.activity_trigger(input_name="payload")
 @bp.durable_client_input(client_name="client")
-async def publish_run_activity(payload: dict[str, Any], client: df.DurableOrchestrationClient) -> dict[str, Any]:
+async def publish_run_activity(payload: Payload, client: df.DurableOrchestrationClient) -> dict[str, Any]:
     """Render the report next to the run record and bring the run index up to date."""
     configure_logging()
     run_id = payload["run_id"]
@@ -112,7 +113,7 @@ def _html_type() -> Any:
 
 @bp.function_name(names.NOTIFY_RUN)
 @bp.activity_trigger(input_name="payload")
-async def notify_run_activity(payload: dict[str, Any]) -> dict[str, Any]:
+async def notify_run_activity(payload: Payload) -> dict[str, Any]:
     configure_logging()
     run_id = payload["run_id"]
     with log_context(run_id=run_id, instance_id=run_id):
@@ -133,7 +134,7 @@ async def notify_run_activity(payload: dict[str, Any]) -> dict[str, Any]:
 @bp.function_name(names.APPLY_RETENTION)
 @bp.activity_trigger(input_name="payload")
 @bp.durable_client_input(client_name="client")
-async def apply_retention_activity(payload: dict[str, Any], client: df.DurableOrchestrationClient) -> dict[str, Any]:
+async def apply_retention_activity(payload: Payload, client: df.DurableOrchestrationClient) -> dict[str, Any]:
     """Purge run records, reports, index entries and orchestration history older than the retention."""
     configure_logging()
     run_id = payload.get("run_id")

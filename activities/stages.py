@@ -7,7 +7,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from activities.guard import permanent_errors_as_results
+from activities.guard import Payload, permanent_errors_as_results
 from shared import names
 from shared.models import BatchRef, DiscoverInput
 from shared.pipeline import chunk, commit, discover, embed, fetch
@@ -19,7 +19,7 @@ bp = df.Blueprint()
 @bp.function_name(names.DISCOVER)
 @bp.activity_trigger(input_name="payload")
 @permanent_errors_as_results
-async def discover_activity(payload: dict[str, Any]) -> dict[str, Any]:
+async def discover_activity(payload: Payload) -> dict[str, Any]:
     async with open_context() as ctx:
         return (await discover.discover(ctx, DiscoverInput.model_validate(payload))).model_dump(mode="json")
 
@@ -27,7 +27,7 @@ async def discover_activity(payload: dict[str, Any]) -> dict[str, Any]:
 @bp.function_name(names.FETCH)
 @bp.activity_trigger(input_name="payload")
 @permanent_errors_as_results
-async def fetch_activity(payload: dict[str, Any]) -> dict[str, Any]:
+async def fetch_activity(payload: Payload) -> dict[str, Any]:
     async with open_context() as ctx:
         return (await fetch.fetch(ctx, BatchRef.model_validate(payload))).model_dump(mode="json")
 
@@ -35,7 +35,7 @@ async def fetch_activity(payload: dict[str, Any]) -> dict[str, Any]:
 @bp.function_name(names.CHUNK)
 @bp.activity_trigger(input_name="payload")
 @permanent_errors_as_results
-async def chunk_activity(payload: dict[str, Any]) -> dict[str, Any]:
+async def chunk_activity(payload: Payload) -> dict[str, Any]:
     async with open_context() as ctx:
         return (await chunk.chunk(ctx, BatchRef.model_validate(payload))).model_dump(mode="json")
 
@@ -43,7 +43,7 @@ async def chunk_activity(payload: dict[str, Any]) -> dict[str, Any]:
 @bp.function_name(names.EMBED)
 @bp.activity_trigger(input_name="payload")
 @permanent_errors_as_results
-async def embed_activity(payload: dict[str, Any]) -> dict[str, Any]:
+async def embed_activity(payload: Payload) -> dict[str, Any]:
     async with open_context() as ctx:
         return (await embed.embed(ctx, BatchRef.model_validate(payload))).model_dump(mode="json")
 
@@ -51,7 +51,7 @@ async def embed_activity(payload: dict[str, Any]) -> dict[str, Any]:
 @bp.function_name(names.COMMIT)
 @bp.activity_trigger(input_name="payload")
 @permanent_errors_as_results
-async def commit_activity(payload: dict[str, Any]) -> dict[str, Any]:
+async def commit_activity(payload: Payload) -> dict[str, Any]:
     batch = BatchRef.model_validate(payload)
     async with open_context() as ctx:
         if payload.get("deletions"):
