@@ -12,13 +12,16 @@ from urllib.parse import quote
 from aiohttp import web
 
 from . import history as h
-from .engine import InstanceExistsError, UnknownFunctionError
+from .engine import InstanceExistsError, InvalidInstanceIdError, UnknownFunctionError
 from .runner import TERMINAL
 
 if TYPE_CHECKING:
     from .host import LocalHost
 
 PREFIX = "/runtime/webhooks/durabletask"
+# The extension's RPC endpoint for out-of-process SDKs (``rpcBaseUrl``): local to the instance, no key. The same
+# handlers serve it here under another prefix, so the key check on PREFIX does not apply to the SDK's calls.
+RPC_PREFIX = "/durabletask-rpc"
 RUNNING = {"Pending", "Running", "Suspended", "ContinuedAsNew"}
 _EVENT_NAMES = {
     0: "ExecutionStarted", 1: "ExecutionCompleted", 2: "ExecutionFailed", 3: "ExecutionTerminated",
@@ -28,10 +31,11 @@ _EVENT_NAMES = {
 }
 
 
-def client_binding(base_url: str, task_hub: str) -> dict[str, Any]:
-    """The durableClient binding payload the Functions host hands to starters."""
-    rpc = f"{base_url}{PREFIX}/"
-    query = f"taskHub={quote(task_hub)}&connection=Storage"
+def client_binding(base_url: str, task_hub: str, key_query: str = "") -> dict[str, Any]:
+    """The durableClient binding payload the Functions host hands to starters. ``key_query`` is
+    ``&code=<system key>`` when keys are on: Azure's management links carry it."""
+    rpc = f"{base_url}{RPC_PREFIX}/"
+    query = f"taskHub={quote(task_hub)}&connection=Storage{key_query}"
     inst = f"{base_url}{PREFIX}/instances/INSTANCEID"
     return {
         "taskHubName": task_hub,
@@ -101,7 +105,9 @@ class DurableApi:
         self.engine = host.engine
 
     def routes(self) -> list[web.AbstractRouteDef]:
-        p = PREFIX
+        return self._routes(PREFIX) + self._routes(RPC_PREFIX)
+
+    def _routes(self, p: str) -> list[web.AbstractRouteDef]:
         return [
             web.post(p + "/orchestrators/{name}", self.start),
             web.post(p + "/orchestrators/{name}/{instance_id}", self.start),
@@ -116,7 +122,7 @@ class DurableApi:
         ]
 
     def payload(self, instance_id: str) -> dict[str, str]:
-        query = f"taskHub={quote(self.host.task_hub)}&connection=Storage"
+        query = f"taskHub={quote(self.host.task_hub)}&connection=Storage{self.host.keys.query()}"
         inst = f"{self.host.base_url}{PREFIX}/instances/{quote(instance_id, safe='')}"
         return management_urls(inst, instance_id, query)
 
@@ -134,7 +140,7 @@ class DurableApi:
         input_json = await read_json_body(request)
         try:
             iid = await self.engine.start_instance(name, input_json, request.match_info.get("instance_id"))
-        except UnknownFunctionError as exc:
+        except (UnknownFunctionError, InvalidInstanceIdError) as exc:
             return web.json_response({"Message": "One or more of the arguments submitted is incorrect",
                                       "ExceptionMessage": str(exc)}, status=400)
         except InstanceExistsError as exc:

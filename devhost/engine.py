@@ -7,19 +7,23 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from . import history as h
-from .functions import FunctionIndex, decode_activity_input, encode_activity_output, failure_text, invoke
+from .functions import FunctionIndex, FunctionInfo, FunctionTimeoutError, Invoker, instance_id_error
 from .runner import TERMINAL, InstanceRunner
 from .store import InstanceStore
+from .worker import InvocationError
 
 log = logging.getLogger("harvest.devhost")
 
 
 class UnknownFunctionError(Exception):
     pass
+
+
+class InvalidInstanceIdError(ValueError):
+    """An instance id the Durable extension refuses (``DurableClient.StartNewAsync``)."""
 
 
 class InstanceExistsError(Exception):
@@ -33,14 +37,14 @@ class InstanceExistsError(Exception):
 
 class Engine:
     def __init__(self, index: FunctionIndex, store: InstanceStore, *, max_concurrent_activities: int,
-                 max_concurrent_orchestrations: int, client_json: Callable[[], str]) -> None:
+                 max_concurrent_orchestrations: int, client_json: Callable[[], str],
+                 function_timeout: float | None = None) -> None:
         self.index = index
         self.store = store
         self.client_json = client_json
+        self.invoker = Invoker(index, client_json, function_timeout)
         self.runners: dict[str, InstanceRunner] = {}
-        self.activity_pool = ThreadPoolExecutor(max_concurrent_activities, "devhost-activity")
         self.activity_slots = asyncio.Semaphore(max_concurrent_activities)
-        self.replay_pool = ThreadPoolExecutor(max_concurrent_orchestrations, "devhost-replay")
         self.replay_slots = asyncio.Semaphore(max_concurrent_orchestrations)
         self.tasks: set[asyncio.Task[Any]] = set()
         self._locks: dict[str, asyncio.Lock] = {}
@@ -63,8 +67,6 @@ class Engine:
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-        self.activity_pool.shutdown(wait=False, cancel_futures=True)
-        self.replay_pool.shutdown(wait=False, cancel_futures=True)
 
     def _lock(self, instance_id: str) -> asyncio.Lock:
         return self._locks.setdefault(instance_id, asyncio.Lock())
@@ -83,6 +85,8 @@ class Engine:
                 f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function."
             )
         instance_id = instance_id or uuid.uuid4().hex
+        if (bad := instance_id_error(instance_id)) is not None:
+            raise InvalidInstanceIdError(bad)
         async with self._lock(instance_id):
             existing = await self.get_state(instance_id)
             if existing is not None and existing["runtimeStatus"] not in TERMINAL:
@@ -167,7 +171,7 @@ class Engine:
             return  # already created before a restart; it is running (or resumed) on its own
         try:
             await self.start_instance(name, input_json, child_id, parent=ref)
-        except (UnknownFunctionError, InstanceExistsError) as exc:
+        except (UnknownFunctionError, InstanceExistsError, InvalidInstanceIdError) as exc:
             ev = h.event(h.SUB_ORCHESTRATION_FAILED, TaskScheduledId=ref["taskId"], Reason=str(exc), Details="")
             self.deliver(ref, ev)
 
@@ -191,25 +195,25 @@ class Engine:
             runner.post({"type": "event", "event": ev, "exec": ref["executionId"]})
 
     # ---- function execution ----------------------------------------------------------------------
-    async def run_replay(self, handle: Callable[[Any], str], context: Any) -> str:
+    async def run_replay(self, info: FunctionInfo, context_json: str) -> str:
+        """One orchestrator episode through the worker (maxConcurrentOrchestratorFunctions at a time)."""
         async with self.replay_slots:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self.replay_pool, handle, context)
+            return await self.invoker.orchestrator(info, context_json)
 
-    async def run_activity(self, name: str, input_json: str | None, task_id: int) -> dict[str, Any]:
+    async def run_activity(self, name: str, input_json: str | None, task_id: int,
+                           instance_id: str = "") -> dict[str, Any]:
         info = self.index.activities.get(name)
         if info is None:
             reason = f"The activity function '{name}' doesn't exist, is disabled, or is not an activity function."
             return h.task_failed(task_id, reason, "")
-        async with self.activity_slots:
+        async with self.activity_slots:  # maxConcurrentActivityFunctions
             try:
-                kwargs: dict[str, Any] = {info.trigger_param: decode_activity_input(input_json)}
-                for param in info.client_params:
-                    kwargs[param] = self.client_json()
-                result = await invoke(info, kwargs, self.activity_pool)
-                output = encode_activity_output(result)
-            except Exception as exc:
-                reason, details = failure_text("Activity", name, exc)
-                log.warning("activity %s failed: %s", name, exc)
-                return h.task_failed(task_id, reason, details)
+                output = await self.invoker.activity(info, input_json, instance_id)
+            except InvocationError as exc:
+                log.warning("activity %s failed: %s", name, exc.message)
+                return h.task_failed(task_id, f"Activity function '{name}' failed: {exc.message}", exc.stack_trace)
+            except FunctionTimeoutError as exc:
+                log.warning("activity %s: %s", name, exc)
+                return h.task_failed(task_id, f"Activity function '{name}' failed: FunctionTimeoutException: {exc}",
+                                     "")
         return h.event(h.TASK_COMPLETED, TaskScheduledId=task_id, Result=output)

@@ -23,6 +23,7 @@ class Environment:
     task_hub: str
     max_activities: int
     max_orchestrations: int
+    function_timeout: str | None = None
     azurite: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def close(self) -> None:
@@ -63,6 +64,7 @@ def prepare(manifest: str | None = None, *, quiet: bool = False) -> Environment:
         task_hub=os.environ.get("HARVEST_TASK_HUB") or str(host["hubName"]),
         max_activities=int(host.get("maxConcurrentActivityFunctions", 4)),
         max_orchestrations=int(host.get("maxConcurrentOrchestratorFunctions", 8)),
+        function_timeout=host.get("functionTimeout"),
         azurite=proc,
     )
 

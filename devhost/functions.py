@@ -1,57 +1,51 @@
-"""Index a DFApp once and invoke its functions the way the Python worker does."""
+"""The host's view of the app: functions from the worker's metadata, routes in the host's order, invocation.
+
+Everything here is built from what the Functions host itself receives — each function's name, id and raw
+binding JSON from the worker's metadata response — never from the Python objects, and every call goes
+through :class:`devhost.worker.Worker` (Azure's worker runtime).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import functools
-import inspect
+import datetime as dt
+import logging
 import re
-import traceback
-import uuid
-from collections.abc import Callable
-from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from azure.functions import meta
-from azure.functions.durable_functions import ActivityTriggerConverter
+from . import protocol as p
+from .worker import FunctionMetadata, InvocationError, Worker, json_data, returned_json, string_data
+
+log = logging.getLogger("harvest.devhost")
 
 HTTP, TIMER, ORCHESTRATOR, ACTIVITY, ENTITY, OTHER = "http", "timer", "orchestrator", "activity", "entity", "other"
 _KINDS = {
-    "httpTrigger": HTTP, "timerTrigger": TIMER, "orchestrationTrigger": ORCHESTRATOR,
-    "activityTrigger": ACTIVITY, "entityTrigger": ENTITY,
+    "httptrigger": HTTP, "timertrigger": TIMER, "orchestrationtrigger": ORCHESTRATOR,
+    "activitytrigger": ACTIVITY, "entitytrigger": ENTITY,
 }
 _ROUTE_PARAM = re.compile(r"\{(\*?)(\w+)(?::[^}?]*)?(\?)?\}")
+# Instance ids the Durable extension refuses (DurableClient.StartNewAsync): see docs/local-host.md.
+MAX_INSTANCE_ID_LENGTH = 256
+_BAD_INSTANCE_ID_CHAR = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
 
 
-@dataclass
-class InvocationContext:
-    """The bits of ``azure.functions.Context`` user code commonly reads."""
-
-    function_name: str
-    invocation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_directory: str = ""
-    trace_context: Any = None
-    retry_context: Any = None
+class FunctionTimeoutError(Exception):
+    """An invocation ran past host.json's functionTimeout (the host then gives up on it)."""
 
 
 @dataclass
 class FunctionInfo:
     name: str
     kind: str
-    func: Callable[..., Any]
     trigger_param: str
     client_params: list[str]
-    wants_context: bool
+    auth_level: str = "function"
     route: str | None = None
     methods: set[str] | None = None
     pattern: re.Pattern[str] | None = None
     schedule: str | None = None
     run_on_startup: bool = False
-
-    @property
-    def is_async(self) -> bool:
-        return inspect.iscoroutinefunction(self.func)
 
 
 def compile_route(template: str) -> re.Pattern[str]:
@@ -74,69 +68,135 @@ def compile_route(template: str) -> re.Pattern[str]:
     return re.compile("".join(out), re.IGNORECASE)
 
 
-class FunctionIndex:
-    """All functions of one app, indexed once (``app.get_functions()`` may only be called once)."""
+def describe(meta: FunctionMetadata) -> FunctionInfo:
+    """One function as the host sees it, from its raw bindings."""
+    trigger = next((b for b in meta.bindings if str(b.get("type", "")).lower().endswith("trigger")), {})
+    kind = _KINDS.get(str(trigger.get("type", "")).lower(), OTHER)
+    clients = [b["name"] for b in meta.bindings if str(b.get("type", "")).lower() == "durableclient"]
+    info = FunctionInfo(name=meta.name, kind=kind, trigger_param=str(trigger.get("name", "")), client_params=clients)
+    if kind == HTTP:
+        info.route = str(trigger.get("route") or meta.name).strip("/")
+        methods = trigger.get("methods")
+        info.methods = {str(m).upper() for m in methods} if methods else None
+        info.auth_level = str(trigger.get("authLevel") or "function").lower()
+        info.pattern = compile_route(info.route)
+    elif kind == TIMER:
+        info.schedule = str(trigger.get("schedule", ""))
+        info.run_on_startup = bool(trigger.get("runOnStartup", False))
+    return info
 
-    def __init__(self, app: Any) -> None:
-        self.functions: dict[str, FunctionInfo] = {}
-        for fn in app.get_functions():
-            info = self._describe(fn)
-            self.functions[info.name] = info
+
+class FunctionIndex:
+    """All functions of one app, as the host registers them."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.functions: dict[str, FunctionInfo] = {m.name: describe(m) for m in worker.functions.values()}
         self.orchestrators = {n: f for n, f in self.functions.items() if f.kind == ORCHESTRATOR}
         self.activities = {n: f for n, f in self.functions.items() if f.kind == ACTIVITY}
         self.timers = {n: f for n, f in self.functions.items() if f.kind == TIMER}
-        http = [f for f in self.functions.values() if f.kind == HTTP]
-        # literal routes before parameterised ones, like the Functions host
-        self.http = sorted(http, key=lambda f: ((f.route or "").count("{"), -len(f.route or "")))
+        self.http, self.route_errors = route_table([f for f in self.functions.values() if f.kind == HTTP])
 
-    @staticmethod
-    def _describe(fn: Any) -> FunctionInfo:
-        trigger = fn.get_trigger()
-        name = fn.get_function_name()
-        user = fn.get_user_function()
-        kind = _KINDS.get(getattr(trigger, "type", ""), OTHER)
-        clients = [b.name for b in fn.get_bindings() if b.type == "durableClient"]
+    def match(self, path: str, method: str) -> tuple[FunctionInfo, dict[str, str]] | None:
+        """The function serving ``method path``: the first in the host's order whose route and methods match."""
+        for info in self.http:
+            m = info.pattern.fullmatch(path) if info.pattern else None
+            if m and (info.methods is None or method.upper() in info.methods):
+                return info, {k: v for k, v in m.groupdict().items() if v is not None}
+        return None
+
+
+def route_table(functions: list[FunctionInfo]) -> tuple[list[FunctionInfo], dict[str, str]]:
+    """HTTP functions in the order the host registers their routes: by function name, case-insensitive
+    (Azure/azure-functions-host#9876: first match wins, no ASP.NET-style precedence). A function whose route
+    template and methods duplicate an earlier one's is not registered (the host reports "The route specified
+    conflicts with the route defined by function ...")."""
+    table: list[FunctionInfo] = []
+    errors: dict[str, str] = {}
+    for info in sorted(functions, key=lambda f: f.name.lower()):
+        for other in table:
+            same_template = (other.route or "").lower() == (info.route or "").lower()
+            overlap = other.methods is None or info.methods is None or bool(other.methods & info.methods)
+            if same_template and overlap:
+                errors[info.name] = f"The route specified conflicts with the route defined by function '{other.name}'."
+                break
+        else:
+            table.append(info)
+    return table, errors
+
+
+def instance_id_error(instance_id: str) -> str | None:
+    """Why the Durable extension would refuse ``instance_id`` as a new instance's id, or None."""
+    if instance_id.startswith("@"):
+        return "Orchestration instance ids must not start with @."
+    if _BAD_INSTANCE_ID_CHAR.search(instance_id):
+        return "Orchestration instance ids must not contain /, \\, #, ?, or control characters."
+    if len(instance_id) > MAX_INSTANCE_ID_LENGTH:
+        return f"Instance ID lengths must not exceed {MAX_INSTANCE_ID_LENGTH} characters."
+    return None
+
+
+class Invoker:
+    """Calls functions through the worker with each trigger's data encoded as the host encodes it."""
+
+    def __init__(self, index: FunctionIndex, client_json: Any, function_timeout: float | None) -> None:
+        self.index = index
+        self.worker = index.worker
+        self.client_json = client_json
+        self.function_timeout = function_timeout
+
+    def _clients(self, info: FunctionInfo) -> dict[str, p.TypedData]:
+        # the Durable client binding reaches the worker as a JSON string
+        return {name: string_data(self.client_json()) for name in info.client_params}
+
+    async def _call(self, info: FunctionInfo, inputs: dict[str, p.TypedData],
+                    metadata: dict[str, p.TypedData] | None = None) -> p.TypedData | None:
+        call = self.worker.invoke(info.name, inputs, metadata)
+        if self.function_timeout is None or info.kind == ORCHESTRATOR:
+            return await call
         try:
-            params = inspect.signature(user).parameters
-        except (TypeError, ValueError):
-            params = {}  # type: ignore[assignment]
-        info = FunctionInfo(
-            name=name, kind=kind, func=user, trigger_param=trigger.name, client_params=clients,
-            wants_context="context" in params and trigger.name != "context" and "context" not in clients,
-        )
-        if kind == HTTP:
-            info.route = (getattr(trigger, "route", None) or name).strip("/")
-            methods = getattr(trigger, "methods", None)
-            if methods:
-                info.methods = {str(getattr(m, "value", m)).upper() for m in methods}
-            info.pattern = compile_route(info.route)
-        elif kind == TIMER:
-            info.schedule = trigger.schedule
-            info.run_on_startup = bool(getattr(trigger, "run_on_startup", False))
-        return info
+            return await asyncio.wait_for(call, self.function_timeout)
+        except TimeoutError:
+            raise FunctionTimeoutError(
+                f"Timeout value of {format_timespan(self.function_timeout)} was exceeded by function: "
+                f"Functions.{info.name}") from None
+
+    async def activity(self, info: FunctionInfo, input_json: str | None, instance_id: str) -> str:
+        """Run an activity; its output as JSON text. Raises InvocationError / FunctionTimeoutError."""
+        text = input_json if input_json is not None else "null"
+        metadata = {"instanceId": string_data(instance_id), "data": p.TypedData(json=text)}
+        out = await self._call(info, {info.trigger_param: string_data(text), **self._clients(info)}, metadata)
+        return returned_json(out) or "null"
+
+    async def orchestrator(self, info: FunctionInfo, context_json: str) -> str:
+        """One replay episode; the orchestrator's state JSON (``OrchestrationContextToString`` in, JSON out)."""
+        out = await self._call(info, {info.trigger_param: string_data(context_json)})
+        text = returned_json(out)
+        if text is None:
+            raise InvocationError("orchestrator returned nothing", "")
+        return text
+
+    async def timer(self, info: FunctionInfo, past_due: bool, last: str, next_: str) -> None:
+        timer_info = {"Schedule": {"AdjustForDST": True},
+                      "ScheduleStatus": {"Last": last, "Next": next_, "LastUpdated": last}, "IsPastDue": past_due}
+        await self._call(info, {info.trigger_param: json_data(timer_info), **self._clients(info)})
+
+    async def http(self, info: FunctionInfo, request: p.RpcHttp) -> p.TypedData | None:
+        return await self._call(info, {info.trigger_param: p.TypedData(http=request), **self._clients(info)})
 
 
-async def invoke(info: FunctionInfo, kwargs: dict[str, Any], executor: Executor) -> Any:
-    """Call a function: async on the loop, sync in the executor."""
-    if info.wants_context:
-        kwargs = {**kwargs, "context": InvocationContext(function_name=info.name)}
-    if info.is_async:
-        return await info.func(**kwargs)
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(executor, functools.partial(info.func, **kwargs))
+def format_timespan(seconds: float) -> str:
+    return str(dt.timedelta(seconds=round(seconds))).rjust(8, "0")
 
 
-def decode_activity_input(input_json: str | None) -> Any:
-    return ActivityTriggerConverter.decode(meta.Datum(type="json", value=input_json or "null"),
-                                           trigger_metadata=None)
-
-
-def encode_activity_output(value: Any) -> str:
-    return str(ActivityTriggerConverter.encode(value, expected_type=None).value)
-
-
-def failure_text(kind: str, name: str, exc: BaseException) -> tuple[str, str]:
-    """(Reason, Details) for a failed activity/orchestration, like the extension reports them."""
-    reason = f"{kind} function '{name}' failed: {type(exc).__name__}: {exc}"
-    details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return reason, details
+def parse_timespan(text: str) -> float | None:
+    """host.json ``functionTimeout`` ("hh:mm:ss", "d.hh:mm:ss", or "-1" for unbounded) in seconds."""
+    text = text.strip()
+    if text in ("", "-1"):
+        return None
+    days = 0
+    if "." in text.split(":")[0]:
+        d, text = text.split(".", 1)
+        days = int(d)
+    h, m, s = (float(x) for x in text.split(":"))
+    return days * 86400 + h * 3600 + m * 60 + s

@@ -1,7 +1,7 @@
-"""LocalHost: runs any ``df.DFApp`` unchanged, with its state in Blob storage (Azurite).
+"""LocalHost: runs a Functions app unchanged, through Azure's Python worker, with its state in Blob (Azurite).
 
-    host = LocalHost(function_app.app, connection_string=conn)
-    await host.start()        # HTTP on http://127.0.0.1:7071, resumes unfinished orchestrations
+    host = LocalHost(Path("function_app.py"), connection_string=conn)   # or an app object (tests)
+    await host.start()        # loads the app in the worker, HTTP on http://127.0.0.1:7071, resumes orchestrations
     ...
     await host.stop()
 """
@@ -11,25 +11,28 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from azure.functions.timer import TimerRequest
 
 from . import history as h
 from .azurite import resolve_storage
-from .durable_api import DurableApi, client_binding
+from .durable_api import PREFIX, DurableApi, client_binding
 from .engine import Engine
-from .functions import FunctionIndex, invoke
+from .functions import FunctionIndex, parse_timespan
 from .http_routes import AppRoutes
+from .keys import SYSTEM, HostKeys, unauthorized
 from .lock import HostLock, HostLockError
 from .runner import TERMINAL
 from .settings import apply_local_settings, load_host_settings, load_local_settings
 from .store import InstanceStore
-from .timers import TimerScheduler
+from .timers import TimerScheduler, next_fire
+from .worker import Worker, WorkerLoadError
 
 __all__ = [
-    "HostLockError", "LocalHost", "apply_local_settings", "load_host_settings", "load_local_settings",
+    "HostLockError", "LocalHost", "WorkerLoadError", "apply_local_settings", "load_host_settings",
+    "load_local_settings",
 ]
 
 log = logging.getLogger("harvest.devhost")
@@ -38,22 +41,51 @@ log = logging.getLogger("harvest.devhost")
 class LocalHost:
     def __init__(self, app: Any, *, connection_string: str, task_hub: str = "HarvestHub",
                  host: str = "127.0.0.1", port: int = 7071, max_concurrent_activities: int = 4,
-                 max_concurrent_orchestrations: int = 8, fire_timers: bool = True) -> None:
-        self.index = FunctionIndex(app)  # get_functions() may be called once per app object
+                 max_concurrent_orchestrations: int = 8, fire_timers: bool = True,
+                 function_timeout: str | float | None = None, keys: HostKeys | None = None) -> None:
+        """``app``: the path of the app's script (``function_app.py``: loaded by the worker as Azure loads it) or
+        an app object (tests' small apps: indexed and validated by the worker's own registry). Raises
+        :class:`WorkerLoadError` with the worker's message when it rejects the app, as Azure loads nothing then."""
+        self.worker = Worker()
+        if isinstance(app, str | Path):
+            self._script: Path | None = Path(app)
+        else:
+            self._script = None
+            self.worker.load_app(app)
         self.task_hub = task_hub
         self.host = host
         self.port = port
         self.fire_timers = fire_timers
+        self.keys = keys or HostKeys()
+        self.function_timeout = (parse_timespan(function_timeout) if isinstance(function_timeout, str)
+                                 else function_timeout)
         conn, _ = resolve_storage(connection_string)
         self.store = InstanceStore(conn, task_hub)
-        self.engine = Engine(self.index, self.store, max_concurrent_activities=max_concurrent_activities,
-                             max_concurrent_orchestrations=max_concurrent_orchestrations,
-                             client_json=self.client_binding_json)
-        self.api = DurableApi(self)
+        self.index: FunctionIndex | None = FunctionIndex(self.worker) if self._script is None else None
+        self._limits = (max_concurrent_activities, max_concurrent_orchestrations)
+        self.engine: Engine = None  # type: ignore[assignment]  # built once the app is indexed
+        if self.index is not None:
+            self._build_engine()
         self._lock: HostLock | None = None
         self._runner: web.AppRunner | None = None
         self._timers: TimerScheduler | None = None
         self._client_json: str | None = None
+
+    def _build_engine(self) -> None:
+        assert self.index is not None
+        for name, reason in self.index.route_errors.items():
+            log.error("The '%s' function is in error: %s", name, reason)
+        self.engine = Engine(self.index, self.store, max_concurrent_activities=self._limits[0],
+                             max_concurrent_orchestrations=self._limits[1], client_json=self.client_binding_json,
+                             function_timeout=self.function_timeout)
+        self.api = DurableApi(self)
+
+    async def load(self) -> None:
+        """Index the app's script in the worker (WorkerInitRequest + metadata), once."""
+        if self.index is None and self._script is not None:
+            await self.worker.load_script(self._script)
+            self.index = FunctionIndex(self.worker)
+            self._build_engine()
 
     @property
     def base_url(self) -> str:
@@ -61,11 +93,13 @@ class LocalHost:
 
     def client_binding_json(self) -> str:
         if self._client_json is None:
-            self._client_json = json.dumps(client_binding(self.base_url, self.task_hub))
+            self._client_json = json.dumps(client_binding(self.base_url, self.task_hub, self.keys.query()))
         return self._client_json
 
     async def start(self) -> None:
         h.install_fast_timestamp_parsing()
+        await self.load()
+        assert self.index is not None
         await self.store.open()
         self._lock = HostLock(self.store.container, self.task_hub)
         try:
@@ -73,7 +107,7 @@ class LocalHost:
         except BaseException:
             await self.store.close()
             raise
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self._system_key])
         app.add_routes(self.api.routes() + AppRoutes(self).routes())
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -108,19 +142,28 @@ class LocalHost:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    @web.middleware
+    async def _system_key(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """The Durable webhook API needs the extension's system key when keys are configured (the SDK's own
+        calls go to ``rpcBaseUrl``, the extension's local-only RPC endpoint, which needs none)."""
+        if request.path.startswith(PREFIX + "/") and not self.keys.allows(SYSTEM, request):
+            return unauthorized()
+        return await handler(request)
+
     async def fire_timer(self, function_name: str) -> None:
         """Run a timer-triggered function now (with its durable client binding, if any)."""
+        assert self.index is not None
         info = self.index.timers.get(function_name)
         if info is None:
             raise KeyError(f"no timer function named '{function_name}'")
-        request = TimerRequest(past_due=False, schedule={"AdjustForDST": True},
-                               schedule_status={"Last": h.iso(h.utcnow())})
-        kwargs: dict[str, Any] = {info.trigger_param: request}
-        for name in info.client_params:
-            kwargs[name] = self.client_binding_json()
+        now = h.utcnow()
+        try:
+            following = h.iso(next_fire(info.schedule or "", now))
+        except ValueError:
+            following = h.iso(now)
         log.info("firing timer %s", function_name)
         try:
-            await invoke(info, kwargs, self.engine.activity_pool)
+            await self.engine.invoker.timer(info, past_due=False, last=h.iso(now), next_=following)
         except Exception:
             log.exception("timer function %s failed", function_name)
             raise

@@ -1,16 +1,25 @@
-"""The app's HTTP triggers on /api/<route>, and the admin endpoint that fires other functions."""
+"""The app's HTTP triggers on /api/<route>, and the admin endpoint that fires other functions.
+
+Routing and encoding follow the Functions host: routes are tried in function-name order and the first whose
+template and methods match wins (a route whose methods do not match is skipped; no match is a bare 404);
+the request reaches the worker as ``RpcHttp`` (lower-cased headers, route values as ``params``, query values
+with empty ones dropped, the body as bytes only when there is one: ``ToRpcHttp`` with the worker's
+``RawHttpBodyBytes``/``RpcHttpBodyOnly`` capabilities); the worker's ``RpcHttp`` answer becomes the response.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import azure.functions as func
 from aiohttp import web
 from multidict import CIMultiDict
 
-from .functions import ACTIVITY, HTTP, TIMER, FunctionInfo, invoke
+from . import protocol as p
+from .functions import ACTIVITY, HTTP, TIMER, FunctionInfo, FunctionTimeoutError
+from .keys import ADMIN, unauthorized
+from .worker import InvocationError
 
 if TYPE_CHECKING:
     from .host import LocalHost
@@ -22,28 +31,43 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     return web.json_response({"error": message}, status=status, headers=headers)
 
 
-def to_http_request(request: web.Request, body: bytes, route_params: dict[str, str]) -> func.HttpRequest:
-    return func.HttpRequest(
-        method=request.method, url=str(request.url), headers=dict(request.headers),
-        params={k: request.query[k] for k in request.query}, route_params=route_params, body=body,
+def to_rpc_http(request: web.Request, body: bytes, route_params: dict[str, str]) -> p.RpcHttp:
+    query: dict[str, str] = {}
+    for key in request.query:
+        value = ",".join(request.query.getall(key))
+        if value:
+            query[key] = value
+    return p.RpcHttp(
+        method=request.method, url=str(request.url),
+        headers={k.lower(): ",".join(request.headers.getall(k)) for k in request.headers},
+        params=dict(route_params), query=query,
+        body=p.TypedData(bytes=body) if body else p.TypedData(),
     )
 
 
-def to_aiohttp_response(result: Any) -> web.Response:
-    if result is None:
+def from_rpc_http(value: p.TypedData | None) -> web.Response:
+    """The worker's return value (``$return`` of the http output binding) as the host's response."""
+    kind = value.WhichOneof("data") if value is not None else None
+    if value is None or kind is None:
         return web.Response(status=204)
-    if isinstance(result, func.HttpResponse):
-        headers = CIMultiDict((k, v) for k, v in result.headers.items())
-        if "Content-Type" not in headers and result.mimetype:
-            charset = f"; charset={result.charset}" if result.charset else ""
-            headers["Content-Type"] = f"{result.mimetype}{charset}"
-        headers.pop("Content-Length", None)
-        return web.Response(status=result.status_code, body=result.get_body(), headers=headers)
-    if isinstance(result, bytes | bytearray):
-        return web.Response(body=bytes(result), content_type="application/octet-stream")
-    if isinstance(result, str):
-        return web.Response(text=result, content_type="text/plain")
-    return web.json_response(result)
+    if kind == "string":
+        return web.Response(text=value.string, content_type="text/plain")
+    if kind != "http" or value.http is None:
+        raise TypeError(f"HTTP function returned {kind!r}, not an HTTP response")
+    http = value.http
+    headers = CIMultiDict(http.headers)
+    headers.pop("Content-Length", None)
+    for cookie in http.cookies or []:
+        headers.add("Set-Cookie", f"{cookie.name}={cookie.value}")
+    body_data = http.body
+    body = b""
+    if body_data is not None:
+        body_kind = body_data.WhichOneof("data")
+        if body_kind == "bytes":
+            body = body_data.bytes or b""
+        elif body_kind in ("string", "json"):
+            body = str(getattr(body_data, body_kind)).encode()
+    return web.Response(status=int(http.status_code or 200), body=body, headers=headers)
 
 
 class AppRoutes:
@@ -59,29 +83,26 @@ class AppRoutes:
 
     async def dispatch(self, request: web.Request) -> web.Response:
         path = request.match_info["tail"].strip("/")
-        matches = [(f, m) for f in self.host.index.http if f.pattern and (m := f.pattern.fullmatch(path))]
-        if not matches:
-            return _error(404, f"no function serves /api/{path}")
-        for info, match in matches:
-            if info.methods is None or request.method in info.methods:
-                params = {k: v for k, v in match.groupdict().items() if v is not None}
-                return await self.call_http(info, request, params)
-        allowed = sorted({m for info, _ in matches for m in (info.methods or ())})
-        return _error(405, f"method {request.method} not allowed", {"Allow": ", ".join(allowed)})
+        found = self.host.index.match(path, request.method)
+        if found is None:
+            return web.Response(status=404)  # the host answers an unmatched route with an empty 404
+        info, params = found
+        if not self.host.keys.allows(info.auth_level, request):
+            return unauthorized()
+        return await self.call_http(info, request, params)
 
     async def call_http(self, info: FunctionInfo, request: web.Request, params: dict[str, str]) -> web.Response:
         body = await request.read()
-        kwargs: dict[str, Any] = {info.trigger_param: to_http_request(request, body, params)}
-        for name in info.client_params:
-            kwargs[name] = self.host.client_binding_json()
         try:
-            result = await invoke(info, kwargs, self.host.engine.activity_pool)
-            return to_aiohttp_response(result)
-        except Exception:
-            log.exception("HTTP function %s failed", info.name)
-            return _error(500, "internal error")
+            result = await self.host.engine.invoker.http(info, to_rpc_http(request, body, params))
+            return from_rpc_http(result)
+        except (InvocationError, FunctionTimeoutError, TypeError) as exc:
+            log.error("HTTP function %s failed: %s", info.name, exc)
+            return web.Response(status=500)  # the host's answer to a failed invocation: 500, no body
 
     async def admin_invoke(self, request: web.Request) -> web.Response:
+        if not self.host.keys.allows(ADMIN, request):
+            return unauthorized()
         name = request.match_info["name"]
         info = self.host.index.functions.get(name)
         if info is None:
@@ -93,12 +114,17 @@ class AppRoutes:
             return web.Response(status=202)
         if info.kind == ACTIVITY:
             raw = await request.read()
-            payload = json.loads(raw) if raw.strip() else {}
+            try:
+                payload = json.loads(raw) if raw.strip() else {}
+            except ValueError:
+                return _error(400, "body must be JSON: {\"input\": ...}")
             value = payload.get("input") if isinstance(payload, dict) else None
             self.host.engine.spawn(self.host.engine.run_activity(name, json.dumps(value), -1), f"activity {name}")
             return web.Response(status=202)
         return _error(400, f"'{name}' ({info.kind}) cannot be invoked through the admin API")
 
     async def admin_status(self, request: web.Request) -> web.Response:
+        if not self.host.keys.allows(ADMIN, request):
+            return unauthorized()
         return web.json_response({"state": "Running", "taskHub": self.host.task_hub,
                                   "functions": sorted(self.host.index.functions)})

@@ -17,10 +17,9 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-import azure.functions as func
-
 from . import history as h
 from .actions import flatten_actions, plan_actions, plan_retry, split_retry_first
+from .worker import InvocationError
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -28,6 +27,23 @@ if TYPE_CHECKING:
 log = logging.getLogger("harvest.devhost")
 TERMINAL = {"Completed", "Failed", "Terminated"}
 OUT_OF_PROC_MARK = "\n\n$OutOfProcData$:"
+MAX_CUSTOM_STATUS_KB = 16
+
+
+def custom_status_error(value: Any) -> str | None:
+    """The Durable extension's refusal of a custom status over 16 KB, or None.
+
+    ``SetCustomStatus`` serializes the value (compact JSON, non-ASCII kept) and ``MessagePayloadDataConverter``
+    counts it as UTF-16 (``Encoding.Unicode``) in whole KB, truncated: it fails past 16 KB, i.e. from 17,408 bytes.
+    """
+    if value is None:
+        return None
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    size_kb = int(len(text.encode("utf-16-le")) / 1024.0)
+    if size_kb <= MAX_CUSTOM_STATUS_KB:
+        return None
+    return (f"The UTF-16 size of the JSON-serialized payload must not exceed {MAX_CUSTOM_STATUS_KB} KB. "
+            f"The current payload size is {size_kb} KB.")
 
 
 def new_meta() -> dict[str, Any]:
@@ -193,6 +209,8 @@ class InstanceRunner:
         outcome = await self._replay(episode)
         closing: list[dict[str, Any]] = []
         status, output, continue_input = "Running", None, None
+        if (too_big := custom_status_error(outcome.get("customStatus"))) is not None:
+            outcome = {"error": too_big}
         if "error" in outcome:
             status, output = "Failed", f"Orchestrator function '{self.state['name']}' failed: {outcome['error']}"
             closing.append(h.event(h.EXECUTION_COMPLETED, OrchestrationStatus="Failed", Result=output))
@@ -250,9 +268,11 @@ class InstanceRunner:
         if info is None:
             return {"error": f"orchestrator function '{self.state['name']}' does not exist"}
         try:
-            raw = await self.engine.run_replay(info.func, func.OrchestrationContext(body))
-        except Exception as exc:
-            message = str(exc).split(OUT_OF_PROC_MARK, 1)
+            raw = await self.engine.run_replay(info, body)
+        except InvocationError as exc:
+            # the worker reports "<Type>: <message>"; the SDK's own failures are plain Exceptions
+            text = exc.message.removeprefix("Exception: ")
+            message = text.split(OUT_OF_PROC_MARK, 1)
             outcome: dict[str, Any] = {"error": message[0]}
             if len(message) == 2:
                 with contextlib.suppress(ValueError):
@@ -273,7 +293,7 @@ class InstanceRunner:
             self.engine.spawn(self.engine.ensure_child(ref, item[2], item[3], item[4]), "sub-orchestration")
 
     async def _activity(self, tid: int, name: str, input_json: str | None, execution_id: str) -> None:
-        ev = await self.engine.run_activity(name, input_json, tid)
+        ev = await self.engine.run_activity(name, input_json, tid, self.instance_id)
         await self.store.put_result(self.instance_id, execution_id, tid, ev)
         self.post({"type": "event", "event": ev, "exec": execution_id})
 

@@ -28,6 +28,8 @@ def load_host_settings(repo_root: Path) -> dict[str, Any]:
     for key in ("maxConcurrentActivityFunctions", "maxConcurrentOrchestratorFunctions"):
         if key in durable:
             settings[key] = int(durable[key])
+    if "functionTimeout" in data:
+        settings["functionTimeout"] = str(data["functionTimeout"])
     return settings
 
 

@@ -49,14 +49,14 @@ def setup_logging(verbose: bool, default: int = logging.WARNING) -> None:
 
 
 def local_host(env: Environment, *, port: int, host: str = "127.0.0.1", fire_timers: bool):  # type: ignore[no-untyped-def]
+    from devhost.environment import REPO_ROOT
     from devhost.host import LocalHost
-    from function_app import app as functions
+    from devhost.keys import HostKeys
 
-    return LocalHost(functions, connection_string=env.connection_string, task_hub=env.task_hub, host=host,
-                     port=port, max_concurrent_activities=env.max_activities,
-                     max_concurrent_orchestrations=env.max_orchestrations, fire_timers=fire_timers)
-
-
+    return LocalHost(REPO_ROOT / "function_app.py", connection_string=env.connection_string, task_hub=env.task_hub,
+                     host=host, port=port, max_concurrent_activities=env.max_activities,
+                     max_concurrent_orchestrations=env.max_orchestrations, fire_timers=fire_timers,
+                     function_timeout=env.function_timeout, keys=HostKeys.from_env())
 
 
 async def close_sdk_session() -> None:

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 import time
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,10 @@ def record(directory: str, key: str, what: str) -> None:
         fh.write(what + "\n")
         fh.flush()
         os.fsync(fh.fileno())
+
+
+# Azure's worker accepts only a class or a typing generic as a binding annotation (not dict[str, Any]).
+Payload = typing.Dict[str, Any]  # noqa: UP006
 
 
 def create_app() -> df.DFApp:
@@ -71,12 +76,12 @@ def create_app() -> df.DFApp:
         return value
 
     @app.activity_trigger(input_name="payload")
-    async def slow_value(payload: dict[str, Any]) -> Any:
+    async def slow_value(payload: Payload) -> Any:
         await asyncio.sleep(payload["s"])
         return payload["v"]
 
     @app.activity_trigger(input_name="payload")
-    def flaky(payload: dict[str, Any]) -> str:
+    def flaky(payload: Payload) -> str:
         path = Path(payload["dir"]) / f"{payload['key']}.attempts"
         attempts = int(path.read_text()) + 1 if path.exists() else 1
         path.write_text(str(attempts))
@@ -89,7 +94,7 @@ def create_app() -> df.DFApp:
         raise ValueError("boom from activity")
 
     @app.activity_trigger(input_name="payload")
-    def slow_record(payload: dict[str, Any]) -> str:
+    def slow_record(payload: Payload) -> str:
         record(payload["dir"], payload["key"], "start")
         time.sleep(payload["s"])
         record(payload["dir"], payload["key"], "end")

@@ -230,15 +230,14 @@ async def test_app_http_routes(host: LocalHost, http: aiohttp.ClientSession) -> 
         assert resp.status == 404
     async with http.put(f"{host.base_url}/api/echo", data=b"raw bytes") as resp:
         assert resp.status == 201 and await resp.read() == b"raw bytes"
+    # the host skips a route whose methods do not match; no route left is its bare 404 (not 405)
     async with http.get(f"{host.base_url}/api/echo") as resp:
-        assert resp.status == 405 and "error" in await resp.json()
+        assert resp.status == 404 and await resp.read() == b""
     async with http.get(f"{host.base_url}/api/does/not/exist") as resp:
-        assert resp.status == 404 and "error" in await resp.json()
+        assert resp.status == 404 and await resp.read() == b""
+    # a failed invocation is the host's 500 with no body: nothing of the exception reaches the client
     async with http.get(f"{host.base_url}/api/explode") as resp:
-        assert resp.status == 500
-        text = await resp.text()
-        assert "secret" not in text and "Traceback" not in text
-        assert await resp.json() == {"error": "internal error"}
+        assert resp.status == 500 and await resp.read() == b""
 
 
 async def test_timer_trigger_on_demand(host: LocalHost, http: aiohttp.ClientSession) -> None:

@@ -1,0 +1,62 @@
+"""Function access keys, checked as the Functions host checks them — when keys are configured.
+
+Azure: an ``anonymous`` route needs no key; ``function`` needs a function key, a host key or the master key;
+``admin`` needs the master key; the Durable webhook API (``/runtime/webhooks/durabletask``) needs the
+extension's system key (or the master key). A key is presented as the ``code`` query parameter or the
+``x-functions-key`` header; a missing or wrong key is answered ``401`` with an empty body
+(learn.microsoft.com/azure/azure-functions/function-keys-how-to, "Authorization scopes").
+
+``func start`` skips every check locally. devhost does the same unless keys are configured
+(``HARVEST_DEVHOST_MASTER_KEY``, ``HARVEST_DEVHOST_FUNCTION_KEYS`` comma-separated), so a test can hold the
+app to Azure's rules.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+ANONYMOUS, FUNCTION, ADMIN, SYSTEM = "anonymous", "function", "admin", "system"
+
+
+@dataclass(frozen=True)
+class HostKeys:
+    master: str | None = None
+    function: tuple[str, ...] = ()
+    system: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+
+    @property
+    def enabled(self) -> bool:
+        return self.master is not None or bool(self.function)
+
+    @classmethod
+    def from_env(cls) -> HostKeys:
+        master = os.environ.get("HARVEST_DEVHOST_MASTER_KEY") or None
+        function = tuple(k.strip() for k in os.environ.get("HARVEST_DEVHOST_FUNCTION_KEYS", "").split(",") if k.strip())
+        return cls(master=master, function=function)
+
+    def allows(self, level: str, request: web.Request) -> bool:
+        """Whether ``request`` carries a key good enough for ``level``."""
+        if not self.enabled or level == ANONYMOUS:
+            return True
+        presented = request.headers.get("x-functions-key") or request.query.get("code") or ""
+        if not presented:
+            return False
+        accepted = [self.master] if self.master else []
+        if level == FUNCTION:
+            accepted += list(self.function)
+        elif level == SYSTEM:
+            accepted.append(self.system)
+        return any(hmac.compare_digest(presented, key) for key in accepted)
+
+    def query(self) -> str:
+        """What management links carry in Azure (``&code=<system key>``), when keys are on."""
+        return f"&code={self.system}" if self.enabled else ""
+
+
+def unauthorized() -> web.Response:
+    return web.Response(status=401)
