@@ -5,7 +5,7 @@ import azure.functions as func
 
 from activities import lifecycle, maintenance, operate, stages
 from orchestrators import compact, run, source
-from triggers import daily, fallback, health, openapi, run_control, run_history, runs, stats
+from triggers import daily, health, openapi, run_control, run_history, runs, stats
 from triggers import maintenance as maintenance_routes
 from triggers import sources as source_routes
 
@@ -13,5 +13,5 @@ app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 for blueprint in (runs.bp, daily.bp, maintenance_routes.bp, run.bp, source.bp, compact.bp, lifecycle.bp, stages.bp,
                   maintenance.bp, operate.bp, run_history.bp, run_control.bp, stats.bp, source_routes.bp, health.bp,
-                  openapi.bp, fallback.bp):
+                  openapi.bp):
     app.register_functions(blueprint)

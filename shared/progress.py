@@ -6,6 +6,11 @@ measured rate; sources still running need what is left of that mean, pending one
 spread over the window of parallel sources. Custom status must stay under 16 KB, so with many sources
 the per-source map is aggregated: counts by status, and only the running, failed and partial sources
 by name.
+
+The Durable extension measures custom status as UTF-16 (``Encoding.Unicode``: 2 bytes a character, 4 for
+one outside the BMP) and fails the orchestration over 16 KB. The budget is counted the same way, on
+``json.dumps``'s default output (ASCII-escaped, with spaces), which is never shorter than the JSON the
+extension measures, and kept well under the limit.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from typing import Any
 
 from shared.models import SourceResult
 
-DETAIL_BUDGET = 12_000  # bytes of JSON for the full per-source map
-HARD_LIMIT = 15_000  # bytes; Durable's custom status limit is 16 KB
+EXTENSION_LIMIT = 16 * 1024  # UTF-16 bytes: the Durable extension refuses a larger custom status
+DETAIL_BUDGET = 10_000  # UTF-16 bytes of JSON for the full per-source map
+HARD_LIMIT = 14_000  # UTF-16 bytes for the whole status: headroom under EXTENSION_LIMIT
 NAMED_CAP = 40  # failed/partial sources named in the aggregated form
 
 
@@ -72,8 +78,14 @@ def _entry(r: SourceResult) -> dict[str, Any]:
     return entry
 
 
-def _size(value: Any) -> int:
-    return len(json.dumps(value, separators=(",", ":")).encode("utf-8"))
+def utf16_size(text: str) -> int:
+    """Bytes of ``text`` in UTF-16, as the Durable extension counts custom status."""
+    return len(text.encode("utf-16-le"))
+
+
+def status_size(value: Any) -> int:
+    """UTF-16 bytes of ``value`` as JSON (an upper bound of what the extension measures)."""
+    return utf16_size(json.dumps(value, default=str))
 
 
 def build_status(run_id: str, started: datetime, now: datetime, results: dict[str, SourceResult], *,
@@ -96,13 +108,13 @@ def build_status(run_id: str, started: datetime, now: datetime, results: dict[st
     if status is not None:
         body["status"] = status
     detailed = {sid: _entry(r) for sid, r in results.items()}
-    if _size(detailed) <= DETAIL_BUDGET:
+    if status_size(detailed) <= DETAIL_BUDGET:
         body["sources"] = detailed
         return body
     named = [sid for sid, r in results.items() if r.status == "running"]
     named += [sid for sid, r in results.items() if r.status in ("failed", "partial")][:NAMED_CAP]
     body["sources"] = {sid: detailed[sid] for sid in named}
     body["aggregated"] = True
-    while _size(body) > HARD_LIMIT and body["sources"]:  # extreme ids: drop detail until it fits
+    while status_size(body) > HARD_LIMIT and body["sources"]:  # extreme ids: drop detail until it fits
         body["sources"].pop(next(reversed(body["sources"])))
     return body

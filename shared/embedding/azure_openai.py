@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from shared import azure_clients
 from shared.embedding.background import BackgroundLoop
 from shared.embedding.base import l2_normalize
 from shared.embedding.openai_tokens import cl100k
@@ -192,8 +193,8 @@ class AzureOpenAIEmbedder:
             await self._client.close()
             self._client = None
         if self._owns_credential and self._credential is not None:
-            await self._credential.close()
             self._credential = None
+            await azure_clients.aclose_all()  # the process credential of this embedder's own loop
 
     def _ensure_client(self) -> Any:
         if self._client is None:
@@ -203,10 +204,10 @@ class AzureOpenAIEmbedder:
             if self._api_key:
                 auth = {"api_key": self._api_key}
             else:
-                from azure.identity.aio import DefaultAzureCredential, get_bearer_token_provider
+                from azure.identity.aio import get_bearer_token_provider
 
                 if self._credential is None:
-                    self._credential = DefaultAzureCredential()
+                    self._credential = azure_clients.credential()
                 auth = {"azure_ad_token_provider": get_bearer_token_provider(self._credential, SCOPE)}
             self._client = AsyncAzureOpenAI(
                 azure_endpoint=self.endpoint, azure_deployment=self.deployment, api_version=self.api_version,

@@ -26,9 +26,10 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from azure.storage.blob.aio import BlobServiceClient, ContainerClient
+from azure.storage.blob.aio import ContainerClient
 from pydantic import Field, model_validator
 
+from shared import azure_clients
 from shared.auth import SETTING, read_setting
 from shared.errors import ConfigError, PermanentError, TransientError
 from shared.http import HttpClient
@@ -55,19 +56,16 @@ class BlobSpec(SourceSpec):
 
 
 class _Clients:
-    """The service client (and credential) of one source for one activity; closed with the HttpClient."""
+    """The container client of one source, on the process's shared service client and credential
+    (``shared.azure_clients``): nothing to close per activity."""
 
     def __init__(self, spec: BlobSpec) -> None:
-        self.credential: Any = None
         if spec.account_url:
-            from azure.identity.aio import DefaultAzureCredential
-
-            self.credential = DefaultAzureCredential()
-            self.service = BlobServiceClient(spec.account_url, credential=self.credential)
+            self.service = azure_clients.blob_service(account_url=spec.account_url)
         else:
             conn = read_setting(spec.connection_setting or "", field=f"sources.{spec.id}.connection_setting")
             try:
-                self.service = BlobServiceClient.from_connection_string(conn)
+                self.service = azure_clients.blob_service(connection_string=conn)
             except ValueError:
                 raise ConfigError("invalid source", [{"field": f"sources.{spec.id}.connection_setting",
                                   "message": f"app setting {spec.connection_setting} is not a connection string"}]) \
@@ -75,9 +73,7 @@ class _Clients:
         self.container: ContainerClient = self.service.get_container_client(spec.container)
 
     async def aclose(self) -> None:
-        await self.service.close()
-        if self.credential is not None:
-            await self.credential.close()
+        """Nothing to do: the service client is shared by the process (closed at shutdown)."""
 
 
 def _translate(exc: Exception, what: str) -> Exception:

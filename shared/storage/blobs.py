@@ -26,6 +26,7 @@ from azure.core.exceptions import (
 from azure.storage.blob import ContentSettings
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 
+from shared import azure_clients
 from shared.errors import ConflictError, TransientError
 
 T = TypeVar("T")
@@ -39,10 +40,14 @@ def dumps(obj: Any) -> bytes:
 
 
 class BlobStore:
-    """One container of one storage account. Use as ``async with BlobStore.connect(...) as store``."""
+    """One container of one storage account. Use as ``async with BlobStore.connect(...) as store``.
 
-    def __init__(self, service: BlobServiceClient, container: str) -> None:
+    ``connect`` uses the process's shared service client (``shared.azure_clients``): closing the store
+    leaves it open for the next store. A store built on its own ``BlobServiceClient`` closes that client."""
+
+    def __init__(self, service: BlobServiceClient, container: str, *, owns_service: bool = True) -> None:
         self._service = service
+        self._owns_service = owns_service
         self.container_name = container
         self.container: ContainerClient = service.get_container_client(container)
 
@@ -50,15 +55,8 @@ class BlobStore:
     def connect(
         cls, *, container: str, connection_string: str | None = None, account_url: str | None = None
     ) -> BlobStore:
-        if account_url:
-            from azure.identity.aio import DefaultAzureCredential
-
-            service = BlobServiceClient(account_url, credential=DefaultAzureCredential())
-        elif connection_string:
-            service = BlobServiceClient.from_connection_string(connection_string)
-        else:
-            raise ValueError("a connection string or an account URL is required")
-        return cls(service, container)
+        service = azure_clients.blob_service(connection_string=connection_string, account_url=account_url)
+        return cls(service, container, owns_service=False)
 
     @classmethod
     def from_settings(cls, settings: Any) -> BlobStore:
@@ -75,7 +73,8 @@ class BlobStore:
         await self.close()
 
     async def close(self) -> None:
-        await self._service.close()
+        if self._owns_service:
+            await self._service.close()
 
     async def ensure_container(self) -> None:
         try:

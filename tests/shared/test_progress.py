@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from shared.models import SourceCounts, SourceResult
-from shared.progress import HARD_LIMIT, build_status, eta_seconds
+from shared.progress import EXTENSION_LIMIT, HARD_LIMIT, build_status, eta_seconds, status_size, utf16_size
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
@@ -49,8 +49,7 @@ def test_few_sources_are_listed_with_phase_and_counts() -> None:
 def test_three_hundred_sources_stay_under_16_kb() -> None:
     res = results(300, 250, 8, name="a-rather-long-source-identifier-{:04d}")
     status = build_status("run-20261123T020000Z-abcdef", T0, T0 + timedelta(seconds=120), res, window=8)
-    size = len(json.dumps(status).encode())
-    assert size < HARD_LIMIT < 16 * 1024
+    assert status_size(status) <= HARD_LIMIT < EXTENSION_LIMIT
     assert status["aggregated"] is True and status["total"] == 300 and status["done"] == 250
     assert status["by_status"] == {"completed": 225, "failed": 25, "running": 8, "pending": 42}
     named = status["sources"]
@@ -63,4 +62,50 @@ def test_even_absurd_ids_are_cut_to_fit() -> None:
     for sid in list(res)[:200]:
         res[sid].status = "failed"
     status = build_status("run-1", T0, T0 + timedelta(seconds=5), res, window=64)
-    assert len(json.dumps(status, separators=(",", ":")).encode()) <= HARD_LIMIT
+    assert status_size(status) <= HARD_LIMIT
+
+
+def test_utf16_size_counts_as_the_extension_does() -> None:
+    assert utf16_size("abc") == 6 and utf16_size("é") == 2 and utf16_size("\U0001d530") == 4
+    assert status_size({"id": "é"}) == utf16_size('{"id": "\\u00e9"}')  # ASCII-escaped: never an undercount
+
+
+def fails(sid: str, i: int, t: datetime) -> SourceResult:
+    reason = f"fetch failed for https://example.org/{'ü' * 200}/{i}: " + "connection reset by peer; " * 40
+    return SourceResult(source_id=sid, status="failed" if i % 3 else "partial", phase="done", message=reason[:500],
+                        counts=SourceCounts(discovered=10_000 + i, added=9_000, failed=999, chunks_embedded=123_456),
+                        started_at=t - timedelta(seconds=30 + i), finished_at=t)
+
+
+def test_a_run_over_200_sources_stays_under_the_limit_at_every_step() -> None:
+    """Drive the builder as the run orchestrator does (window of 16; every other source fails with a long
+    non-ASCII reason; ids at the manifest's maximum length, some with astral characters) and measure every
+    custom status as UTF-16, as the extension does."""
+    ids = [f"{i:03d}-" + "s" * 59 for i in range(190)] + [f"{i:03d}-" + "\U0001d530" * 59 for i in range(190, 200)]
+    assert max(len(sid) for sid in ids) == 63  # shared.sources.base: ^[a-z0-9][a-z0-9_-]{0,62}$
+    run_id = "run-20261123T020000Z-abcdef-" + "r" * 99
+    res = {sid: SourceResult(source_id=sid) for sid in ids}
+    sizes: list[int] = []
+    now, queue, running, window = T0, list(ids), [], 16
+
+    def publish(phase: str = "sources", status: str | None = None) -> None:
+        body = build_status(run_id, T0, now, res, window=window, phase=phase, status=status)
+        sizes.append(max(status_size(body), utf16_size(json.dumps(body, ensure_ascii=False, separators=(",", ":")))))
+
+    while queue or running:
+        while queue and len(running) < window:
+            sid = queue.pop(0)
+            running.append(sid)
+            res[sid] = SourceResult(source_id=sid, status="running", phase="embed", started_at=now,
+                                    counts=SourceCounts(discovered=50_000, added=40_000, chunks_embedded=999_999))
+        publish()
+        now += timedelta(seconds=7)
+        sid = running.pop(0)
+        i = ids.index(sid)
+        res[sid] = fails(sid, i, now) if i % 2 else SourceResult(
+            source_id=sid, status="completed", phase="done", counts=SourceCounts(discovered=10, added=10),
+            started_at=now - timedelta(seconds=20), finished_at=now)
+    for phase, status in (("closing", None), ("finishing", "partial"), ("done", "partial")):
+        publish(phase, status)
+    assert len(sizes) == 203
+    assert max(sizes) <= HARD_LIMIT < EXTENSION_LIMIT
