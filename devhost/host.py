@@ -133,6 +133,9 @@ class LocalHost:
         if self._lock is not None:
             await self._lock.release()
         await self.store.close()
+        from shared.azure_clients import aclose_all
+
+        await aclose_all()  # the process-wide credential and Blob clients the app's functions opened
         log.info("devhost stopped")
 
     async def __aenter__(self) -> LocalHost:
