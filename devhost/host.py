@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -133,9 +134,9 @@ class LocalHost:
         if self._lock is not None:
             await self._lock.release()
         await self.store.close()
-        from shared.azure_clients import aclose_all
-
-        await aclose_all()  # the process-wide credential and Blob clients the app's functions opened
+        clients = sys.modules.get("shared.azure_clients")  # Harvest's process-wide credential and Blob clients
+        if clients is not None:
+            await clients.aclose_all()
         log.info("devhost stopped")
 
     async def __aenter__(self) -> LocalHost:
