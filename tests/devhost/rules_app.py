@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 import typing
 from typing import Any
@@ -11,6 +12,10 @@ import azure.durable_functions as df
 import azure.functions as func
 
 Payload = typing.Dict[str, Any]  # noqa: UP006 - the worker refuses dict[str, Any]
+
+# how many "probe" activities ran at once (they run in the worker's thread pool, in this process)
+RUNNING = {"now": 0, "max": 0}
+_LOCK = threading.Lock()
 
 
 def create_app() -> df.DFApp:
@@ -60,6 +65,21 @@ def create_app() -> df.DFApp:
     def sleepy(payload: Payload) -> float:
         time.sleep(float(payload["seconds"]))
         return float(payload["seconds"])
+
+    @app.activity_trigger(input_name="payload")
+    def probe(payload: Payload) -> int:
+        with _LOCK:
+            RUNNING["now"] += 1
+            RUNNING["max"] = max(RUNNING["max"], RUNNING["now"])
+        time.sleep(0.3)
+        with _LOCK:
+            RUNNING["now"] -= 1
+        return int(payload["i"])
+
+    @app.orchestration_trigger(context_name="context")
+    def fan_out(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+        results = yield context.task_all([context.call_activity("probe", {"i": i}) for i in range(context.get_input())])
+        return sum(results)
 
     @app.orchestration_trigger(context_name="context")
     def status_of_size(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]

@@ -146,6 +146,17 @@ async def test_function_timeout_fails_the_activity(host: LocalHost, http: aiohtt
     assert "Timeout value of 00:00:02 was exceeded by function: Functions.sleepy" in slow["output"]
 
 
+async def test_max_concurrent_activity_functions(azurite: str, task_hub: str, http: aiohttp.ClientSession) -> None:
+    host = await hosted(azurite, task_hub, max_concurrent_activities=2)
+    try:
+        rules_app.RUNNING["max"] = 0
+        done = await wait_output(host, http, "fan_out", 8)
+        assert done["output"] == sum(range(8))
+        assert rules_app.RUNNING["max"] == 2  # 8 fanned out, never more than the limit at once
+    finally:
+        await host.stop()
+
+
 @pytest.mark.parametrize("bad", ["@entity", "a%23b", "a%3Fb", "tab%09here", "x" * 257])
 async def test_instance_ids_the_extension_refuses(host: LocalHost, http: aiohttp.ClientSession, bad: str) -> None:
     # sent on the extension's own start API (the SDK would put "#"/"?" into the URL unencoded)
