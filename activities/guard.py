@@ -21,6 +21,7 @@ from typing import Any
 from shared import envelope
 from shared.failure_policy import classify
 from shared.logs import configure_logging, log_context
+from shared.redact import redact_text
 
 log = logging.getLogger("harvest.activities")
 
@@ -45,12 +46,13 @@ def guarded(fn: Activity) -> Activity:
                 return envelope.ok(await fn(payload, **clients))
             except Exception as exc:
                 failure = classify(exc)
+                reason = redact_text(failure.reason)  # it lands in Durable history and the run record
                 if failure.permanent:
-                    log.warning("%s: permanent failure: %s", fn.__name__, failure.reason)
-                    return envelope.failed(failure.reason)
+                    log.warning("%s: permanent failure: %s", fn.__name__, reason)
+                    return envelope.failed(reason)
                 if failure.retry_after is not None:
-                    log.info("%s: retry in %.1f s: %s", fn.__name__, failure.retry_after, failure.reason)
-                    return envelope.retry(failure.retry_after, failure.reason)
+                    log.info("%s: retry in %.1f s: %s", fn.__name__, failure.retry_after, reason)
+                    return envelope.retry(failure.retry_after, reason)
                 raise
 
     return wrapper

@@ -14,10 +14,12 @@ from shared.models import (
     FinishSourceInput,
     LoadSourcesInput,
     OpenRunInput,
+    RunSummary,
     SourceTask,
 )
 from shared.pipeline import lifecycle
 from shared.pipeline.context import open_context
+from shared.redact import redact_value
 
 bp = df.Blueprint()
 
@@ -46,8 +48,9 @@ async def open_run_activity(payload: Payload) -> dict[str, Any]:
 @guarded
 async def close_run_activity(payload: Payload) -> dict[str, Any]:
     request = CloseRunInput.model_validate(payload)
-    async with open_context() as ctx:
-        return (await lifecycle.close_run(ctx, request.summary)).model_dump(mode="json")
+    summary = RunSummary.model_validate(redact_value(request.summary.model_dump(mode="json")))
+    async with open_context() as ctx:  # the record keeps no secret an error message may have carried
+        return (await lifecycle.close_run(ctx, summary)).model_dump(mode="json")
 
 
 @bp.function_name(names.BEGIN_SOURCE)

@@ -18,6 +18,7 @@ from shared import names
 from shared.models import RunRef
 from shared.notify import notify
 from shared.pipeline.context import open_context
+from shared.redact import redact_value
 from shared.report import render_report
 from shared.runs import timeline
 from shared.runs.index import sync_index
@@ -94,7 +95,7 @@ async def publish_run_activity(payload: Payload, client: df.DurableOrchestration
         history = await _histories(client, run_id, list(summary.sources))
         points = timeline.cumulative(timeline.processed_events(history), summary.started_at)
         data = summary.model_copy(update={"report": report_blob(run_id)}).model_dump(mode="json")
-        html = render_report(data, points or timeline.from_source_results(data))
+        html = render_report(redact_value(data), points or timeline.from_source_results(data))
         await ctx.store.write_bytes(report_blob(run_id), html.encode("utf-8"), content_settings=_html_type())
         await _update_record(ctx.store, run_id, report=report_blob(run_id))
         await sync_index(ctx.store, run_id)

@@ -168,13 +168,6 @@ def read_setting(name: str, *, field: str = "auth") -> str:
     return value
 
 
-def redact(text: str, secrets: set[str]) -> str:
-    for secret in sorted(secrets, key=len, reverse=True):
-        if len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
-
-
 def with_query(url: str, name: str, value: str) -> str:
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != name]
