@@ -65,10 +65,10 @@ async def index_run_activity(payload: Payload, client: df.DurableOrchestrationCl
     return {"status_url": url}
 
 
-async def _histories(client: df.DurableOrchestrationClient, run_id: str, source_ids: list[str]) -> list[dict]:
+async def _histories(client: df.DurableOrchestrationClient, run_id: str, source_ids: list[str]) -> list[dict[str, Any]]:
     limit = asyncio.Semaphore(8)
 
-    async def one(sid: str) -> list[dict]:
+    async def one(sid: str) -> list[dict[str, Any]]:
         async with limit:
             try:
                 status = await client.get_status(f"{run_id}:{sid}", show_history=True, show_history_output=True)

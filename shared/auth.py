@@ -196,7 +196,9 @@ class Authenticator:
             return url, {}
         if isinstance(spec, ApiKeyAuth):
             key = self._secret(spec.key_setting)
-            return (with_query(url, spec.query_param, key), {}) if spec.query_param else (url, {spec.header: key})
+            if spec.query_param:
+                return with_query(url, spec.query_param, key), {}
+            return url, {spec.header or "X-API-Key": key}
         if isinstance(spec, BearerAuth):
             return url, {"Authorization": f"Bearer {self._secret(spec.token_setting)}"}
         if isinstance(spec, BasicAuth):

@@ -107,7 +107,7 @@ class RunError(ErrorRecord):
     """One of the run's first errors, with the source it came from (no stage: the whole source failed)."""
 
     source_id: str
-    stage: Stage | None = None  # type: ignore[assignment]
+    stage: Stage | None = None  # type: ignore[assignment]  # a whole source's failure has no stage
 
 
 class NotificationRecord(Model):

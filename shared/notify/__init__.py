@@ -12,6 +12,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+from pydantic import SecretStr
+
 from shared.models import NotificationRecord, RunSummary
 from shared.notify.delivery import deliver
 from shared.notify.message import build_notice
@@ -24,8 +26,8 @@ from shared.settings import Settings
 log = logging.getLogger("harvest.notify")
 
 
-def _secret(value: object) -> str | None:
-    return value.get_secret_value() if value is not None else None  # type: ignore[attr-defined]
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
 def channels(settings: Settings, summary: RunSummary) -> dict[str, Callable[[], Awaitable[None]]]:
