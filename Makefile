@@ -11,7 +11,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 AZURITE_VERSION := 3.35.0
 AZURITE := node_modules/.bin/azurite-blob
 
-.PHONY: setup run serve test lint bench clean
+.PHONY: setup run serve test lint typecheck bench clean
 
 setup: $(STAMP) $(AZURITE)
 
@@ -38,6 +38,9 @@ test: setup  ## the whole test suite (starts its own Azurite)
 
 lint: setup
 	$(BIN)/ruff check .
+
+typecheck: setup  ## mypy, strict on shared/, orchestrators/, activities/ ([tool.mypy] in pyproject.toml)
+	$(BIN)/mypy
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'

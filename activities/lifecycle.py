@@ -6,68 +6,76 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from activities.guard import Payload, permanent_errors_as_results
+from activities.guard import Payload, guarded
 from shared import names
-from shared.models import RunInput, RunOptions, RunSummary, SourceResult, SourceTask
+from shared.models import (
+    CheckpointInput,
+    CloseRunInput,
+    FinishSourceInput,
+    LoadSourcesInput,
+    OpenRunInput,
+    RunSummary,
+    SourceTask,
+)
 from shared.pipeline import lifecycle
 from shared.pipeline.context import open_context
+from shared.redact import redact_value
 
 bp = df.Blueprint()
 
 
 @bp.function_name(names.LOAD_SOURCES)
 @bp.activity_trigger(input_name="payload")
-@permanent_errors_as_results
+@guarded
 async def load_sources_activity(payload: Payload) -> dict[str, Any]:
+    request = LoadSourcesInput.model_validate(payload)
     async with open_context() as ctx:
         await ctx.store.ensure_container()
-        return lifecycle.plan(ctx, RunOptions.model_validate(payload["options"]))
+        return lifecycle.plan(ctx, request.options).model_dump(mode="json")
 
 
 @bp.function_name(names.OPEN_RUN)
 @bp.activity_trigger(input_name="payload")
-@permanent_errors_as_results
+@guarded
 async def open_run_activity(payload: Payload) -> dict[str, Any]:
+    request = OpenRunInput.model_validate(payload)
     async with open_context() as ctx:
-        run = RunInput.model_validate(payload["run"])
-        return (await lifecycle.open_run(ctx, run, payload["sources"])).model_dump(mode="json")
+        return (await lifecycle.open_run(ctx, request.run, request.sources)).model_dump(mode="json")
 
 
 @bp.function_name(names.CLOSE_RUN)
 @bp.activity_trigger(input_name="payload")
-@permanent_errors_as_results
+@guarded
 async def close_run_activity(payload: Payload) -> dict[str, Any]:
-    async with open_context() as ctx:
-        summary = RunSummary.model_validate(payload["summary"])
+    request = CloseRunInput.model_validate(payload)
+    summary = RunSummary.model_validate(redact_value(request.summary.model_dump(mode="json")))
+    async with open_context() as ctx:  # the record keeps no secret an error message may have carried
         return (await lifecycle.close_run(ctx, summary)).model_dump(mode="json")
 
 
 @bp.function_name(names.BEGIN_SOURCE)
 @bp.activity_trigger(input_name="payload")
-@permanent_errors_as_results
+@guarded
 async def begin_source_activity(payload: Payload) -> dict[str, Any]:
+    task = SourceTask.model_validate(payload)
     async with open_context() as ctx:
-        return (await lifecycle.begin_source(ctx, SourceTask.model_validate(payload))).model_dump(mode="json")
+        return (await lifecycle.begin_source(ctx, task)).model_dump(mode="json")
 
 
 @bp.function_name(names.CHECKPOINT)
 @bp.activity_trigger(input_name="payload")
-@permanent_errors_as_results
+@guarded
 async def checkpoint_activity(payload: Payload) -> None:
+    request = CheckpointInput.model_validate(payload)
     async with open_context() as ctx:
-        await lifecycle.save_cursor(ctx, payload["run_id"], payload["source_id"], payload["cursor"])
+        await lifecycle.save_cursor(ctx, request.run_id, request.source_id, request.cursor)
 
 
 @bp.function_name(names.FINISH_SOURCE)
 @bp.activity_trigger(input_name="payload")
-@permanent_errors_as_results
+@guarded
 async def finish_source_activity(payload: Payload) -> None:
+    request = FinishSourceInput.model_validate(payload)
     async with open_context() as ctx:
-        await lifecycle.finish_source(
-            ctx,
-            payload["run_id"],
-            SourceResult.model_validate(payload["result"]),
-            payload.get("high_water"),
-            bool(payload.get("dry_run")),
-            bool(payload.get("full_refresh")),
-        )
+        await lifecycle.finish_source(ctx, request.run_id, request.result, request.high_water, request.dry_run,
+                                      request.full_refresh)

@@ -6,8 +6,9 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from activities.guard import Payload, permanent_errors_as_results
+from activities.guard import Payload, guarded
 from shared import names
+from shared.models import CompactSourceInput
 from shared.pipeline.compact import compact_source
 from shared.pipeline.context import open_context
 
@@ -16,8 +17,8 @@ bp = df.Blueprint()
 
 @bp.function_name(names.COMPACT_SOURCE)
 @bp.activity_trigger(input_name="payload")
-@permanent_errors_as_results
+@guarded
 async def compact_source_activity(payload: Payload) -> dict[str, Any]:
+    request = CompactSourceInput.model_validate(payload)
     async with open_context() as ctx:
-        result = await compact_source(ctx, payload["source_id"], int(payload["keep"]))
-        return result.model_dump(mode="json")
+        return (await compact_source(ctx, request.source_id, request.keep)).model_dump(mode="json")

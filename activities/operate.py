@@ -13,11 +13,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import azure.durable_functions as df
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus as S
 
-from activities.guard import Payload
+from activities.guard import Payload, guarded
 from shared import names
-from shared.logs import configure_logging, log_context
+from shared.models import RunRef
 from shared.notify import notify
 from shared.pipeline.context import open_context
+from shared.redact import redact_value
 from shared.report import render_report
 from shared.runs import timeline
 from shared.runs.index import sync_index
@@ -54,21 +55,20 @@ async def _update_record(store: BlobStore, run_id: str, **changes: Any) -> None:
 @bp.function_name(names.INDEX_RUN)
 @bp.activity_trigger(input_name="payload")
 @bp.durable_client_input(client_name="client")
+@guarded
 async def index_run_activity(payload: Payload, client: df.DurableOrchestrationClient) -> dict[str, Any]:
-    configure_logging()
-    run_id = payload["run_id"]
-    with log_context(run_id=run_id, instance_id=run_id):
-        url = without_keys(client.get_client_response_links(None, run_id)["statusQueryGetUri"])
-        async with open_context() as ctx:
-            await _update_record(ctx.store, run_id, status_url=url)
-            await sync_index(ctx.store, run_id)
-        return {"status_url": url}
+    run_id = RunRef.model_validate(payload).run_id
+    url = without_keys(client.get_client_response_links(None, run_id)["statusQueryGetUri"])
+    async with open_context() as ctx:
+        await _update_record(ctx.store, run_id, status_url=url)
+        await sync_index(ctx.store, run_id)
+    return {"status_url": url}
 
 
-async def _histories(client: df.DurableOrchestrationClient, run_id: str, source_ids: list[str]) -> list[dict]:
+async def _histories(client: df.DurableOrchestrationClient, run_id: str, source_ids: list[str]) -> list[dict[str, Any]]:
     limit = asyncio.Semaphore(8)
 
-    async def one(sid: str) -> list[dict]:
+    async def one(sid: str) -> list[dict[str, Any]]:
         async with limit:
             try:
                 status = await client.get_status(f"{run_id}:{sid}", show_history=True, show_history_output=True)
@@ -84,25 +84,23 @@ async def _histories(client: df.DurableOrchestrationClient, run_id: str, source_
 @bp.function_name(names.PUBLISH_RUN)
 @bp.activity_trigger(input_name="payload")
 @bp.durable_client_input(client_name="client")
+@guarded
 async def publish_run_activity(payload: Payload, client: df.DurableOrchestrationClient) -> dict[str, Any]:
     """Render the report next to the run record and bring the run index up to date."""
-    configure_logging()
-    run_id = payload["run_id"]
-    with log_context(run_id=run_id, instance_id=run_id):
-        async with open_context() as ctx:
-            summary = await records.read_run(ctx.store, run_id)
-            if summary is None:
-                return {"report": None}
-            history = await _histories(client, run_id, list(summary.sources))
-            points = timeline.cumulative(timeline.processed_events(history), summary.started_at)
-            data = summary.model_copy(update={"report": report_blob(run_id)}).model_dump(mode="json")
-            html = render_report(data, points or timeline.from_source_results(data))
-            await ctx.store.write_bytes(report_blob(run_id), html.encode("utf-8"),
-                                        content_settings=_html_type())
-            await _update_record(ctx.store, run_id, report=report_blob(run_id))
-            await sync_index(ctx.store, run_id)
-        log.info("published report of run %s (%d bytes)", run_id, len(html))
-        return {"report": report_blob(run_id), "bytes": len(html)}
+    run_id = RunRef.model_validate(payload).run_id
+    async with open_context() as ctx:
+        summary = await records.read_run(ctx.store, run_id)
+        if summary is None:
+            return {"report": None}
+        history = await _histories(client, run_id, list(summary.sources))
+        points = timeline.cumulative(timeline.processed_events(history), summary.started_at)
+        data = summary.model_copy(update={"report": report_blob(run_id)}).model_dump(mode="json")
+        html = render_report(redact_value(data), points or timeline.from_source_results(data))
+        await ctx.store.write_bytes(report_blob(run_id), html.encode("utf-8"), content_settings=_html_type())
+        await _update_record(ctx.store, run_id, report=report_blob(run_id))
+        await sync_index(ctx.store, run_id)
+    log.info("published report of run %s (%d bytes)", run_id, len(html))
+    return {"report": report_blob(run_id), "bytes": len(html)}
 
 
 def _html_type() -> Any:
@@ -113,45 +111,43 @@ def _html_type() -> Any:
 
 @bp.function_name(names.NOTIFY_RUN)
 @bp.activity_trigger(input_name="payload")
+@guarded
 async def notify_run_activity(payload: Payload) -> dict[str, Any]:
-    configure_logging()
-    run_id = payload["run_id"]
-    with log_context(run_id=run_id, instance_id=run_id):
-        try:
-            async with open_context() as ctx:
-                summary = await records.read_run(ctx.store, run_id)
-                if summary is None:
-                    return {"notifications": []}
-                sent = [n.model_dump(mode="json") for n in await notify(ctx.settings, summary)]
-                if sent:
-                    await _update_record(ctx.store, run_id, notifications=sent)
-                return {"notifications": sent}
-        except Exception as exc:  # never fail the run because of a notification
-            log.exception("run %s: notifications could not be sent", run_id)
-            return {"notifications": [], "error": f"{type(exc).__name__}: {exc}"[:300]}
+    run_id = RunRef.model_validate(payload).run_id
+    try:
+        async with open_context() as ctx:
+            summary = await records.read_run(ctx.store, run_id)
+            if summary is None:
+                return {"notifications": []}
+            sent = [n.model_dump(mode="json") for n in await notify(ctx.settings, summary)]
+            if sent:
+                await _update_record(ctx.store, run_id, notifications=sent)
+            return {"notifications": sent}
+    except Exception as exc:  # never fail the run because of a notification
+        log.exception("run %s: notifications could not be sent", run_id)
+        return {"notifications": [], "error": f"{type(exc).__name__}: {exc}"[:300]}
 
 
 @bp.function_name(names.APPLY_RETENTION)
 @bp.activity_trigger(input_name="payload")
 @bp.durable_client_input(client_name="client")
+@guarded
 async def apply_retention_activity(payload: Payload, client: df.DurableOrchestrationClient) -> dict[str, Any]:
     """Purge run records, reports, index entries and orchestration history older than the retention."""
-    configure_logging()
-    run_id = payload.get("run_id")
-    with log_context(run_id=run_id, instance_id=run_id):
-        try:
-            async with open_context() as ctx:
-                days = ctx.settings.retention_days
-                if days == 0:
-                    return {"skipped": "HARVEST_RETENTION_DAYS is 0"}
-                now = datetime.now(UTC)
-                result = await purge_expired(ctx.store, now=now, days=days, keep={run_id} if run_id else None)
-            purged = await client.purge_instance_history_by(
-                created_time_from=datetime(2000, 1, 1, tzinfo=UTC),
-                created_time_to=datetime.fromisoformat(result["cutoff"]),
-                runtime_status=[S.Completed, S.Failed, S.Terminated])
-            result["instances_purged"] = purged.instances_deleted
-            return result
-        except Exception as exc:
-            log.exception("retention failed")
-            return {"error": f"{type(exc).__name__}: {exc}"[:300]}
+    run_id = RunRef.model_validate(payload).run_id
+    try:
+        async with open_context() as ctx:
+            days = ctx.settings.retention_days
+            if days == 0:
+                return {"skipped": "HARVEST_RETENTION_DAYS is 0"}
+            now = datetime.now(UTC)
+            result: dict[str, Any] = await purge_expired(ctx.store, now=now, days=days, keep={run_id})
+        purged = await client.purge_instance_history_by(
+            created_time_from=datetime(2000, 1, 1, tzinfo=UTC),
+            created_time_to=datetime.fromisoformat(result["cutoff"]),
+            runtime_status=[S.Completed, S.Failed, S.Terminated])
+        result["instances_purged"] = purged.instances_deleted
+        return result
+    except Exception as exc:  # retention never changes the run's result
+        log.exception("retention failed")
+        return {"error": f"{type(exc).__name__}: {exc}"[:300]}

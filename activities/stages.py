@@ -7,9 +7,9 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from activities.guard import Payload, permanent_errors_as_results
+from activities.guard import Payload, guarded
 from shared import names
-from shared.models import BatchRef, DiscoverInput
+from shared.models import BatchRef, CommitInput, DiscoverInput
 from shared.pipeline import chunk, commit, discover, embed, fetch
 from shared.pipeline.context import open_context
 
@@ -18,42 +18,46 @@ bp = df.Blueprint()
 
 @bp.function_name(names.DISCOVER)
 @bp.activity_trigger(input_name="payload")
-@permanent_errors_as_results
+@guarded
 async def discover_activity(payload: Payload) -> dict[str, Any]:
+    request = DiscoverInput.model_validate(payload)
     async with open_context() as ctx:
-        return (await discover.discover(ctx, DiscoverInput.model_validate(payload))).model_dump(mode="json")
+        return (await discover.discover(ctx, request)).model_dump(mode="json")
 
 
 @bp.function_name(names.FETCH)
 @bp.activity_trigger(input_name="payload")
-@permanent_errors_as_results
+@guarded
 async def fetch_activity(payload: Payload) -> dict[str, Any]:
+    batch = BatchRef.model_validate(payload)
     async with open_context() as ctx:
-        return (await fetch.fetch(ctx, BatchRef.model_validate(payload))).model_dump(mode="json")
+        return (await fetch.fetch(ctx, batch)).model_dump(mode="json")
 
 
 @bp.function_name(names.CHUNK)
 @bp.activity_trigger(input_name="payload")
-@permanent_errors_as_results
+@guarded
 async def chunk_activity(payload: Payload) -> dict[str, Any]:
+    batch = BatchRef.model_validate(payload)
     async with open_context() as ctx:
-        return (await chunk.chunk(ctx, BatchRef.model_validate(payload))).model_dump(mode="json")
+        return (await chunk.chunk(ctx, batch)).model_dump(mode="json")
 
 
 @bp.function_name(names.EMBED)
 @bp.activity_trigger(input_name="payload")
-@permanent_errors_as_results
+@guarded
 async def embed_activity(payload: Payload) -> dict[str, Any]:
+    batch = BatchRef.model_validate(payload)
     async with open_context() as ctx:
-        return (await embed.embed(ctx, BatchRef.model_validate(payload))).model_dump(mode="json")
+        return (await embed.embed(ctx, batch)).model_dump(mode="json")
 
 
 @bp.function_name(names.COMMIT)
 @bp.activity_trigger(input_name="payload")
-@permanent_errors_as_results
+@guarded
 async def commit_activity(payload: Payload) -> dict[str, Any]:
-    batch = BatchRef.model_validate(payload)
+    batch = CommitInput.model_validate(payload)
     async with open_context() as ctx:
-        if payload.get("deletions"):
+        if batch.deletions:
             return (await commit.commit_deletions(ctx, batch)).model_dump(mode="json")
         return (await commit.commit(ctx, batch)).model_dump(mode="json")

@@ -1,6 +1,10 @@
 """The run orchestrator: one per run. Plans the sources, opens the run record, runs one source
 sub-orchestration per source in a bounded window (``task_any``, so one failure never cancels the
-others), publishes progress as custom status, closes the run record and returns the run summary."""
+others), publishes progress as custom status, closes the run record and returns the run summary.
+
+If planning, opening, indexing or the source window fails, the run is still closed — ``failed``, with the
+reason — and its report and notifications still go out; if closing fails, it is closed again as
+``failed``. A run record never stays ``running`` because an activity failed."""
 
 from __future__ import annotations
 
@@ -8,9 +12,20 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from orchestrators.retry import ACTIVITY_RETRY
+from orchestrators.calls import ActivityFailed, Steps, call
 from shared import names
-from shared.models import RunError, RunInput, RunSummary, SourceResult, SourceTask
+from shared.models import (
+    CloseRunInput,
+    LoadSourcesInput,
+    OpenRunInput,
+    RunError,
+    RunInput,
+    RunPlan,
+    RunRef,
+    RunSummary,
+    SourceResult,
+    SourceTask,
+)
 from shared.outcome import run_status, totals
 from shared.progress import build_status
 
@@ -33,72 +48,43 @@ def first_errors(results: dict[str, SourceResult], limit: int = MAX_RUN_ERRORS) 
     return out[:limit]
 
 
-def after_close(context: df.DurableOrchestrationContext, run: RunInput, closed: dict[str, Any]):  # type: ignore[no-untyped-def]
-    """Publish (report + index), notify, and on the daily run apply retention. None of these can change
-    the run's result: their activities report failures instead of raising."""
-    outcomes: dict[str, Any] = {}
-    steps = [(names.PUBLISH_RUN, True), (names.NOTIFY_RUN, False)]
-    if run.trigger == "timer":
-        steps.append((names.APPLY_RETENTION, True))
-    for name, retry in steps:
-        payload = {"run_id": run.run_id}
-        try:  # a failure here is recorded by the activity itself; the run's result stands
-            outcomes[name] = yield (context.call_activity_with_retry(name, ACTIVITY_RETRY, payload) if retry
-                                    else context.call_activity(name, payload))
-        except Exception as exc:
-            outcomes[name] = {"error": str(exc)[:300]}
-    sent = outcomes.get(names.NOTIFY_RUN) or {}
-    report = (outcomes.get(names.PUBLISH_RUN) or {}).get("report")
-    return {**closed, "notifications": sent.get("notifications", []), "report": report}
+def failure_message(exc: Exception) -> str:
+    """Why the run failed, naming the step: ``open_run: <reason>``."""
+    if isinstance(exc, ActivityFailed):
+        return f"{exc.activity}: {exc.reason}"[:1000]
+    return f"{type(exc).__name__}: {exc}"[:1000]
 
 
-@bp.function_name(names.RUN_ORCHESTRATOR)
-@bp.orchestration_trigger(context_name="context")
-def run_orchestrator(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
-    run = RunInput.model_validate(context.get_input())
+def source_task(run: RunInput, plan: RunPlan, source_id: str) -> SourceTask:
+    return SourceTask(run_id=run.run_id, source_id=source_id, options=run.options,
+                      batch_size=plan.batch_sizes.get(source_id, SourceTask.model_fields["batch_size"].default),
+                      pages_per_execution=plan.pages_per_execution, failure_threshold=plan.failure_threshold)
+
+
+def summarize(run: RunInput, results: dict[str, SourceResult], *, status: str, message: str | None = None,
+              status_url: str | None = None) -> RunSummary:
+    ordered = list(results.values())
+    return RunSummary(run_id=run.run_id, status=status, trigger=run.trigger, options=run.options,
+                      requested_at=run.requested_at, sources=results, totals=totals(ordered),
+                      errors=first_errors(results), message=message, status_url=status_url)
+
+
+def run_sources(context: df.DurableOrchestrationContext, run: RunInput, plan: RunPlan,
+                results: dict[str, SourceResult]) -> Steps:
+    """Every source's sub-orchestration, at most ``max_parallel_sources`` at a time; fills ``results``."""
     started = context.current_utc_datetime
-    context.set_custom_status({"run_id": run.run_id, "phase": "planning"})
-    plan = yield context.call_activity_with_retry(
-        names.LOAD_SOURCES, ACTIVITY_RETRY, {"options": run.options.model_dump(mode="json")}
-    )
-    if "fatal" in plan:  # the manifest or the request became invalid after the run was accepted
-        failed = RunSummary(run_id=run.run_id, status="failed", trigger=run.trigger, options=run.options,
-                            requested_at=run.requested_at, message=plan["fatal"])
-        closed = yield context.call_activity_with_retry(
-            names.CLOSE_RUN, ACTIVITY_RETRY, {"summary": failed.model_dump(mode="json")})
-        context.set_custom_status({"run_id": run.run_id, "phase": "done", "status": "failed"})
-        return (yield from after_close(context, run, closed))
-    source_ids: list[str] = plan["sources"]
-    yield context.call_activity_with_retry(
-        names.OPEN_RUN, ACTIVITY_RETRY, {"run": run.model_dump(mode="json"), "sources": source_ids}
-    )
-    indexed = yield context.call_activity_with_retry(names.INDEX_RUN, ACTIVITY_RETRY, {"run_id": run.run_id})
-    window = plan["max_parallel_sources"]
-
-    def progress(phase: str = "sources", status: str | None = None) -> dict[str, Any]:
-        return build_status(run.run_id, started, context.current_utc_datetime, results, window=window,
-                            phase=phase, status=status)
-
-    results = {sid: SourceResult(source_id=sid) for sid in source_ids}
-    queue = list(source_ids)
+    queue = list(plan.sources)
     running: list[tuple[Any, str]] = []
     while queue or running:
-        while queue and len(running) < plan["max_parallel_sources"]:
+        while queue and len(running) < plan.max_parallel_sources:
             sid = queue.pop(0)
-            task = SourceTask(
-                run_id=run.run_id,
-                source_id=sid,
-                options=run.options,
-                batch_size=plan["batch_sizes"][sid],
-                pages_per_execution=plan["pages_per_execution"],
-                failure_threshold=plan["failure_threshold"],
-            )
-            child = context.call_sub_orchestrator(
-                names.SOURCE_ORCHESTRATOR, task.model_dump(mode="json"), source_instance_id(run.run_id, sid)
-            )
+            child = context.call_sub_orchestrator(names.SOURCE_ORCHESTRATOR,
+                                                  source_task(run, plan, sid).model_dump(mode="json"),
+                                                  source_instance_id(run.run_id, sid))
             running.append((child, sid))
             results[sid] = SourceResult(source_id=sid, status="running", started_at=context.current_utc_datetime)
-        context.set_custom_status(progress())
+        context.set_custom_status(build_status(run.run_id, started, context.current_utc_datetime, results,
+                                               window=plan.max_parallel_sources))
         winner = yield context.task_any([child for child, _ in running])
         index = next(i for i, (child, _) in enumerate(running) if child is winner)
         _, sid = running.pop(index)
@@ -110,23 +96,72 @@ def run_orchestrator(context: df.DurableOrchestrationContext):  # type: ignore[n
         results[sid].phase, results[sid].started_at = "done", began
         results[sid].finished_at = context.current_utc_datetime
 
+
+def close(context: df.DurableOrchestrationContext, summary: RunSummary) -> Steps:
+    """Close the run record; if that fails, close it ``failed`` with the reason. Returns the closed record
+    (or, if even that failed, the summary the run ends with)."""
+    try:
+        return (yield from call(context, names.CLOSE_RUN, CloseRunInput(summary=summary).model_dump(mode="json")))
+    except Exception as exc:
+        failed = summary.model_copy(update={"status": "failed",
+                                            "message": f"could not close the run: {failure_message(exc)}"})
+        if summary.status == "failed":
+            return failed.model_dump(mode="json")
+    try:
+        return (yield from call(context, names.CLOSE_RUN, CloseRunInput(summary=failed).model_dump(mode="json")))
+    except Exception:
+        return failed.model_dump(mode="json")
+
+
+def after_close(context: df.DurableOrchestrationContext, run: RunInput, closed: dict[str, Any]) -> Steps:
+    """Publish (report + index), notify, and on the daily run apply retention. None of these can change
+    the run's result: a failure is recorded in the output and the run's status stands."""
+    outcomes: dict[str, Any] = {}
+    steps = [names.PUBLISH_RUN, names.NOTIFY_RUN]
+    if run.trigger == "timer":
+        steps.append(names.APPLY_RETENTION)
+    for name in steps:
+        try:
+            outcomes[name] = yield from call(context, name, RunRef(run_id=run.run_id).model_dump(mode="json"))
+        except Exception as exc:
+            outcomes[name] = {"error": failure_message(exc)[:300]}
+    sent = outcomes.get(names.NOTIFY_RUN) or {}
+    report = (outcomes.get(names.PUBLISH_RUN) or {}).get("report")
+    return {**closed, "notifications": sent.get("notifications", []), "report": report}
+
+
+@bp.function_name(names.RUN_ORCHESTRATOR)
+@bp.orchestration_trigger(context_name="context")
+def run_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
+    run = RunInput.model_validate(context.get_input())
+    started = context.current_utc_datetime
+    context.set_custom_status({"run_id": run.run_id, "phase": "planning"})
+    results: dict[str, SourceResult] = {}
+    window = 1
+    status_url = None
+    try:
+        plan = RunPlan.model_validate((yield from call(
+            context, names.LOAD_SOURCES, LoadSourcesInput(options=run.options).model_dump(mode="json"))))
+        window = plan.max_parallel_sources
+        results.update({sid: SourceResult(source_id=sid) for sid in plan.sources})
+        yield from call(context, names.OPEN_RUN,
+                        OpenRunInput(run=run, sources=plan.sources).model_dump(mode="json"))
+        indexed = yield from call(context, names.INDEX_RUN, RunRef(run_id=run.run_id).model_dump(mode="json"))
+        status_url = (indexed or {}).get("status_url")
+        yield from run_sources(context, run, plan, results)
+        summary = summarize(run, results, status_url=status_url,
+                            status=run_status(list(results.values()), failure_threshold=plan.failure_threshold))
+    except Exception as exc:  # the run cannot go on; it is still closed, reported and notified
+        summary = summarize(run, results, status="failed", message=failure_message(exc), status_url=status_url)
+
+    def progress(phase: str, status: str | None = None) -> dict[str, Any]:
+        return build_status(run.run_id, started, context.current_utc_datetime, results, window=window,
+                            phase=phase, status=status)
+
     context.set_custom_status(progress("closing"))
-    ordered = [results[sid] for sid in source_ids]
-    summary = RunSummary(
-        run_id=run.run_id,
-        status=run_status(ordered, failure_threshold=plan["failure_threshold"]),
-        trigger=run.trigger,
-        options=run.options,
-        requested_at=run.requested_at,
-        sources=results,
-        totals=totals(ordered),
-        errors=first_errors(results),
-        status_url=(indexed or {}).get("status_url"),
-    )
-    closed = yield context.call_activity_with_retry(
-        names.CLOSE_RUN, ACTIVITY_RETRY, {"summary": summary.model_dump(mode="json")}
-    )
-    context.set_custom_status(progress("finishing", summary.status))
+    closed = yield from close(context, summary)
+    status = closed.get("status", summary.status)
+    context.set_custom_status(progress("finishing", status))
     output = yield from after_close(context, run, closed)
-    context.set_custom_status(progress("done", summary.status))
+    context.set_custom_status(progress("done", status))
     return output

@@ -168,13 +168,6 @@ def read_setting(name: str, *, field: str = "auth") -> str:
     return value
 
 
-def redact(text: str, secrets: set[str]) -> str:
-    for secret in sorted(secrets, key=len, reverse=True):
-        if len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
-
-
 def with_query(url: str, name: str, value: str) -> str:
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != name]
@@ -203,7 +196,9 @@ class Authenticator:
             return url, {}
         if isinstance(spec, ApiKeyAuth):
             key = self._secret(spec.key_setting)
-            return (with_query(url, spec.query_param, key), {}) if spec.query_param else (url, {spec.header: key})
+            if spec.query_param:
+                return with_query(url, spec.query_param, key), {}
+            return url, {spec.header or "X-API-Key": key}
         if isinstance(spec, BearerAuth):
             return url, {"Authorization": f"Bearer {self._secret(spec.token_setting)}"}
         if isinstance(spec, BasicAuth):

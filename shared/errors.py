@@ -1,9 +1,23 @@
-"""Error types shared by every stage.
+"""Error types shared by every stage, and what each means at the activity/orchestrator boundary.
 
-``TransientError`` means "try again later" (timeouts, 429, 5xx, storage hiccups): activities let it
-propagate so the Durable retry policy re-runs them. ``PermanentError`` means "this input will never
-work" (404, unparseable content): it becomes a failure record for one document and never fails a
-source or a run. ``ConfigError`` is bad configuration (manifest, settings) reported with field names.
+Inside a stage, a ``PermanentError`` for one document (404, unparseable content) becomes a failure
+record for that document and never fails a source or a run; a ``TransientError`` for one document
+becomes a failure record marked ``transient`` (a later run may succeed).
+
+When an error escapes an activity, ``shared.failure_policy.classify`` decides, in one place, what the
+orchestrator sees (``activities.guard`` applies it; ``shared.envelope`` is the wire format):
+
+- permanent → the activity returns a ``failed`` envelope with the reason and the orchestrator fails the
+  source (or the run) at once, without retrying: ``PermanentError``, ``ConfigError`` (including storage
+  refusing the credentials: 401/403), ``ClaimHeldError`` (another run holds the source), an input that
+  does not validate (a mistyped or missing field, named in the reason), staged data written by a newer
+  schema version, any other 4xx from storage;
+- transient with a server-given wait (``TransientError(retry_after=...)``, a 429/503 with
+  ``Retry-After``) → the activity returns a ``retry`` envelope and the orchestrator waits on a durable
+  timer before calling again (bounded);
+- transient without a wait (``TransientError``, ``WriteContentionError``, 5xx, timeouts, connection
+  errors) and anything unexpected → the activity raises, and the Durable retry policy
+  (``orchestrators.calls.ACTIVITY_RETRY``) retries it with backoff.
 """
 
 from __future__ import annotations
@@ -14,7 +28,7 @@ class HarvestError(Exception):
 
 
 class TransientError(HarvestError):
-    """A failure that may succeed when retried."""
+    """A failure that may succeed when retried (``retry_after``: seconds the server asked us to wait)."""
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
@@ -22,7 +36,7 @@ class TransientError(HarvestError):
 
 
 class PermanentError(HarvestError):
-    """A failure that will not succeed when retried (for one document)."""
+    """A failure that will not succeed when retried (for one document, or for the whole activity)."""
 
 
 class SkippedError(PermanentError):
@@ -50,4 +64,17 @@ class ConfigError(HarvestError):
 
 
 class ConflictError(HarvestError):
-    """Another writer holds what we need (a running run, a source lease)."""
+    """Another writer holds what we need. Use one of the two subclasses: they are handled differently."""
+
+
+class ClaimHeldError(ConflictError, PermanentError):
+    """Another run holds this source's claim: retrying within this run cannot help (permanent)."""
+
+
+class WriteContentionError(ConflictError, TransientError):
+    """An ETag-conditional write kept losing to other writers (412/409): a later attempt may win."""
+
+
+class StagedSchemaError(PermanentError):
+    """Staged batch data was written by a newer Harvest than the one reading it (a resumed run after a
+    downgrade): the rows cannot be read safely, so the batch fails instead of being misread."""

@@ -31,8 +31,8 @@ async def _timed(name: str, check: Callable[[], Awaitable[str]]) -> dict[str, An
 
 async def check_health() -> tuple[bool, list[dict[str, Any]]]:
     from shared.embedding import get_embedder
-    from shared.logs import redact
     from shared.pipeline.context import manifest_for
+    from shared.redact import redact_text
     from shared.settings import load_settings
     from shared.storage.blobs import BlobStore
 
@@ -63,5 +63,5 @@ async def check_health() -> tuple[bool, list[dict[str, Any]]]:
         checks += await asyncio.gather(_timed("storage", storage), _timed("manifest", manifest),
                                        _timed("embedder", embedder))
     for check in checks:
-        check["message"] = redact(check["message"])
+        check["message"] = redact_text(check["message"])
     return all(c["ok"] for c in checks), checks

@@ -209,7 +209,8 @@ class HttpClient:
         async ``aclose``/``close``."""
         if key not in self._scoped:
             self._scoped[key] = factory()
-        return self._scoped[key]  # type: ignore[no-any-return]
+        value: T = self._scoped[key]  # stored by the factory above for this key
+        return value
 
     async def get(
         self,

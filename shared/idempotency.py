@@ -27,6 +27,7 @@ def request_hash(request: dict[str, Any]) -> str:
 
 
 async def lookup(store: BlobStore, key: str) -> dict[str, Any] | None:
+    value: dict[str, Any] | None
     value, _ = await store.read_json(key_blob(key))
     return value
 

@@ -5,7 +5,7 @@ a log record factory copies them onto every record, so every handler (the termin
 worker, OpenTelemetry) sees them. ``configure_logging()`` picks the format: readable lines on a terminal,
 one JSON object a line in Azure. With ``APPLICATIONINSIGHTS_CONNECTION_STRING`` set, records are also
 exported through OpenTelemetry (``azure-monitor-opentelemetry``, imported only then; optional).
-Secrets never appear: known secret values and credential-looking substrings are masked in messages.
+Secrets never appear: messages and tracebacks go through ``shared.redact``.
 """
 
 from __future__ import annotations
@@ -15,24 +15,17 @@ import contextvars
 import json
 import logging
 import os
-import re
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.redact import redact_text, register_secret
+
 FIELDS = ("run_id", "source_id", "instance_id")
 _VARS: dict[str, contextvars.ContextVar[str | None]] = {
     name: contextvars.ContextVar(f"harvest_{name}", default=None) for name in FIELDS
 }
-_SECRETS: set[str] = set()
-_PATTERNS = [
-    (re.compile(r"(?i)\b(AccountKey|SharedAccessSignature|password|secret|token|sig|code|apikey|api-key)=[^;&\s\"']+"),
-     r"\1=***"),
-    (re.compile(r"(?i)(authorization:\s*)\S+(?:\s\S+)?"), r"\1***"),
-    (re.compile(r"(?i)(https?://[^:/\s@]+:)[^@/\s]+(@)"), r"\1***\2"),
-    (re.compile(r"(hooks\.slack\.com/services/)\S+"), r"\1***"),
-]
 _state: dict[str, Any] = {"factory": None, "configured": False, "otel": False}
 
 
@@ -49,20 +42,6 @@ def log_context(**values: str | None) -> Iterator[None]:
 
 def current_context() -> dict[str, str]:
     return {name: value for name, var in _VARS.items() if (value := var.get()) is not None}
-
-
-def register_secret(value: str | None) -> None:
-    """Mask this exact value wherever it would appear in a log message."""
-    if value and len(value) >= 4:
-        _SECRETS.add(value)
-
-
-def redact(text: str) -> str:
-    for secret in sorted(_SECRETS, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
 
 
 def _install_record_factory() -> None:
@@ -82,7 +61,7 @@ def _install_record_factory() -> None:
 
 
 def _message(record: logging.LogRecord) -> str:
-    return redact(record.getMessage())
+    return redact_text(record.getMessage())
 
 
 class TerminalFormatter(logging.Formatter):
@@ -93,7 +72,7 @@ class TerminalFormatter(logging.Formatter):
         ctx = " ".join(f"{k.split('_')[0]}={v}" for k in FIELDS if (v := getattr(record, k, None)))
         line = f"{when} {record.levelname} {record.name}" + (f" [{ctx}]" if ctx else "") + f": {_message(record)}"
         if record.exc_info:
-            line += "\n" + redact(self.formatException(record.exc_info))
+            line += "\n" + redact_text(self.formatException(record.exc_info))
         return line
 
 
@@ -107,7 +86,7 @@ class JsonFormatter(logging.Formatter):
         }
         body.update({k: v for k in FIELDS if (v := getattr(record, k, None))})
         if record.exc_info:
-            body["exception"] = redact(self.formatException(record.exc_info))
+            body["exception"] = redact_text(self.formatException(record.exc_info))
         return json.dumps(body, ensure_ascii=False)
 
 

@@ -75,7 +75,8 @@ def parse_manifest(data: Any, *, path: Path) -> Manifest:
                 problems.append({"field": f"{label}.id", "message": f"duplicate source id {entry['id']!r}"})
             seen.add(entry["id"])
         kind = entry.get("kind")
-        cls = SOURCE_KINDS.get(kind) if isinstance(kind, str) else None
+        # a kind's class: its ``Spec`` model and whether discovery ``lists_everything`` (no common base class)
+        cls: Any = SOURCE_KINDS.get(kind) if isinstance(kind, str) else None
         if cls is None:
             known = ", ".join(sorted(SOURCE_KINDS))
             problems.append({"field": f"{label}.kind", "message": f"unknown kind {kind!r} (known: {known})"})

@@ -22,6 +22,13 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+class Message(BaseModel):
+    """An activity's or orchestrator's input: a key it does not know is an error naming that key (a
+    mistyped field must fail validation, not be dropped and read as its default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class RunOptions(Model):
     """What a caller may ask of a run (the body of ``POST /api/runs``)."""
 
@@ -100,7 +107,7 @@ class RunError(ErrorRecord):
     """One of the run's first errors, with the source it came from (no stage: the whole source failed)."""
 
     source_id: str
-    stage: Stage | None = None  # type: ignore[assignment]
+    stage: Stage | None = None  # type: ignore[assignment]  # a whole source's failure has no stage
 
 
 class NotificationRecord(Model):
@@ -145,8 +152,8 @@ class DocumentRef(Model):
     content_type: str | None = None
 
 
-class SourceTask(Model):
-    """Input of the source orchestrator (carried across ``continue_as_new``)."""
+class SourceTask(Message):
+    """Input of the source orchestrator (carried across ``continue_as_new``) and of ``begin_source``."""
 
     run_id: str
     source_id: str
@@ -163,7 +170,7 @@ class SourceTask(Model):
     result: SourceResult | None = None
 
 
-class BatchRef(Model):
+class BatchRef(Message):
     """Where one batch's staged data lives: ``runs/{run_id}/sources/{source_id}/{batch_id}/``."""
 
     run_id: str
@@ -197,7 +204,7 @@ class StageResult(Model):
     min_failed_hint: str | None = None
 
 
-class DiscoverInput(Model):
+class DiscoverInput(Message):
     run_id: str
     source_id: str
     page: int
@@ -215,3 +222,65 @@ class SourceStart(Model):
     cursor: str | None = None
     since: str | None = None
     claimed: bool = False
+
+
+# ---- messages between the orchestrators and their activities (inputs: ``Message``, extra keys refused) --
+
+
+class RunPlan(Message):
+    """What ``load_sources`` tells the run orchestrator: the sources and the knobs it may not read itself."""
+
+    sources: list[str]
+    batch_sizes: dict[str, int]
+    max_parallel_sources: int = Field(ge=1)
+    pages_per_execution: int = Field(ge=1)
+    failure_threshold: float = Field(ge=0, le=1)
+
+
+class LoadSourcesInput(Message):
+    options: RunOptions = RunOptions()
+
+
+class OpenRunInput(Message):
+    run: RunInput
+    sources: list[str]
+
+
+class RunRef(Message):
+    """Input of the activities that act on a whole run (index, close's followers: publish, notify, retention)."""
+
+    run_id: str
+
+
+class CloseRunInput(Message):
+    summary: RunSummary
+
+
+class CheckpointInput(Message):
+    run_id: str
+    source_id: str
+    cursor: str | None = None
+
+
+class FinishSourceInput(Message):
+    run_id: str
+    result: SourceResult
+    high_water: str | None = None
+    dry_run: bool = False
+    full_refresh: bool = False
+
+
+class CommitInput(BatchRef):
+    deletions: bool = Field(default=False, description="The batch holds vanished documents: write tombstones.")
+
+
+class CompactJob(Message):
+    """Input of the compaction orchestrator."""
+
+    sources: list[str]
+    keep: int = Field(ge=1)
+
+
+class CompactSourceInput(Message):
+    source_id: str
+    keep: int = Field(ge=1)

@@ -12,7 +12,7 @@ import functools
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import ConfigError
@@ -113,7 +113,7 @@ class Settings(BaseSettings):
 
     @field_validator("chunk_overlap")
     @classmethod
-    def _overlap_below_size(cls, v: int, info) -> int:  # type: ignore[no-untyped-def]
+    def _overlap_below_size(cls, v: int, info: ValidationInfo) -> int:
         size = info.data.get("chunk_tokens")
         if size is not None and v >= size:
             raise ValueError(f"must be smaller than chunk_tokens ({size})")

@@ -1,66 +1,26 @@
 """What ``GET /api/sources`` shows about a source: its manifest configuration with secrets redacted, its
 checkpoint (cursor, high-water mark, last run, last success, last error, claim) and how many document
-records it has. Redaction: fields named like secrets (``*_setting``, ``*secret*``, ``*token*``,
-``*password*``, keys, credentials) are masked, and so are credentials inside URLs (user:password@ and
-query parameters such as ``sig``, ``token``, ``code``, ``key``)."""
+records it has. Redaction (``shared.redact``): fields named like secrets (``*_setting``, ``*secret*``,
+``*token*``, ``*password*``, keys, credentials) are masked, and so are credentials inside URLs
+(user:password@ and query parameters such as ``sig``, ``token``, ``code``, ``key``)."""
 
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from azure.core.exceptions import ResourceNotFoundError
 
 from shared.manifest import Manifest, describe_sources
+from shared.redact import redact_value
 from shared.sources.base import SourceSpec
 from shared.storage import layout, records
 from shared.storage.blobs import BlobStore
 
-MASK = "***"
-SECRET_FIELD = re.compile(r"(_setting$|secret|token|password|passwd|credential|api_?key|private_key|^auth)", re.I)
-SECRET_PARAM = re.compile(r"^(sig|signature|token|access_token|code|key|api_?key|apikey|secret|password|sv|se)$", re.I)
-
-
-def _redact_url(value: str) -> str:
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return value
-    if parts.scheme not in ("http", "https", "ftp", "sftp") or not parts.netloc:
-        return value
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = f"{MASK}@{netloc.rsplit('@', 1)[1]}"
-    query = urlencode([(k, MASK if SECRET_PARAM.match(k) else v) for k, v in parse_qsl(parts.query, True)],
-                      safe="*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def redact(value: Any, key: str = "") -> Any:
-    if isinstance(value, dict):
-        return {k: redact(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact(v, key) for v in value]
-    if key and SECRET_FIELD.search(key) and value not in (None, ""):
-        return MASK
-    if isinstance(value, str) and "://" in value:
-        return _redact_url(value)
-    return value
-
 
 def redacted_config(spec: SourceSpec) -> dict[str, Any]:
-    data = spec.model_dump(mode="json", exclude={"id", "kind", "enabled", "title"})
-    return redact(data)
-
-
-def _scrub_urls(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _scrub_urls(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub_urls(v) for v in value]
-    return _redact_url(value) if isinstance(value, str) and "://" in value else value
+    data: dict[str, Any] = redact_value(spec.model_dump(mode="json", exclude={"id", "kind", "enabled", "title"}))
+    return data
 
 
 def manifest_configs(manifest: Manifest) -> dict[str, dict[str, Any]]:
@@ -69,7 +29,7 @@ def manifest_configs(manifest: Manifest) -> dict[str, dict[str, Any]]:
     out = {}
     for item in describe_sources(manifest):
         config = {k: v for k, v in item.items() if k not in ("id", "kind", "enabled", "title")}
-        out[item["id"]] = _scrub_urls(config)
+        out[item["id"]] = redact_value(config, keys=False)
     return out
 
 

@@ -178,7 +178,8 @@ class AzureOpenAIEmbedder:
         while len(tokens) > self.max_tokens:  # a query is cut to the window; a passage never is
             text = self._encoding.decode(tokens[:keep])  # (decoding may re-tokenise a little longer: re-check)
             tokens, keep = self._encoding.encode_ordinary(text), keep - 8
-        return self.embed_passages([text])[0]
+        vector: np.ndarray = self.embed_passages([text])[0]
+        return vector
 
     def close(self) -> None:
         """Close the HTTP client and credential and stop the loop (the registry keeps embedders for life)."""

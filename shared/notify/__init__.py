@@ -12,20 +12,22 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from shared.logs import redact, register_secret
+from pydantic import SecretStr
+
 from shared.models import NotificationRecord, RunSummary
 from shared.notify.delivery import deliver
 from shared.notify.message import build_notice
 from shared.notify.slack import send_slack
 from shared.notify.smtp import send_email
 from shared.notify.webhook import send_webhook
+from shared.redact import redact_text, register_secret
 from shared.settings import Settings
 
 log = logging.getLogger("harvest.notify")
 
 
-def _secret(value: object) -> str | None:
-    return value.get_secret_value() if value is not None else None  # type: ignore[attr-defined]
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
 def channels(settings: Settings, summary: RunSummary) -> dict[str, Callable[[], Awaitable[None]]]:
@@ -58,7 +60,7 @@ async def notify(settings: Settings, summary: RunSummary) -> list[NotificationRe
 
     async def one(name: str, attempt: Callable[[], Awaitable[None]]) -> NotificationRecord:
         ok, attempts, error = await deliver(name, attempt, settings.notify_attempts)
-        error = redact(error) if error else None
+        error = redact_text(error) if error else None
         if ok:
             log.info("run %s: %s notification sent", summary.run_id, name)
         else:

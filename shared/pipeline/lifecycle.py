@@ -8,23 +8,23 @@ from typing import Any
 
 from shared.errors import ConfigError
 from shared.faults import crashpoint
-from shared.models import RunInput, RunOptions, RunSummary, SourceResult, SourceStart, SourceTask
+from shared.models import RunInput, RunOptions, RunPlan, RunSummary, SourceResult, SourceStart, SourceTask
 from shared.pipeline.commit import COMMITTED
 from shared.pipeline.context import Context
 from shared.storage import hints, layout, records
 
 
-def plan(ctx: Context, options: RunOptions) -> dict[str, Any]:
+def plan(ctx: Context, options: RunOptions) -> RunPlan:
     """The sources a run covers and the knobs the orchestrators need (they may not read settings)."""
     specs = ctx.manifest.select(options.sources)
     s = ctx.settings
-    return {
-        "sources": [spec.id for spec in specs],
-        "batch_sizes": {spec.id: spec.batch_size or s.batch_size for spec in specs},
-        "max_parallel_sources": s.max_parallel_sources,
-        "pages_per_execution": s.pages_per_execution,
-        "failure_threshold": s.failure_threshold,
-    }
+    return RunPlan(
+        sources=[spec.id for spec in specs],
+        batch_sizes={spec.id: spec.batch_size or s.batch_size for spec in specs},
+        max_parallel_sources=s.max_parallel_sources,
+        pages_per_execution=s.pages_per_execution,
+        failure_threshold=s.failure_threshold,
+    )
 
 
 def validate_options(ctx: Context, options: RunOptions) -> list[dict[str, str]]:

@@ -1,17 +1,44 @@
-"""Claim-check helpers: the rows a batch carries between stages live in Blob, not in Durable payloads."""
+"""Claim-check helpers: the rows a batch carries between stages live in Blob, not in Durable payloads.
+Each stage's rows have a versioned model (``shared.pipeline.rows``), checked on write and on read."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pydantic import ValidationError
+
+from shared.errors import PermanentError, StagedSchemaError
+from shared.failure_policy import describe_validation
 from shared.models import BatchRef
+from shared.pipeline.rows import ROWS, SCHEMA_VERSION
 from shared.storage import layout
 from shared.storage.blobs import BlobStore
 
 
+def _blob(batch: BatchRef, stage: str) -> str:
+    return layout.staging_blob(batch.run_id, batch.source_id, batch.batch_id, stage)
+
+
+def _checked(blob: str, stage: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    version = row.get("schema_version", 1)
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise StagedSchemaError(f"{blob}: staged with schema version {version!r}; this Harvest reads up to "
+                                f"{SCHEMA_VERSION} (was the app rolled back while a run was in flight?)")
+    try:
+        model = ROWS[stage].model_validate(row)
+    except ValidationError as exc:
+        raise PermanentError(f"{blob}: {describe_validation(exc)}") from None
+    out: dict[str, Any] = model.model_dump(mode="json", exclude_unset=True)  # an absent field stays absent
+    out["schema_version"] = SCHEMA_VERSION
+    return out
+
+
 async def read_stage(store: BlobStore, batch: BatchRef, stage: str) -> list[dict[str, Any]]:
-    return await store.read_jsonl(layout.staging_blob(batch.run_id, batch.source_id, batch.batch_id, stage))
+    blob = _blob(batch, stage)
+    return [_checked(blob, stage, row) for row in await store.read_jsonl(blob)]
 
 
-async def write_stage(store: BlobStore, batch: BatchRef, stage: str, rows: list[dict[str, Any]]) -> None:
-    await store.write_jsonl(layout.staging_blob(batch.run_id, batch.source_id, batch.batch_id, stage), rows)
+async def write_stage(store: BlobStore, batch: BatchRef, stage: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    blob = _blob(batch, stage)
+    await store.write_jsonl(blob, [_checked(blob, stage, row) for row in rows])

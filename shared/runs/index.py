@@ -214,7 +214,7 @@ async def _list_runs(store: BlobStore, query: RunQuery, marker: str | None, afte
             if scanned >= scan_limit:
                 return items, encode_token(page_marker, blob.name, query)
         after = None
-        page_marker = pages.continuation_token
+        page_marker = pages.continuation_token  # type: ignore[attr-defined]  # by_page() is an AsyncPageIterator
         if page_marker is None:
             break
     return items, None

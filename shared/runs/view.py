@@ -38,17 +38,18 @@ def live_view(record: dict[str, Any] | None, runtime: dict[str, Any] | None,
         return None
     children = children or {}
     progress = (runtime or {}).get("customStatus") if isinstance((runtime or {}).get("customStatus"), dict) else {}
+    requested: dict[str, Any] = (runtime or {}).get("input") or {}
     view: dict[str, Any] = dict(record) if record else {
-        "run_id": runtime["instanceId"], "status": "pending", "trigger": (runtime.get("input") or {}).get("trigger"),
-        "options": (runtime.get("input") or {}).get("options") or {}, "sources": {}, "totals": {},
-        "requested_at": (runtime.get("input") or {}).get("requested_at")}
+        "run_id": (runtime or {})["instanceId"], "status": "pending", "trigger": requested.get("trigger"),
+        "options": requested.get("options") or {}, "sources": {}, "totals": {},
+        "requested_at": requested.get("requested_at")}
     runtime_status = (runtime or {}).get("runtimeStatus")
     if runtime_status and view.get("status") not in ("completed", "partial", "failed", "cancelled"):
         mapped = RUNTIME_TO_STATUS.get(runtime_status)
         if mapped and not (runtime_status == "Running" and view.get("status") == "pending" and not record):
             view["status"] = mapped
         if runtime_status == "Failed" and not view.get("message"):
-            view["message"] = str(runtime.get("output"))[:500]
+            view["message"] = str((runtime or {}).get("output"))[:500]
     view["runtime_status"] = runtime_status
     view["sources"] = {sid: _source_phase({**info, "source_id": sid}, children.get(sid), progress or {})
                        for sid, info in (view.get("sources") or {}).items()}

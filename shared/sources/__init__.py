@@ -52,7 +52,7 @@ def parse_spec(data: dict[str, Any] | SourceSpec, *, where: str = "sources") -> 
     if secrets:
         raise ConfigError("invalid source manifest", secrets)
     try:
-        return cls.Spec.model_validate(raw)  # type: ignore[attr-defined, no-any-return]
+        return cls.Spec.model_validate(raw)  # type: ignore[attr-defined, no-any-return]  # kinds share no base class
     except ValidationError as exc:
         problems = [
             {"field": ".".join([label, *(str(p) for p in err["loc"])]),
@@ -65,7 +65,7 @@ def parse_spec(data: dict[str, Any] | SourceSpec, *, where: str = "sources") -> 
 def build_source(spec: SourceSpec, *, base_dir: Path) -> Source:
     """The source object for ``spec`` (a generic ``SourceSpec`` is re-validated as its kind's Spec)."""
     cls = SOURCE_KINDS.get(spec.kind)
-    if cls is None or not isinstance(spec, cls.Spec):  # type: ignore[attr-defined]
+    if cls is None or not isinstance(spec, cls.Spec):  # type: ignore[attr-defined]  # kinds share no base class
         spec = parse_spec(spec)
         cls = SOURCE_KINDS[spec.kind]
-    return cls(spec, base_dir=base_dir)  # type: ignore[no-any-return]
+    return cls(spec, base_dir=base_dir)  # type: ignore[no-any-return]  # SOURCE_KINDS holds plain types

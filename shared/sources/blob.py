@@ -125,7 +125,7 @@ class BlobSource:
                 newest = later(newest, blob.last_modified)
                 items.append(DocumentRef(doc_id=blob.name, url=f"{container.url}/{quote(blob.name)}",
                                          hint=f"etag:{blob.etag}", updated=blob.last_modified))
-            token = pages.continuation_token
+            token = pages.continuation_token  # type: ignore[attr-defined]  # by_page() is an AsyncPageIterator
         except StopAsyncIteration:
             token = None
         except Exception as exc:

@@ -116,7 +116,7 @@ class OaiPmhSource:
         self, *, cursor: str | None, since: str | None, page_size: int, http: HttpClient
     ) -> DiscoveryPage:
         """One ``ListRecords`` response (the repository decides its size; ``page_size`` does not apply)."""
-        state = json.loads(cursor) if cursor else {"token": None, "recoveries": 0}
+        state: dict[str, Any] = json.loads(cursor) if cursor else {"token": None, "recoveries": 0}
         root = await self._list(http, self._list_url(since, state["token"]))
         errors = children(root, "error")
         codes = [e.get("code") for e in errors]

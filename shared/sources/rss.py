@@ -60,7 +60,10 @@ def parse_since(value: str | None) -> datetime | None:
 def _updated(entry: Any) -> datetime | None:
     # dict.get bypasses feedparser's deprecated updated→published key aliasing (and its warning)
     parsed = dict.get(entry, "updated_parsed") or dict.get(entry, "published_parsed")
-    return datetime(*parsed[:6], tzinfo=UTC) if parsed else None
+    if not parsed:
+        return None
+    year, month, day, hour, minute, second = parsed[:6]
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def _entry_html(entry: Any) -> str:

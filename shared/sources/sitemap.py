@@ -91,7 +91,8 @@ def parse_sitemap(data: bytes, url: str) -> Parsed:
             raise PermanentError(f"{url}: not a sitemap")
         return Parsed("urlset", [(u, None) for u in urls])
     root = parse_xml(data, f"sitemap {url}")
-    kind = {"sitemapindex": "index", "urlset": "urlset"}.get(local(root.tag))
+    kinds: dict[str, Literal["index", "urlset"]] = {"sitemapindex": "index", "urlset": "urlset"}
+    kind = kinds.get(local(root.tag))
     if kind is None:
         raise PermanentError(f"{url}: not a sitemap (root element {local(root.tag)!r})")
     entries = []
@@ -99,7 +100,7 @@ def parse_sitemap(data: bytes, url: str) -> Parsed:
         loc = child_text(element, "loc")
         if loc:
             entries.append((urljoin(url, loc), parse_time(child_text(element, "lastmod"))))
-    return Parsed(kind, entries)  # type: ignore[arg-type]
+    return Parsed(kind, entries)
 
 
 class SitemapSource:
@@ -168,7 +169,7 @@ class SitemapSource:
         self, *, cursor: str | None, since: str | None, page_size: int, http: HttpClient
     ) -> DiscoveryPage:
         threshold = None if self.spec.detect_deletions else parse_time((since or "").split(" ", 1)[0] or None)
-        state = json.loads(cursor) if cursor else {"path": [], "offset": 0}
+        state: dict[str, Any] = json.loads(cursor) if cursor else {"path": [], "offset": 0}
         path, offset = list(state["path"]), int(state["offset"])
         items: list[DocumentRef] = []
         seen: set[str] = set()

@@ -20,10 +20,11 @@ from contextlib import AsyncExitStack
 from aiolimiter import AsyncLimiter
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.auth import Authenticator, AuthSpec, OAuth2ClientCredentials, redact
+from shared.auth import Authenticator, AuthSpec, OAuth2ClientCredentials
 from shared.errors import HarvestError, PermanentError
 from shared.http import HttpClient, HttpResponse, Timeouts
 from shared.models import DocumentRef
+from shared.redact import redact_text
 from shared.robots import Robots, origin
 from shared.sources.base import Fetched, SourceSpec
 
@@ -140,7 +141,7 @@ class SourceHttp:
                     return await self.http.get(url, headers=all_headers, timeouts=self.timeouts,
                                                accept=accept, on_hop=hop)
         except HarvestError as exc:
-            exc.args = tuple(redact(str(a), self.secrets) if isinstance(a, str) else a for a in exc.args)
+            exc.args = tuple(redact_text(str(a), self.secrets) if isinstance(a, str) else a for a in exc.args)
             raise
 
     async def fetch_document(self, ref: DocumentRef, known: str | None = None) -> Fetched:

@@ -27,7 +27,7 @@ from azure.storage.blob import ContentSettings
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 
 from shared import azure_clients
-from shared.errors import ConflictError, TransientError
+from shared.errors import TransientError, WriteContentionError
 
 T = TypeVar("T")
 JSON_TYPE = ContentSettings(content_type="application/json")
@@ -193,7 +193,7 @@ class BlobStore:
                     await asyncio.sleep(min(0.05 * 2**attempt, 1.0) * random.random())
                     continue
                 raise
-        raise ConflictError(f"{name}: still contended after {attempts} attempts")
+        raise WriteContentionError(f"{name}: still contended after {attempts} attempts")
 
     async def delete_prefix(self, prefix: str) -> int:
         """Delete every blob under ``prefix``; return how many were deleted."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.errors import ConflictError
+from shared.errors import ClaimHeldError
 from shared.models import RunSummary, SourceCounts
 from shared.storage import layout
 from shared.storage.blobs import BlobStore
@@ -106,7 +106,7 @@ async def claim_source(
 ) -> Checkpoint:
     """Mark ``run_id`` as the one run allowed to advance this source's checkpoint.
 
-    A second run is refused with ``ConflictError`` while the first holds the claim (claims older
+    A second run is refused with ``ClaimHeldError`` while the first holds the claim (claims older
     than ``stale_after_s`` are considered abandoned). The same run claiming again is a no-op.
     """
 
@@ -116,7 +116,7 @@ async def claim_source(
         if cp.active_run and cp.active_run != run_id:
             age = (now - cp.active_since).total_seconds() if cp.active_since else 0.0
             if age < stale_after_s:
-                raise ConflictError(f"source {source_id!r} is being processed by run {cp.active_run}")
+                raise ClaimHeldError(f"source {source_id!r} is being processed by run {cp.active_run}")
         if cp.active_run != run_id:
             cp = cp.model_copy(update={"active_run": run_id, "active_since": now, "cursor": None})
         return cp.model_dump(mode="json")

@@ -13,10 +13,10 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from shared.auth import redact
 from shared.errors import ConfigError, PermanentError, SkippedError, TransientError
 from shared.http import HttpClient
 from shared.models import DocumentRef
+from shared.redact import redact_text
 from shared.sources import parse_spec
 from shared.sources.web import SourceHttp
 from tests import netguard
@@ -119,7 +119,7 @@ async def test_api_key_in_query_basic_and_redaction(httpserver: HTTPServer, monk
                     auth={"type": "basic", "username": "reader", "password_setting": "TEST_PASSWORD"})
         basic.spec = basic.spec.model_copy(update={"id": "b"})
         assert (await basic.get(httpserver.url_for("/me"))).body.startswith(b"Basic ")
-        assert redact(f"x {TOKEN} y", basic.secrets | w.secrets) == "x *** y"
+        assert redact_text(f"x {TOKEN} y", basic.secrets | w.secrets) == "x *** y"
 
 
 async def test_oauth2_client_credentials(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,7 +6,8 @@ import io
 import json
 import logging
 
-from shared.logs import JsonFormatter, TerminalFormatter, configure_logging, log_context, redact, register_secret
+from shared.logs import JsonFormatter, TerminalFormatter, configure_logging, log_context
+from shared.redact import redact_text, register_secret
 
 
 def capture(formatter: logging.Formatter) -> tuple[logging.Logger, io.StringIO]:
@@ -47,5 +48,12 @@ def test_terminal_lines_are_readable_and_secrets_masked() -> None:
 
 
 def test_redact_patterns() -> None:
-    text = redact("AccountKey=abc==;x Authorization: Bearer t0k https://hooks.slack.com/services/T/B/C password=p")
+    text = redact_text("AccountKey=abc==;x Authorization: Bearer t0k https://hooks.slack.com/services/T/B/C password=p")
     assert "abc==" not in text and "t0k" not in text and "T/B/C" not in text and "password=***" in text
+
+
+def test_oauth_parameters_are_masked_in_log_lines() -> None:
+    logger, stream = capture(JsonFormatter())
+    logger.info("token request grant_type=client_credentials&client_secret=cs-live-1 -> access_token=at-live-2")
+    line = stream.getvalue()
+    assert "cs-live-1" not in line and "at-live-2" not in line and "grant_type=client_credentials" in line

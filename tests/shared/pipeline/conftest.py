@@ -5,9 +5,11 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 from shared.pipeline.context import Context, open_context
 from shared.settings import Settings
+from tests.shared.pipeline.hosted import RunSource, source_runner
 
 MakeContext = Callable[..., "AsyncIterator[Context]"]
 
@@ -34,3 +36,11 @@ async def ctx(azurite: str, docs: Path) -> AsyncIterator[Context]:
     async with open_context(settings) as c:
         await c.store.ensure_container()
         yield c
+
+
+@pytest_asyncio.fixture
+async def run_source(azurite: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[RunSource]:
+    """``await run_source(ctx, run_id, source_id, full_refresh=..., dry_run=..., reembed=...)``: the source's
+    counts after the real source orchestrator ran it with the real activities (see ``hosted``)."""
+    async with source_runner(azurite, monkeypatch) as run:
+        yield run

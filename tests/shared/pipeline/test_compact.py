@@ -8,7 +8,7 @@ from shared.corpus import iter_chunks
 from shared.pipeline.compact import compact_source
 from shared.pipeline.context import Context
 from shared.storage import records
-from tests.shared.pipeline.driver import run_source
+from tests.shared.pipeline.hosted import RunSource
 
 
 async def versions(ctx: Context, doc_id: str) -> list[str]:
@@ -17,7 +17,7 @@ async def versions(ctx: Context, doc_id: str) -> list[str]:
     return [v.blob for v in rec.versions]
 
 
-async def test_keep_n_removes_old_versions_only(ctx: Context, docs: Path) -> None:
+async def test_keep_n_removes_old_versions_only(run_source: RunSource, ctx: Context, docs: Path) -> None:
     for i in range(4):
         (docs / "a.md").write_text(f"# A\n\nVersion {i} of the note about harbour pilots and buoys.\n")
         (docs / "b.md").write_text("# B\n\nA note that never changes, about tide tables.\n")
@@ -36,7 +36,7 @@ async def test_keep_n_removes_old_versions_only(ctx: Context, docs: Path) -> Non
     assert (again.versions_removed, again.blobs_deleted) == (0, 0)
 
 
-async def test_unreferenced_blob_left_by_a_crash_is_swept(ctx: Context, docs: Path) -> None:
+async def test_unreferenced_blob_left_by_a_crash_is_swept(run_source: RunSource, ctx: Context, docs: Path) -> None:
     (docs / "a.md").write_text("# A\n\nFirst text about lighthouse keepers.\n")
     await run_source(ctx, "run-1")
     rec = await records.read_doc(ctx.store, "notes", "a.md")

@@ -17,7 +17,7 @@ from shared.outcome import source_status
 from shared.pipeline.context import Context, open_context
 from shared.settings import Settings
 from shared.storage import layout, records
-from tests.shared.pipeline.driver import run_source
+from tests.shared.pipeline.hosted import RunSource
 from tests.shared.sources.servers import OaiRecord, OaiRepository, page_html, serve_oai
 
 TEXT = "Rivers carry sediment to the sea, where it settles into deltas that shift with every flood."
@@ -55,7 +55,7 @@ def once_then(first: Response, then: Response) -> object:
     return lambda _r: first if next(calls) == 0 else then
 
 
-async def test_misbehaving_servers(azurite: str, tmp_path: Path, httpserver: HTTPServer,
+async def test_misbehaving_servers(run_source: RunSource, azurite: str, tmp_path: Path, httpserver: HTTPServer,
                                    other_server: HTTPServer) -> None:
     ok = lambda title: Response(page_html(title, TEXT + " " + title), content_type="text/html")  # noqa: E731
     handlers = {
@@ -113,7 +113,8 @@ async def test_misbehaving_servers(azurite: str, tmp_path: Path, httpserver: HTT
             assert blob is not None and await ctx.store.exists(blob)
 
 
-async def test_conditional_get_and_oai_deletions(azurite: str, tmp_path: Path, httpserver: HTTPServer) -> None:
+async def test_conditional_get_and_oai_deletions(run_source: RunSource,
+                                                 azurite: str, tmp_path: Path, httpserver: HTTPServer) -> None:
     def page(request: Request) -> Response:
         if request.headers.get("If-None-Match") == '"v1"':
             return Response(status=304)

@@ -8,7 +8,7 @@ from pathlib import Path
 from shared.corpus import current_documents, iter_chunks
 from shared.pipeline.context import Context
 from shared.storage import layout, records
-from tests.shared.pipeline.driver import run_source
+from tests.shared.pipeline.hosted import RunSource
 
 PARA = ("Lighthouses once used whale oil lamps, then kerosene, then electric arcs. The Fresnel lens "
         "gathered their light into a beam visible for twenty nautical miles. ")
@@ -24,7 +24,7 @@ async def snapshot(ctx: Context, prefix: str) -> dict[str, bytes]:
     return {name: await ctx.store.read_bytes(name) or b"" async for name in ctx.store.list_names(prefix)}
 
 
-async def test_first_run_adds_every_document_with_vectors(ctx: Context, docs: Path) -> None:
+async def test_first_run_adds_every_document_with_vectors(run_source: RunSource, ctx: Context, docs: Path) -> None:
     write_docs(docs, 5)
     counts = await run_source(ctx, "run-1")
     assert (counts.discovered, counts.added, counts.updated, counts.failed) == (5, 5, 0, 0)
@@ -36,7 +36,8 @@ async def test_first_run_adds_every_document_with_vectors(ctx: Context, docs: Pa
     assert all(c["tokens"] <= ctx.settings.chunk_tokens for c in chunks)
 
 
-async def test_unchanged_rerun_skips_by_hint_and_writes_nothing_new(ctx: Context, docs: Path) -> None:
+async def test_unchanged_rerun_skips_by_hint_and_writes_nothing_new(run_source: RunSource,
+                                                                    ctx: Context, docs: Path) -> None:
     write_docs(docs, 4)
     await run_source(ctx, "run-1")
     before = await snapshot(ctx, "corpus/")
@@ -45,7 +46,7 @@ async def test_unchanged_rerun_skips_by_hint_and_writes_nothing_new(ctx: Context
     assert await snapshot(ctx, "corpus/") == before
 
 
-async def test_touched_file_with_same_text_is_unchanged(ctx: Context, docs: Path) -> None:
+async def test_touched_file_with_same_text_is_unchanged(run_source: RunSource, ctx: Context, docs: Path) -> None:
     write_docs(docs, 2)
     await run_source(ctx, "run-1")
     path = docs / "note-0.md"
@@ -55,7 +56,7 @@ async def test_touched_file_with_same_text_is_unchanged(ctx: Context, docs: Path
     assert (await run_source(ctx, "run-3")).unchanged == 2  # the new hint was recorded
 
 
-async def test_one_changed_paragraph_reembeds_only_its_chunks(ctx: Context, docs: Path) -> None:
+async def test_one_changed_paragraph_reembeds_only_its_chunks(run_source: RunSource, ctx: Context, docs: Path) -> None:
     write_docs(docs, 3)
     first = await run_source(ctx, "run-1")
     path = docs / "note-1.md"
@@ -71,7 +72,8 @@ async def test_one_changed_paragraph_reembeds_only_its_chunks(ctx: Context, docs
     assert any("rewritten entirely" in t for t in texts)
 
 
-async def test_deleted_file_gets_a_tombstone_and_leaves_the_export(ctx: Context, docs: Path) -> None:
+async def test_deleted_file_gets_a_tombstone_and_leaves_the_export(run_source: RunSource,
+                                                                   ctx: Context, docs: Path) -> None:
     write_docs(docs, 3)
     await run_source(ctx, "run-1")
     (docs / "note-2.md").unlink()
@@ -81,7 +83,7 @@ async def test_deleted_file_gets_a_tombstone_and_leaves_the_export(ctx: Context,
     assert [d.doc_id for d in await current_documents(ctx.store)] == ["note-0.md", "note-1.md"]
 
 
-async def test_dry_run_reports_and_leaves_state_byte_for_byte(ctx: Context, docs: Path) -> None:
+async def test_dry_run_reports_and_leaves_state_byte_for_byte(run_source: RunSource, ctx: Context, docs: Path) -> None:
     write_docs(docs, 3)
     await run_source(ctx, "run-1")
     (docs / "note-0.md").unlink()
@@ -93,7 +95,7 @@ async def test_dry_run_reports_and_leaves_state_byte_for_byte(ctx: Context, docs
     assert {**await snapshot(ctx, "corpus/"), **await snapshot(ctx, "state/")} == before
 
 
-async def test_retried_stages_are_idempotent(ctx: Context, docs: Path) -> None:
+async def test_retried_stages_are_idempotent(run_source: RunSource, ctx: Context, docs: Path) -> None:
     write_docs(docs, 2)
     await run_source(ctx, "run-1")
     before = await snapshot(ctx, "corpus/")
@@ -104,7 +106,8 @@ async def test_retried_stages_are_idempotent(ctx: Context, docs: Path) -> None:
     assert await snapshot(ctx, "state/notes/docs/") == state
 
 
-async def test_full_refresh_reuses_vectors_and_reembed_does_not(ctx: Context, docs: Path) -> None:
+async def test_full_refresh_reuses_vectors_and_reembed_does_not(run_source: RunSource,
+                                                                ctx: Context, docs: Path) -> None:
     write_docs(docs, 2)
     first = await run_source(ctx, "run-1")
     refreshed = await run_source(ctx, "run-2", full_refresh=True)
@@ -118,7 +121,7 @@ async def test_full_refresh_reuses_vectors_and_reembed_does_not(ctx: Context, do
     assert [c["vector"] for c in after] == [c["vector"] for c in before]  # same model, same vectors
 
 
-async def test_lost_hint_index_costs_work_not_correctness(ctx: Context, docs: Path) -> None:
+async def test_lost_hint_index_costs_work_not_correctness(run_source: RunSource, ctx: Context, docs: Path) -> None:
     write_docs(docs, 3)
     await run_source(ctx, "run-1")
     assert await ctx.store.delete(layout.hints_blob("notes"))

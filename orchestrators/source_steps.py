@@ -1,0 +1,62 @@
+"""The source orchestrator's decisions, as pure functions (unit-tested without Durable): which stages a
+batch goes through, what a fetch result means for the rest of the batch, how results add up, and how far
+the high-water mark may move."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from shared.models import STAGES, DiscoverResult, SourceResult, Stage, StageResult
+
+MAX_ERRORS = 20  # errors kept per source result
+
+AfterFetch = Literal["stop", "commit_only", "continue"]
+
+
+def batch_stages(dry_run: bool) -> tuple[Stage, ...]:
+    """The stages of one batch: a dry run only fetches (to classify), it chunks, embeds and commits nothing."""
+    return ("fetch",) if dry_run else STAGES[1:]
+
+
+def after_fetch(fetched: StageResult, *, dry_run: bool) -> AfterFetch:
+    """``stop`` when nothing was fetched (nothing to chunk, embed or commit) and always in a dry run (it
+    writes nothing, not even change hints); ``commit_only`` when every fetched document was unchanged
+    (only their new change hints need recording); else ``continue``."""
+    if fetched.items == 0 or dry_run:
+        return "stop"
+    if fetched.counts.added + fetched.counts.updated == 0:
+        return "commit_only"
+    return "continue"
+
+
+def merge(result: SourceResult, stage: Stage, outcome: StageResult | DiscoverResult) -> None:
+    """Add one stage's timing, errors (the first ``MAX_ERRORS``) and counts to the source's result."""
+    result.timings[stage] = round(result.timings.get(stage, 0.0) + outcome.seconds, 4)
+    room = MAX_ERRORS - len(result.errors)
+    if room > 0:
+        result.errors.extend(outcome.errors[:room])
+    if isinstance(outcome, StageResult):
+        result.counts = result.counts.add(outcome.counts)
+    else:
+        result.pages += 1
+        result.counts = result.counts.add({"discovered": outcome.discovered, "unchanged": outcome.unchanged})
+
+
+def later(a: str | None, b: str | None) -> str | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def earlier(a: str | None, b: str | None) -> str | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def final_high_water(high_water: str | None, min_failed_hint: str | None) -> str | None:
+    """The high-water mark the source may record: the latest seen, held back to the earliest document
+    that failed transiently (so the next incremental run asks for it again)."""
+    return earlier(high_water, min_failed_hint) if min_failed_hint else high_water
+
+
+def progress(result: SourceResult, phase: str, page: int, batch: int = 0, batches: int = 0) -> dict[str, Any]:
+    """The source orchestrator's custom status."""
+    return {"source_id": result.source_id, "phase": phase, "page": page, "batch": batch,
+            "batches": batches, "counts": result.counts.model_dump()}

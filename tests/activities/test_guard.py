@@ -1,0 +1,49 @@
+"""The activity boundary: a mistyped key is a permanent failure naming the field (not a ``KeyError``
+retried four times); results travel in the envelope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from activities import lifecycle, maintenance, stages
+from activities.guard import guarded
+from shared.errors import TransientError
+
+
+def user_function(builder: Any) -> Any:
+    return builder._function.get_user_function()  # the function the worker calls, guard included
+
+
+@pytest.mark.parametrize(("activity", "payload", "fields"), [
+    (lifecycle.checkpoint_activity, {"run_id": "r", "source_idd": "s"}, ["source_id: Field required", "source_idd"]),
+    (lifecycle.finish_source_activity, {"run_id": "r", "result": {}}, ["result.source_id: Field required"]),
+    (stages.commit_activity, {"run_id": "r", "source_id": "s", "batch_id": "b", "deletion": True}, ["deletion"]),
+    (maintenance.compact_source_activity, {"source_id": "s", "keep": 0}, ["keep: Input should be greater than"]),
+])
+async def test_mistyped_input_is_a_permanent_failure_naming_the_field(
+        activity: Any, payload: dict[str, Any], fields: list[str]) -> None:
+    result = await user_function(activity)(payload)
+    assert result["outcome"] == "failed"
+    for field in fields:
+        assert field in result["reason"]
+
+
+async def test_results_and_waits_travel_in_the_envelope() -> None:
+    @guarded
+    async def value(payload: dict[str, Any]) -> Any:
+        return {"n": payload["n"]}
+
+    @guarded
+    async def busy(payload: dict[str, Any]) -> Any:
+        raise TransientError("HTTP 429", retry_after=12)
+
+    @guarded
+    async def flaky(payload: dict[str, Any]) -> Any:
+        raise TransientError("timeout")
+
+    assert await value({"n": 1}) == {"outcome": "ok", "value": {"n": 1}}
+    assert await busy({}) == {"outcome": "retry", "retry_after": 12, "reason": "HTTP 429"}
+    with pytest.raises(TransientError):  # no server-given wait: the Durable retry policy handles it
+        await flaky({})
