@@ -16,6 +16,7 @@ from typing import Any
 
 from shared.errors import ConfigError, PermanentError
 from shared.logs import configure_logging, log_context
+from shared.runs.control import refuse_if_cancelled
 
 log = logging.getLogger("harvest.activities")
 
@@ -38,5 +39,24 @@ def permanent_errors_as_results(
             except (PermanentError, ConfigError) as exc:
                 log.warning("%s: permanent failure: %s", fn.__name__, exc)
                 return {"fatal": str(exc)[:1000]}
+
+    return wrapper
+
+
+def unless_cancelled(fn: Callable[[Payload], Awaitable[Any]]) -> Callable[[Payload], Awaitable[Any]]:
+    """Refuse (``PermanentError``: the source fails at once) to work for a run an operator cancelled, so
+    a source orchestration that outlived the terminate claims, fetches and commits nothing more. Place
+    it under ``permanent_errors_as_results``."""
+
+    @functools.wraps(fn)
+    async def wrapper(payload: Payload) -> Any:
+        run_id = payload.get("run_id") if isinstance(payload, dict) else None
+        if isinstance(run_id, str) and run_id:
+            from shared.settings import get_settings
+            from shared.storage.blobs import BlobStore
+
+            async with BlobStore.from_settings(get_settings()) as store:
+                await refuse_if_cancelled(store, run_id)
+        return await fn(payload)
 
     return wrapper

@@ -7,7 +7,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from activities.guard import Payload, permanent_errors_as_results
+from activities.guard import Payload, permanent_errors_as_results, unless_cancelled
 from shared import names
 from shared.models import BatchRef, DiscoverInput
 from shared.pipeline import chunk, commit, discover, embed, fetch
@@ -19,6 +19,7 @@ bp = df.Blueprint()
 @bp.function_name(names.DISCOVER)
 @bp.activity_trigger(input_name="payload")
 @permanent_errors_as_results
+@unless_cancelled
 async def discover_activity(payload: Payload) -> dict[str, Any]:
     async with open_context() as ctx:
         return (await discover.discover(ctx, DiscoverInput.model_validate(payload))).model_dump(mode="json")
@@ -27,6 +28,7 @@ async def discover_activity(payload: Payload) -> dict[str, Any]:
 @bp.function_name(names.FETCH)
 @bp.activity_trigger(input_name="payload")
 @permanent_errors_as_results
+@unless_cancelled
 async def fetch_activity(payload: Payload) -> dict[str, Any]:
     async with open_context() as ctx:
         return (await fetch.fetch(ctx, BatchRef.model_validate(payload))).model_dump(mode="json")
@@ -35,6 +37,7 @@ async def fetch_activity(payload: Payload) -> dict[str, Any]:
 @bp.function_name(names.CHUNK)
 @bp.activity_trigger(input_name="payload")
 @permanent_errors_as_results
+@unless_cancelled
 async def chunk_activity(payload: Payload) -> dict[str, Any]:
     async with open_context() as ctx:
         return (await chunk.chunk(ctx, BatchRef.model_validate(payload))).model_dump(mode="json")
@@ -43,6 +46,7 @@ async def chunk_activity(payload: Payload) -> dict[str, Any]:
 @bp.function_name(names.EMBED)
 @bp.activity_trigger(input_name="payload")
 @permanent_errors_as_results
+@unless_cancelled
 async def embed_activity(payload: Payload) -> dict[str, Any]:
     async with open_context() as ctx:
         return (await embed.embed(ctx, BatchRef.model_validate(payload))).model_dump(mode="json")
@@ -51,6 +55,7 @@ async def embed_activity(payload: Payload) -> dict[str, Any]:
 @bp.function_name(names.COMMIT)
 @bp.activity_trigger(input_name="payload")
 @permanent_errors_as_results
+@unless_cancelled
 async def commit_activity(payload: Payload) -> dict[str, Any]:
     batch = BatchRef.model_validate(payload)
     async with open_context() as ctx:

@@ -19,10 +19,6 @@ MAX_RUN_ERRORS = 20
 bp = df.Blueprint()
 
 
-def source_instance_id(run_id: str, source_id: str) -> str:
-    return f"{run_id}:{source_id}"
-
-
 def first_errors(results: dict[str, SourceResult], limit: int = MAX_RUN_ERRORS) -> list[RunError]:
     """The run's first errors across sources (a source's own failure message first)."""
     out: list[RunError] = []
@@ -94,7 +90,7 @@ def run_orchestrator(context: df.DurableOrchestrationContext):  # type: ignore[n
                 failure_threshold=plan["failure_threshold"],
             )
             child = context.call_sub_orchestrator(
-                names.SOURCE_ORCHESTRATOR, task.model_dump(mode="json"), source_instance_id(run.run_id, sid)
+                names.SOURCE_ORCHESTRATOR, task.model_dump(mode="json"), names.source_instance_id(run.run_id, sid)
             )
             running.append((child, sid))
             results[sid] = SourceResult(source_id=sid, status="running", started_at=context.current_utc_datetime)
