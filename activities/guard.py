@@ -22,6 +22,7 @@ from shared import envelope
 from shared.failure_policy import classify
 from shared.logs import configure_logging, log_context
 from shared.redact import redact_text
+from shared.runs.control import refuse_if_cancelled
 
 log = logging.getLogger("harvest.activities")
 
@@ -54,5 +55,24 @@ def guarded(fn: Activity) -> Activity:
                     log.info("%s: retry in %.1f s: %s", fn.__name__, failure.retry_after, reason)
                     return envelope.retry(failure.retry_after, reason)
                 raise
+
+    return wrapper
+
+
+def unless_cancelled(fn: Callable[[Payload], Awaitable[Any]]) -> Callable[[Payload], Awaitable[Any]]:
+    """Refuse (``PermanentError``: the source fails at once) to work for a run an operator cancelled, so
+    a source orchestration that outlived the terminate claims, fetches and commits nothing more. Place
+    it under ``guarded``."""
+
+    @functools.wraps(fn)
+    async def wrapper(payload: Payload, **clients: Any) -> Any:
+        run_id = payload.get("run_id") if isinstance(payload, dict) else None
+        if isinstance(run_id, str) and run_id:
+            from shared.settings import get_settings
+            from shared.storage.blobs import BlobStore
+
+            async with BlobStore.from_settings(get_settings()) as store:
+                await refuse_if_cancelled(store, run_id)
+        return await fn(payload, **clients)
 
     return wrapper

@@ -6,7 +6,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from activities.guard import Payload, guarded
+from activities.guard import Payload, guarded, unless_cancelled
 from shared import names
 from shared.models import (
     CheckpointInput,
@@ -20,6 +20,8 @@ from shared.models import (
 from shared.pipeline import lifecycle
 from shared.pipeline.context import open_context
 from shared.redact import redact_value
+from shared.runs.control import is_cancelled, refuse_if_cancelled
+from shared.storage import layout, records
 
 bp = df.Blueprint()
 
@@ -56,15 +58,22 @@ async def close_run_activity(payload: Payload) -> dict[str, Any]:
 @bp.function_name(names.BEGIN_SOURCE)
 @bp.activity_trigger(input_name="payload")
 @guarded
+@unless_cancelled
 async def begin_source_activity(payload: Payload) -> dict[str, Any]:
     task = SourceTask.model_validate(payload)
     async with open_context() as ctx:
-        return (await lifecycle.begin_source(ctx, task)).model_dump(mode="json")
+        start = await lifecycle.begin_source(ctx, task)
+        if start.claimed and await is_cancelled(ctx.store, task.run_id):
+            # cancelled while we claimed: the cancel may have released its claims before ours landed
+            await records.release_source(ctx.store, task.source_id, task.run_id)
+            await refuse_if_cancelled(ctx.store, task.run_id)
+        return start.model_dump(mode="json")
 
 
 @bp.function_name(names.CHECKPOINT)
 @bp.activity_trigger(input_name="payload")
 @guarded
+@unless_cancelled
 async def checkpoint_activity(payload: Payload) -> None:
     request = CheckpointInput.model_validate(payload)
     async with open_context() as ctx:
@@ -77,5 +86,8 @@ async def checkpoint_activity(payload: Payload) -> None:
 async def finish_source_activity(payload: Payload) -> None:
     request = FinishSourceInput.model_validate(payload)
     async with open_context() as ctx:
+        if await is_cancelled(ctx.store, request.run_id):  # the claim was released by the cancel
+            await ctx.store.delete_prefix(layout.source_staging_prefix(request.run_id, request.result.source_id))
+            return
         await lifecycle.finish_source(ctx, request.run_id, request.result, request.high_water, request.dry_run,
                                       request.full_refresh)

@@ -8,7 +8,6 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import azure.durable_functions as df
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus as S
@@ -22,6 +21,7 @@ from shared.redact import redact_value
 from shared.report import render_report
 from shared.runs import timeline
 from shared.runs.index import sync_index
+from shared.runs.links import origin, run_links
 from shared.runs.retention import purge_expired
 from shared.storage import layout, records
 from shared.storage.blobs import BlobStore
@@ -36,11 +36,11 @@ def report_blob(run_id: str) -> str:
     return f"runs/{run_id}/report.html"
 
 
-def without_keys(url: str) -> str:
-    """A management URL without its ``code`` (the system key must not land in run records)."""
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() != "code"]
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+def status_url(client: df.DurableOrchestrationClient, run_id: str) -> str:
+    """Harvest's own status URL of the run (``/api/runs/{id}`` on the app's host), never the Durable
+    management URL, whose query carries the system key."""
+    return run_links(origin(client.get_client_response_links(None, run_id)["statusQueryGetUri"]),
+                     run_id)["statusQueryGetUri"]
 
 
 async def _update_record(store: BlobStore, run_id: str, **changes: Any) -> None:
@@ -58,7 +58,7 @@ async def _update_record(store: BlobStore, run_id: str, **changes: Any) -> None:
 @guarded
 async def index_run_activity(payload: Payload, client: df.DurableOrchestrationClient) -> dict[str, Any]:
     run_id = RunRef.model_validate(payload).run_id
-    url = without_keys(client.get_client_response_links(None, run_id)["statusQueryGetUri"])
+    url = status_url(client, run_id)
     async with open_context() as ctx:
         await _update_record(ctx.store, run_id, status_url=url)
         await sync_index(ctx.store, run_id)
@@ -71,9 +71,10 @@ async def _histories(client: df.DurableOrchestrationClient, run_id: str, source_
     async def one(sid: str) -> list[dict[str, Any]]:
         async with limit:
             try:
-                status = await client.get_status(f"{run_id}:{sid}", show_history=True, show_history_output=True)
+                status = await client.get_status(names.source_instance_id(run_id, sid), show_history=True,
+                                                 show_history_output=True)
             except Exception as exc:  # the chart falls back to per-source finish times
-                log.info("no history for %s:%s (%s)", run_id, sid, exc)
+                log.info("no history for %s (%s)", names.source_instance_id(run_id, sid), exc)
                 return []
         return list(getattr(status, "historyEvents", None) or status.history or [])
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from activities.guard import Payload, guarded
+from activities.guard import Payload, guarded, unless_cancelled
 from shared import names
 from shared.models import BatchRef, CommitInput, DiscoverInput
 from shared.pipeline import chunk, commit, discover, embed, fetch
@@ -19,6 +19,7 @@ bp = df.Blueprint()
 @bp.function_name(names.DISCOVER)
 @bp.activity_trigger(input_name="payload")
 @guarded
+@unless_cancelled
 async def discover_activity(payload: Payload) -> dict[str, Any]:
     request = DiscoverInput.model_validate(payload)
     async with open_context() as ctx:
@@ -28,6 +29,7 @@ async def discover_activity(payload: Payload) -> dict[str, Any]:
 @bp.function_name(names.FETCH)
 @bp.activity_trigger(input_name="payload")
 @guarded
+@unless_cancelled
 async def fetch_activity(payload: Payload) -> dict[str, Any]:
     batch = BatchRef.model_validate(payload)
     async with open_context() as ctx:
@@ -37,6 +39,7 @@ async def fetch_activity(payload: Payload) -> dict[str, Any]:
 @bp.function_name(names.CHUNK)
 @bp.activity_trigger(input_name="payload")
 @guarded
+@unless_cancelled
 async def chunk_activity(payload: Payload) -> dict[str, Any]:
     batch = BatchRef.model_validate(payload)
     async with open_context() as ctx:
@@ -46,6 +49,7 @@ async def chunk_activity(payload: Payload) -> dict[str, Any]:
 @bp.function_name(names.EMBED)
 @bp.activity_trigger(input_name="payload")
 @guarded
+@unless_cancelled
 async def embed_activity(payload: Payload) -> dict[str, Any]:
     batch = BatchRef.model_validate(payload)
     async with open_context() as ctx:
@@ -55,6 +59,7 @@ async def embed_activity(payload: Payload) -> dict[str, Any]:
 @bp.function_name(names.COMMIT)
 @bp.activity_trigger(input_name="payload")
 @guarded
+@unless_cancelled
 async def commit_activity(payload: Payload) -> dict[str, Any]:
     batch = CommitInput.model_validate(payload)
     async with open_context() as ctx:

@@ -34,10 +34,6 @@ MAX_RUN_ERRORS = 20
 bp = df.Blueprint()
 
 
-def source_instance_id(run_id: str, source_id: str) -> str:
-    return f"{run_id}:{source_id}"
-
-
 def first_errors(results: dict[str, SourceResult], limit: int = MAX_RUN_ERRORS) -> list[RunError]:
     """The run's first errors across sources (a source's own failure message first)."""
     out: list[RunError] = []
@@ -80,7 +76,7 @@ def run_sources(context: df.DurableOrchestrationContext, run: RunInput, plan: Ru
             sid = queue.pop(0)
             child = context.call_sub_orchestrator(names.SOURCE_ORCHESTRATOR,
                                                   source_task(run, plan, sid).model_dump(mode="json"),
-                                                  source_instance_id(run.run_id, sid))
+                                                  names.source_instance_id(run.run_id, sid))
             running.append((child, sid))
             results[sid] = SourceResult(source_id=sid, status="running", started_at=context.current_utc_datetime)
         context.set_custom_status(build_status(run.run_id, started, context.current_utc_datetime, results,

@@ -1,4 +1,4 @@
-"""Names of every Durable function, in one place.
+"""Names of every Durable function (and how a source orchestration's instance id is made), in one place.
 
 Orchestrators call activities and sub-orchestrators by these constants; the blueprints register
 functions under them. Renaming a function is a one-line change here.
@@ -43,3 +43,9 @@ GET_SOURCE = "get_source"
 RESET_SOURCE = "reset_source"
 HEALTH = "health"
 OPENAPI = "openapi"
+
+
+def source_instance_id(run_id: str, source_id: str) -> str:
+    """The instance id of a run's source orchestration: the one place it is built (the run orchestrator
+    starts it; cancel, suspend, resume, purge, the live view and the report find it)."""
+    return f"{run_id}:{source_id}"

@@ -1,4 +1,5 @@
-"""The daily timer: starts the run ``daily-YYYY-MM-DD`` unless it already ran or another run is active."""
+"""The daily timer: starts the run ``daily-YYYY-MM-DD`` unless it already ran or another run is active (the
+same active-run marker as ``POST /api/runs``, so a timer and an HTTP start can never both win)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import azure.functions as func
 
 from shared import names
 from shared.models import RunInput
-from triggers.active import active_run
+from shared.runs.active import release
+from triggers.active import take
+from triggers.http import open_store
 
 bp = df.Blueprint()
 log = logging.getLogger("harvest.triggers")
@@ -30,10 +33,15 @@ async def daily_timer(timer: func.TimerRequest, client: df.DurableOrchestrationC
     if existing is not None and existing.runtime_status is not None:
         log.info("daily run %s already exists (%s); not starting another", run_id, existing.runtime_status)
         return
-    running = await active_run(client)
-    if running is not None:
-        log.warning("run %s is still active; skipping daily run %s", running, run_id)
-        return
-    run = RunInput(run_id=run_id, trigger="timer", requested_at=now)
-    await client.start_new(names.RUN_ORCHESTRATOR, run_id, run.model_dump(mode="json"))
+    async with open_store() as store:
+        running = await take(client, store, run_id, "timer")
+        if running is not None:
+            log.warning("run %s is still active; skipping daily run %s", running, run_id)
+            return
+        try:
+            run = RunInput(run_id=run_id, trigger="timer", requested_at=now)
+            await client.start_new(names.RUN_ORCHESTRATOR, run_id, run.model_dump(mode="json"))
+        except BaseException:
+            await release(store, run_id)
+            raise
     log.info("started daily run %s", run_id)

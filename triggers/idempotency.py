@@ -13,7 +13,8 @@ from shared import idempotency
 from shared.models import RunOptions
 from triggers.http import open_store
 from triggers.instances import runtime
-from triggers.responses import error_response, json_response
+from triggers.links import accepted
+from triggers.responses import error_response
 
 
 @dataclass
@@ -31,9 +32,7 @@ async def _replay(req: func.HttpRequest, client: df.DurableOrchestrationClient, 
     run_id = str(bound["run_id"])
     if await runtime(client, run_id) is None:
         return None
-    links = client.get_client_response_links(req, run_id)
-    return json_response({"run_id": run_id, **links}, 202, headers={
-        "Location": links["statusQueryGetUri"], "Retry-After": "5", "Idempotent-Replayed": "true"})
+    return accepted(req, run_id, headers={"Idempotent-Replayed": "true"})
 
 
 async def lookup(req: func.HttpRequest, client: df.DurableOrchestrationClient, options: RunOptions,
@@ -51,6 +50,16 @@ async def lookup(req: func.HttpRequest, client: df.DurableOrchestrationClient, o
         return Keyed(key, request)
     replayed = await _replay(req, client, bound, request)
     return replayed if replayed is not None else Keyed(key, request, str(bound["run_id"]))
+
+
+async def replay_if_bound(req: func.HttpRequest, client: df.DurableOrchestrationClient,
+                          keyed: Keyed) -> func.HttpResponse | None:
+    """After losing the active-run place: if a concurrent request with this key started that run, replay it."""
+    if keyed.key is None:
+        return None
+    async with open_store() as store:
+        bound = await idempotency.lookup(store, keyed.key)
+    return None if bound is None else await _replay(req, client, bound, keyed.request)
 
 
 async def claim(req: func.HttpRequest, client: df.DurableOrchestrationClient, keyed: Keyed,

@@ -9,12 +9,14 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from shared import names
+
 log = logging.getLogger("harvest.triggers")
 ACTIVE_RUNTIME = {"Pending", "Running", "Suspended", "ContinuedAsNew"}
+CONTROL_CONCURRENCY = 16
 
 
-def child_id(run_id: str, source_id: str) -> str:
-    return f"{run_id}:{source_id}"
+child_id = names.source_instance_id
 
 
 async def runtime(client: df.DurableOrchestrationClient, instance_id: str) -> dict[str, Any] | None:
@@ -53,14 +55,18 @@ def running_source_ids(record: dict[str, Any] | None, state: dict[str, Any] | No
 
 
 async def apply_to_run(client: df.DurableOrchestrationClient, operation: str, run_id: str,
-                       source_ids: list[str], reason: str) -> None:
-    """terminate/suspend/resume the run, then its source orchestrations (whose absence is fine)."""
-    await getattr(client, operation)(run_id, reason)
+                       source_ids: list[str], reason: str, *, parent: bool = True) -> None:
+    """terminate/suspend/resume the run (unless ``parent`` is False: it already ended), then every source
+    orchestration it may have started (one that does not exist or already ended is fine)."""
+    if parent:
+        await getattr(client, operation)(run_id, reason)
+    limit = asyncio.Semaphore(CONTROL_CONCURRENCY)
 
     async def child(sid: str) -> None:
-        try:
-            await getattr(client, operation)(child_id(run_id, sid), reason)
-        except Exception as exc:  # not started yet, or already finished
-            log.debug("%s %s: %s", operation, child_id(run_id, sid), exc)
+        async with limit:
+            try:
+                await getattr(client, operation)(child_id(run_id, sid), reason)
+            except Exception as exc:  # not started yet, or already finished
+                log.debug("%s %s: %s", operation, child_id(run_id, sid), exc)
 
     await asyncio.gather(*(child(sid) for sid in source_ids))

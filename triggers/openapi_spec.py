@@ -39,6 +39,7 @@ REASON_BODY = {"required": False, "content": {JSON: {"schema": {
 RUN = _path("run_id", RUN_ID.pattern)
 SOURCE = _path("source_id", SOURCE_ID.pattern)
 ADMIN = [{"functionKey": []}]
+LINKS = ("statusQueryGetUri", "reportGetUri", "cancelPostUri", "suspendPostUri", "resumePostUri")
 COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}}
 INDEX_ITEM = _obj({
     "run_id": {"type": "string"}, "status": {"enum": list(get_args(RunStatus))}, "trigger": {"type": "string"},
@@ -83,7 +84,7 @@ def _paths() -> dict[str, Any]:
             "responses": {**_ok(_obj({"run_id": {"type": "string"}, "operation": {"type": "string"},
                                       "status": {"type": "string"}, "reason": {"type": "string"}}),
                                 "Accepted", "202"), **_errors(400, 404, 409, 413)},
-            **({"security": ADMIN, "x-auth-level": "admin"} if op == "cancel" else {})}}
+            "security": ADMIN, "x-auth-level": "admin"}}
         for op in ("cancel", "suspend", "resume")
     }
     return {
@@ -93,8 +94,8 @@ def _paths() -> dict[str, Any]:
                                      "schema": {"type": "string", "pattern": r"^[!-~][ -~]{0,199}$"},
                                      "description": "The same key returns the same run."}],
                      "requestBody": {"required": False, "content": {JSON: {"schema": OPTIONS_REF}}},
-                     "responses": {**_ok(_obj({"run_id": {"type": "string"}, "statusQueryGetUri": {"type": "string"}},
-                                              ["run_id", "statusQueryGetUri"]), "Started (or replayed)", "202"),
+                     "responses": {**_ok(_obj({"run_id": {"type": "string"}, **{k: {"type": "string"} for k in LINKS}},
+                                              ["run_id", *LINKS]), "Started (or replayed): poll Location", "202"),
                                    **_errors(400, 409, 413)}},
             "get": {"summary": "Run history, newest first", "operationId": "list_runs",
                     "parameters": LIST_PARAMS,
@@ -104,7 +105,9 @@ def _paths() -> dict[str, Any]:
         },
         "/runs/{run_id}": {
             "get": {"summary": "A run: record, live progress, per-source phase", "operationId": "get_run",
-                    "parameters": [RUN], "responses": {**_ok(run_ref, "The run"), **_errors(400, 404)}},
+                    "parameters": [RUN], "responses": {**_ok(run_ref, "The run (it has ended)"),
+                                                       **_ok(run_ref, "The run, still active: poll again", "202"),
+                                                       **_errors(400, 404)}},
             "delete": {"summary": "Purge a finished run: record, report, index entry, orchestration history",
                        "operationId": "purge_run", "parameters": [RUN], "security": ADMIN, "x-auth-level": "admin",
                        "responses": {**_ok(_obj({"run_id": {"type": "string"}, "purged": COUNTS}), "Purged"),

@@ -1,6 +1,9 @@
-"""Run control: ``POST /api/runs/{run_id}/cancel`` (admin), ``/suspend`` and ``/resume``. Each applies
-the Durable operation to the run and its source orchestrations, then records the new status in the run
-record (cancelling also releases the source claims the run held). Optional body: ``{"reason": "..."}``."""
+"""Run control (admin key): ``POST /api/runs/{run_id}/cancel``, ``/suspend`` and ``/resume``. Each applies
+the Durable operation to the run *and* every source orchestration it started (the Durable management
+URLs stop only the one instance), then records the new status in the run record and the run index.
+Cancelling first fences the run (its activities write nothing more, even in a source orchestration that
+started just before the terminate), and afterwards releases the source claims and the active-run place,
+so the next run can start at once. Optional body: ``{"reason": "..."}``."""
 
 from __future__ import annotations
 
@@ -12,12 +15,14 @@ import azure.functions as func
 from shared import names
 from shared.models import RunSummary
 from shared.notify import notify
-from shared.runs.control import FINAL, record_notifications, release_claims, set_status
+from shared.runs import active
+from shared.runs.control import FINAL, mark_cancelled, record_notifications, release_claims, set_status
 from shared.settings import get_settings
 from shared.storage import records
 from shared.storage.blobs import BlobStore
 from triggers.http import RUN_ID, HttpError, check_query, handler, not_found, open_store, path_id, reason_from
 from triggers.instances import apply_to_run, runtime
+from triggers.links import request_links
 from triggers.responses import json_response
 
 bp = df.Blueprint()
@@ -39,19 +44,27 @@ async def control(req: func.HttpRequest, client: df.DurableOrchestrationClient, 
         if state is None and summary is None:
             raise not_found("run", run_id)
         current = state["runtimeStatus"] if state else None
-        if current not in applies_to or (summary is not None and summary.status in FINAL):
-            shown = summary.status if summary is not None and summary.status in FINAL else (current or "unknown")
+        final = summary is not None and summary.status in FINAL
+        # a cancel that terminated the orchestration but stopped before the record followed: finish it
+        unfinished = operation == "cancel" and current == "Terminated" and summary is not None and not final
+        if final or (current not in applies_to and not unfinished):
+            shown = summary.status if final and summary is not None else (current or "unknown")
             raise HttpError(409, f"cannot {operation} run {run_id}: it is {shown.lower()}",
                             [{"field": "run_id", "message": f"{operation} applies to runs that are "
                               f"{' or '.join(sorted(s.lower() for s in applies_to))}"}])
         source_ids = list(summary.sources) if summary else []
-        await apply_to_run(client, method, run_id, source_ids, reason)
+        if operation == "cancel":
+            await mark_cancelled(store, run_id, reason)  # first: from now on the run's activities write nothing
+        await apply_to_run(client, method, run_id, source_ids, reason, parent=not unfinished)
         updated = await set_status(store, run_id, new_status, reason=reason)
-        released = await release_claims(store, run_id, source_ids) if operation == "cancel" else []
-        if operation == "cancel" and updated is not None and updated.status == "cancelled":
-            await _notify_cancelled(store, updated)
+        released: list[str] = []
+        if operation == "cancel":
+            released = await release_claims(store, run_id, source_ids)
+            await active.release(store, run_id)
+            if updated is not None and updated.status == "cancelled":
+                await _notify_cancelled(store, updated)
     body = {"run_id": run_id, "operation": operation, "status": updated.status if updated else new_status,
-            "reason": reason}
+            "reason": reason, **request_links(req, run_id)}
     if operation == "cancel":
         body["released_sources"] = released
     return json_response(body, 202)
@@ -74,7 +87,7 @@ async def cancel_run_route(req: func.HttpRequest, client: df.DurableOrchestratio
 
 
 @bp.function_name(names.SUSPEND_RUN)
-@bp.route(route="runs/{run_id}/suspend", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="runs/{run_id}/suspend", methods=["POST"], auth_level=func.AuthLevel.ADMIN)
 @bp.durable_client_input(client_name="client")
 @handler
 async def suspend_run_route(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
@@ -82,7 +95,7 @@ async def suspend_run_route(req: func.HttpRequest, client: df.DurableOrchestrati
 
 
 @bp.function_name(names.RESUME_RUN)
-@bp.route(route="runs/{run_id}/resume", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="runs/{run_id}/resume", methods=["POST"], auth_level=func.AuthLevel.ADMIN)
 @bp.durable_client_input(client_name="client")
 @handler
 async def resume_run_route(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:

@@ -1,6 +1,8 @@
 """Run history: ``GET /api/runs`` (newest first, filtered, paginated from the run index),
-``GET /api/runs/{run_id}`` (the run record with live progress), ``GET /api/runs/{run_id}/report`` (HTML)
-and ``DELETE /api/runs/{run_id}`` (admin: purge the record, report, index entry and orchestration history)."""
+``GET /api/runs/{run_id}`` (the run record with live progress; 202 with ``Location`` and ``Retry-After``
+while its orchestration is active, 200 once it has ended, like a Durable status URL),
+``GET /api/runs/{run_id}/report`` (HTML) and ``DELETE /api/runs/{run_id}`` (admin: purge the record,
+report, index entry and orchestration history)."""
 
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ from triggers.http import (
     query_text,
 )
 from triggers.instances import ACTIVE_RUNTIME, child_id, running_children, running_source_ids, runtime
+from triggers.links import RETRY_AFTER, request_links
 from triggers.responses import json_response
 
 bp = df.Blueprint()
@@ -74,7 +77,12 @@ async def get_run_route(req: func.HttpRequest, client: df.DurableOrchestrationCl
     view = live_view(record, state, children)
     if view is None:
         raise not_found("run", run_id)
-    return json_response(view)
+    links = request_links(req, run_id)
+    view["status_url"] = links["statusQueryGetUri"]  # never a Durable management URL (older records had one)
+    if state is None or state["runtimeStatus"] not in ACTIVE_RUNTIME:
+        return json_response(view)
+    # still going: answered as a Durable status URL is, so a client polls it the same way
+    return json_response(view, 202, headers={"Location": links["statusQueryGetUri"], "Retry-After": RETRY_AFTER})
 
 
 @bp.function_name(names.GET_RUN_REPORT)

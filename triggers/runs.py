@@ -15,10 +15,13 @@ from shared import names
 from shared.errors import ConfigError
 from shared.models import RunInput, RunOptions
 from shared.pipeline.context import manifest_for
+from shared.runs.active import release
 from shared.settings import get_settings
 from triggers import idempotency
-from triggers.active import active_run
-from triggers.responses import error_response, json_response, validation_details
+from triggers.active import take
+from triggers.http import open_store
+from triggers.links import RETRY_AFTER, accepted, request_links
+from triggers.responses import error_response, validation_details
 
 bp = df.Blueprint()
 log = logging.getLogger("harvest.triggers")
@@ -67,20 +70,28 @@ async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient
     keyed = await idempotency.lookup(req, client, options, trigger)
     if isinstance(keyed, func.HttpResponse):
         return keyed
-    running = await active_run(client)
-    if running is not None:
-        links = client.get_client_response_links(req, running)
-        return error_response(409, f"run {running} is still active", [
-            {"field": "run_id", "message": running}, {"field": "statusQueryGetUri",
-                                                      "message": links["statusQueryGetUri"]}],
-            headers={"Location": links["statusQueryGetUri"]})
     now = datetime.now(UTC)
     run_id = keyed.run_id or new_run_id(now)
-    if (replayed := await idempotency.claim(req, client, keyed, run_id)) is not None:
-        return replayed
-    run = RunInput(run_id=run_id, trigger=trigger, options=options, requested_at=now)  # type: ignore[arg-type]
-    await client.start_new(names.RUN_ORCHESTRATOR, run_id, run.model_dump(mode="json"))
+    async with open_store() as store:
+        holder = await take(client, store, run_id, trigger)
+        if holder is not None:
+            return await idempotency.replay_if_bound(req, client, keyed) or busy(req, holder)
+        try:
+            if (replayed := await idempotency.claim(req, client, keyed, run_id)) is not None:
+                await release(store, run_id)
+                return replayed
+            run = RunInput(run_id=run_id, trigger=trigger, options=options, requested_at=now)  # type: ignore[arg-type]
+            await client.start_new(names.RUN_ORCHESTRATOR, run_id, run.model_dump(mode="json"))
+        except BaseException:
+            await release(store, run_id)
+            raise
     log.info("started run %s (%s)", run_id, trigger)
-    links = client.get_client_response_links(req, run_id)
-    return json_response({"run_id": run_id, **links}, 202,
-                         headers={"Location": links["statusQueryGetUri"], "Retry-After": "5"})
+    return accepted(req, run_id)
+
+
+def busy(req: func.HttpRequest, holder: str) -> func.HttpResponse:
+    """409: another run is active; where to follow it."""
+    url = request_links(req, holder)["statusQueryGetUri"]
+    return error_response(409, f"run {holder} is still active", [
+        {"field": "run_id", "message": holder}, {"field": "statusQueryGetUri", "message": url}],
+        headers={"Location": url, "Retry-After": RETRY_AFTER})

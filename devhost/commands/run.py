@@ -86,10 +86,11 @@ async def _run(env: Environment, body: dict[str, Any], *, live: bool) -> dict[st
                 if resp.status != 202:
                     details = "; ".join(f"{d['field']}: {d['message']}" for d in started.get("details", []))
                     raise fail(f"{started.get('error', resp.status)}" + (f" — {details}" if details else ""))
-            status_url = started["statusQueryGetUri"]
+            # the CLI hosts (or shares) the local host: it follows the orchestration itself, not the API view
+            status_url = f"{base_url}/runtime/webhooks/durabletask/instances/{quote(started['run_id'], safe='')}"
             if not live:
-                err.print(f"run {started['run_id']} started; status: {status_url}", highlight=False,
-                          soft_wrap=True)
+                err.print(f"run {started['run_id']} started; status: {started['statusQueryGetUri']}",
+                          highlight=False, soft_wrap=True)
             status = await _follow(http, base_url, status_url, live=live)
     finally:
         if host is not None:

@@ -1,4 +1,4 @@
-// The Flex Consumption plan and the Function App (Python 3.11, Linux). The app runs as the user-assigned
+// The Flex Consumption plan and the Function App (Python 3.13, Linux). The app runs as the user-assigned
 // identity: host storage, the Durable task hub and the corpus are reached with it (identity-based
 // AzureWebJobsStorage, no keys), Key Vault references are resolved with it, telemetry is sent with it.
 
@@ -54,11 +54,11 @@ param maximumInstanceCount int = 40
 ])
 param instanceMemoryMB int = 2048
 
-@description('Python version the app runs on.')
+@description('Python version the app runs on: 3.13, the version the app pins its worker runtime for (azure-functions-runtime).')
 @allowed([
-  '3.11'
+  '3.13'
 ])
-param pythonVersion string = '3.11'
+param pythonVersion string = '3.13'
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName

@@ -11,6 +11,7 @@ from shared.faults import crashpoint
 from shared.models import RunInput, RunOptions, RunPlan, RunSummary, SourceResult, SourceStart, SourceTask
 from shared.pipeline.commit import COMMITTED
 from shared.pipeline.context import Context
+from shared.runs import active
 from shared.storage import hints, layout, records
 
 
@@ -64,6 +65,7 @@ async def close_run(ctx: Context, summary: RunSummary) -> RunSummary:
 
     crashpoint("run.closing")
     closed = RunSummary.model_validate(await ctx.store.update_json(layout.run_blob(summary.run_id), change))
+    await active.release(ctx.store, summary.run_id)  # the next run may start now
     crashpoint("run.closed")
     return closed
 

@@ -1,19 +1,41 @@
 """Run record changes made by operators: cancelled, suspended, resumed — and releasing the source claims
 a cancelled run still holds, so the next run can take those sources at once. The Durable side
-(terminate/suspend/resume) is done by the caller; these functions only touch Harvest's own records."""
+(terminate/suspend/resume) is done by the caller; these functions only touch Harvest's own records.
+
+Cancelling first writes a fence (``runs/{id}/cancelled.json``): from then on the run's activities refuse
+to claim a source, commit to the corpus or move a checkpoint (``refuse_if_cancelled``), so a source
+orchestration that outlives the terminate — one started just before it, or an activity in flight —
+writes nothing more."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.errors import PermanentError
 from shared.models import RunSummary
 from shared.runs.index import sync_index
 from shared.storage import layout, records
-from shared.storage.blobs import BlobStore
+from shared.storage.blobs import JSON_TYPE, BlobStore, dumps
 
 FINAL = frozenset({"completed", "partial", "failed", "cancelled"})
 ACTIVE = frozenset({"pending", "running", "suspended"})
+
+
+async def mark_cancelled(store: BlobStore, run_id: str, reason: str) -> None:
+    """Fence the run: its activities write nothing after this (see ``refuse_if_cancelled``)."""
+    body = dumps({"run_id": run_id, "reason": reason, "at": datetime.now(UTC).isoformat()})
+    await store.create_if_absent(layout.cancelled_blob(run_id), body, content_settings=JSON_TYPE)
+
+
+async def is_cancelled(store: BlobStore, run_id: str) -> bool:
+    return await store.exists(layout.cancelled_blob(run_id))
+
+
+async def refuse_if_cancelled(store: BlobStore, run_id: str) -> None:
+    """Raise ``PermanentError`` when the run was cancelled (the activity then fails its source at once)."""
+    if await is_cancelled(store, run_id):
+        raise PermanentError(f"run {run_id} was cancelled")
 
 
 async def set_status(store: BlobStore, run_id: str, status: str, *, reason: str | None = None) -> RunSummary | None:

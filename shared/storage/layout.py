@@ -6,7 +6,9 @@ corpus/{source}/{doc_key}/tombstone-{run_id}.json      the document disappeared 
 state/{source}/checkpoint.json                         the source checkpoint (ETag-updated)
 state/{source}/docs/{doc_key}.json                     the document record (ETag-updated)
 runs/{run_id}/run.json                                 the run record (ETag-updated)
+runs/{run_id}/cancelled.json                           the run was cancelled: its activities write nothing more
 runs/{run_id}/sources/{source}/{batch}/{stage}.jsonl   staged batch data (claim-check)
+control/active-run.json                                the one active run (created only if absent)
 ```
 Names are deterministic so a retried activity rewrites or finds the same blob.
 """
@@ -59,6 +61,14 @@ def doc_record_blob(source_id: str, doc_id: str) -> str:
 
 def run_blob(run_id: str) -> str:
     return f"runs/{run_id}/run.json"
+
+
+def active_run_blob() -> str:
+    return "control/active-run.json"
+
+
+def cancelled_blob(run_id: str) -> str:
+    return f"runs/{run_id}/cancelled.json"
 
 
 def runs_prefix() -> str:

@@ -116,6 +116,7 @@ HOSTILE: list[tuple[str, str, dict[str, Any], int]] = [
     ("GET", "/api/runs/run-x/report", {"params": {"x": "1"}}, 400),
     ("POST", "/api/runs/run-nope/resume", {}, 404),
     ("POST", "/api/runs", {"json": {"sources": []}, "headers": {"Idempotency-Key": "k" * 201}}, 400),
+    ("POST", "/api/runs", {"json": {"sources": ["notes"], "full_refresh": None}}, 400),
     ("POST", "/api/runs/run-x/suspend", {"data": b"{}" * 3000}, 413),
     ("GET", "/api/sources", {"params": {"x": "1"}}, 400),
     ("DELETE", "/api/runs/run-x", {"params": {"force": "1"}}, 400),

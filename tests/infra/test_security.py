@@ -82,7 +82,7 @@ def test_function_app_is_flex_python_https_only(templates: dict[str, BicepFile])
     assert props["siteConfig"]["ftpsState"] == "Disabled"
     config = props["functionAppConfig"]
     assert config["runtime"]["name"] == "python" and config["runtime"]["version"] == Expr("pythonVersion")
-    assert app.params["pythonVersion"].value == "3.11"
+    assert app.params["pythonVersion"].value == "3.13"  # the version requirements.txt pins the worker for
     deployment = config["deployment"]["storage"]
     assert deployment["type"] == "blobContainer"
     assert deployment["authentication"] == {"type": "UserAssignedIdentity",
