@@ -3,6 +3,7 @@ retried four times); results travel in the envelope."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -10,6 +11,18 @@ import pytest
 from activities import lifecycle, maintenance, stages
 from activities.guard import guarded
 from shared.errors import TransientError
+
+
+@pytest.fixture
+def storage(azurite: str, task_hub: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Real storage: the cancel fence (``unless_cancelled``) reads the run's blobs before the activity runs."""
+    from shared.settings import get_settings
+
+    monkeypatch.setenv("AzureWebJobsStorage", azurite)
+    monkeypatch.setenv("HARVEST_CONTAINER", task_hub.lower())
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 def user_function(builder: Any) -> Any:
@@ -23,7 +36,7 @@ def user_function(builder: Any) -> Any:
     (maintenance.compact_source_activity, {"source_id": "s", "keep": 0}, ["keep: Input should be greater than"]),
 ])
 async def test_mistyped_input_is_a_permanent_failure_naming_the_field(
-        activity: Any, payload: dict[str, Any], fields: list[str]) -> None:
+        activity: Any, payload: dict[str, Any], fields: list[str], storage: None) -> None:
     result = await user_function(activity)(payload)
     assert result["outcome"] == "failed"
     for field in fields:
