@@ -252,7 +252,6 @@ class AzureOpenAIEmbedder:
                     input=texts, model=self.deployment, encoding_format="base64", **extra
                 )
                 answer = (raw.status_code, raw.headers, None)
-                return self._vectors(raw.parse(), len(texts))
             except Exception as exc:
                 response = getattr(exc, "response", None)
                 answer = (getattr(response, "status_code", None), getattr(response, "headers", None), None)
@@ -263,6 +262,8 @@ class AzureOpenAIEmbedder:
                     0.75, 1.0)
                 if status == 429 and not give_up:  # pauses every request of the process (set with the release)
                     answer = (answer[0], answer[1], delay)
+            else:
+                return self._vectors(raw.parse(), len(texts))
             finally:
                 self.pacer.release(ticket, status=answer[0], headers=answer[1], pause=answer[2])
             if give_up:
