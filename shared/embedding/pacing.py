@@ -83,14 +83,18 @@ class Quota:
         self._sent: deque[tuple[int, float, float]] = deque()  # (seq, sent at, cost) within the window
 
     def used(self, now: float, upto: int | None = None) -> float:
-        while self._sent and self._sent[0][1] <= now - self.window:
-            self._sent.popleft()
+        self._forget_before(now - self.window)
         return sum(cost for seq, _, cost in self._sent if upto is None or seq <= upto)
+
+    def _forget_before(self, cutoff: float) -> None:
+        while self._sent and self._sent[0][1] <= cutoff:
+            self._sent.popleft()
 
     def wait(self, cost: float, now: float) -> float:
         return 0.0 if self.bucket is None else self.bucket.wait(cost, now)
 
     def send(self, seq: int, cost: float, now: float) -> None:
+        self._forget_before(now - self.window)  # only the window is kept: memory stays flat on long runs
         self._sent.append((seq, now, cost))
         if self.bucket is not None:
             self.bucket.take(cost, now)

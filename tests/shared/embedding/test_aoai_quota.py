@@ -120,6 +120,7 @@ def test_the_bucket_never_lets_more_than_the_quota_into_any_window() -> None:
     assert 0.95 * 100_000 <= worst <= 100_000
     in_two_windows = sum(c for t, c in sent if t < 120.0)
     assert in_two_windows >= 0.95 * 200_000  # 1 - burst / 2 of the quota, less the request waiting at the end
+    assert len(quota._sent) == sum(1 for t, _ in sent if t > now - 60.0)  # what it remembers: one window
 
 
 def test_the_reported_budget_caps_the_bucket() -> None:
