@@ -21,21 +21,30 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def environment(manifest: str | None = None, *, check_manifest: bool = False) -> Environment:
-    """Settings, manifest and storage ready — or a clear message naming what is wrong, and exit 2."""
-    from shared.pipeline.context import manifest_for
-    from shared.settings import load_settings
+def environment(manifest: str | None = None, *, check_manifest: bool = False,
+                log_level: int | None = None, verbose: bool = False) -> Environment:
+    """Settings, manifest and storage ready — or a clear message naming what is wrong, and exit 2.
 
-    try:
-        env = prepare(manifest)
-        settings = load_settings()
+    Settings are read once, after local.settings.json and the CLI's options are applied; then the manifest is
+    checked and logging set up (``log_level``); storage (Azurite) is started only when all of that is valid.
+    """
+    from shared.pipeline.context import manifest_for
+    from shared.settings import get_settings
+
+    def validate() -> None:
+        get_settings.cache_clear()  # nothing may have read them before the options were applied
+        settings = get_settings()
         if check_manifest:
             manifest_for(settings)
+        if log_level is not None or verbose:
+            setup_logging(verbose, log_level if log_level is not None else logging.WARNING)
+
+    try:
+        return prepare(manifest, validate=validate)
     except AzuriteError as exc:
         raise fail(str(exc)) from None
     except ConfigError as exc:
         raise fail(str(exc)) from None
-    return env
 
 
 def setup_logging(verbose: bool, default: int = logging.WARNING) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
 from typing import Annotated, Any
@@ -20,7 +21,6 @@ from devhost.commands.common import (
     err,
     fail,
     local_host,
-    setup_logging,
 )
 from devhost.environment import Environment
 from devhost.progress import print_summary, progress_table
@@ -40,8 +40,7 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run one ingestion through the local host and print its summary."""
-    setup_logging(verbose)
-    env = environment(manifest, check_manifest=True)
+    env = environment(manifest, check_manifest=True, verbose=verbose, log_level=logging.WARNING)
     body: dict[str, Any] = {"full_refresh": full_refresh or reembed, "dry_run": dry_run, "reembed": reembed}
     if source:
         body["sources"] = list(source)
@@ -149,8 +148,7 @@ def resume(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Continue every unfinished run in the task hub (after a crash or Ctrl-C) and wait for each to end."""
-    setup_logging(verbose)
-    env = environment()
+    env = environment(verbose=verbose, log_level=logging.WARNING)
     try:
         summaries = asyncio.run(_resume(env, live=not as_json and sys.stderr.isatty()))
     finally:

@@ -14,7 +14,6 @@ from devhost.commands.common import (
     environment,
     err,
     local_host,
-    setup_logging,
 )
 from devhost.environment import Environment
 
@@ -26,8 +25,7 @@ def serve(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Serve the Functions app and the Durable HTTP API until interrupted; resumes unfinished runs."""
-    setup_logging(verbose, logging.INFO)
-    env = environment(check_manifest=True)
+    env = environment(check_manifest=True, verbose=verbose, log_level=logging.INFO)
     try:
         asyncio.run(_serve(env, host, port, fire_timers=not no_timers))
     finally:
