@@ -54,6 +54,7 @@ class LocalHost:
         self._runner: web.AppRunner | None = None
         self._timers: TimerScheduler | None = None
         self._client_json: str | None = None
+        self.lease_lost = asyncio.Event()  # set when this host lost the task hub (it then runs nothing)
 
     @property
     def base_url(self) -> str:
@@ -67,12 +68,13 @@ class LocalHost:
     async def start(self) -> None:
         h.install_fast_timestamp_parsing()
         await self.store.open()
-        self._lock = HostLock(self.store.container, self.task_hub)
+        self._lock = HostLock(self.store.container, self.task_hub, on_lost=self._lease_lost)
         try:
             await self._lock.acquire()
         except BaseException:
             await self.store.close()
             raise
+        self.store.fence = self._lock  # every write checks the lease; history appends carry it
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.add_routes(self.api.routes() + AppRoutes(self).routes())
         self._runner = web.AppRunner(app, access_log=None)
@@ -100,6 +102,14 @@ class LocalHost:
             await self._lock.release()
         await self.store.close()
         log.info("devhost stopped")
+
+    def _lease_lost(self, why: str) -> None:
+        """Stop dispatching at once: no orchestration, activity or timer of this host runs any more."""
+        self.lease_lost.set()
+        self.engine.stopping = True
+        if self._timers is not None:
+            self._timers.stop()
+        self._halt = asyncio.get_running_loop().create_task(self.engine.stop(), name="halt after lease loss")
 
     async def __aenter__(self) -> LocalHost:
         await self.start()
