@@ -72,10 +72,11 @@ def prepare(manifest: str | None = None, *, quiet: bool = False,
     proc = None
     endpoint = _endpoint(conn)
     if is_emulator and endpoint and endpoint[0] in ("127.0.0.1", "localhost") and not listening(*endpoint):
+        data = Path(os.environ.get("HARVEST_AZURITE_DIR") or DATA_DIR)
         if not quiet:
-            print(f"Azurite is not running on {endpoint[0]}:{endpoint[1]}; starting it "
-                  f"(data in {DATA_DIR.relative_to(REPO_ROOT)}/) ...", file=sys.stderr)
-        proc = start_azurite(port=endpoint[1], location=DATA_DIR, repo_root=REPO_ROOT)
+            print(f"Azurite is not running on {endpoint[0]}:{endpoint[1]}; starting it (data in {data}/) ...",
+                  file=sys.stderr)
+        proc = start_azurite(port=endpoint[1], location=data, repo_root=REPO_ROOT)
     return Environment(
         connection_string=conn,
         task_hub=os.environ.get("HARVEST_TASK_HUB") or str(host["hubName"]),

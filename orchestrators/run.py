@@ -8,7 +8,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from orchestrators.retry import ACTIVITY_RETRY
+from orchestrators.retry import ACTIVITY_RETRY, failure_reason
 from shared import names
 from shared.models import RunError, RunInput, RunSummary, SourceResult, SourceTask
 from shared.outcome import run_status, totals
@@ -46,7 +46,7 @@ def after_close(context: df.DurableOrchestrationContext, run: RunInput, closed: 
             outcomes[name] = yield (context.call_activity_with_retry(name, ACTIVITY_RETRY, payload) if retry
                                     else context.call_activity(name, payload))
         except Exception as exc:
-            outcomes[name] = {"error": str(exc)[:300]}
+            outcomes[name] = {"error": failure_reason(exc, 300)}
     sent = outcomes.get(names.NOTIFY_RUN) or {}
     report = (outcomes.get(names.PUBLISH_RUN) or {}).get("report")
     return {**closed, "notifications": sent.get("notifications", []), "report": report}

@@ -9,7 +9,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from orchestrators.retry import ACTIVITY_RETRY
+from orchestrators.retry import ACTIVITY_RETRY, failure_reason
 from shared import names
 from shared.models import (
     STAGES,
@@ -135,7 +135,7 @@ def source_orchestrator(context: df.DurableOrchestrationContext):  # type: ignor
         result.status = source_status(result.counts, failure_threshold=task.failure_threshold)
     except Exception as exc:  # an activity failed after its retries: this source fails, the run goes on
         result.status = "failed"
-        result.message = str(exc)[:500]
+        result.message = failure_reason(exc)
 
     high_water = _earlier(task.high_water, task.min_failed_hint) if task.min_failed_hint else task.high_water
     context.set_custom_status(_status(result, "done", task.page))
