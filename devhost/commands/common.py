@@ -24,7 +24,7 @@ TERMINAL = {"Completed", "Failed", "Terminated", "Canceled"}
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 

@@ -64,3 +64,12 @@ def test_tables_go_to_stdout_and_unknown_export_source_is_an_error(workspace: Wo
     assert nope.returncode == 2 and "nope" in nope.stderr and nope.stdout == ""
     known = ws.harvest("export", "--source", "notes")
     assert known.returncode == 0 and known.stdout.count("\n") >= 1
+
+
+def test_a_second_host_on_the_task_hub_is_one_clear_line(workspace: Workspace) -> None:
+    workspace.serve()
+    second = workspace.harvest("serve", "--port", "0", "--no-timers", timeout=120)
+    assert second.returncode == 2, second.stderr
+    assert "Traceback" not in second.stderr
+    line = [t for t in second.stderr.splitlines() if "already served by another host" in t]
+    assert line and "pid" in line[0] and "HARVEST_TASK_HUB" in line[0], second.stderr
