@@ -81,12 +81,15 @@ async def _run(env: Environment, body: dict[str, Any], *, live: bool, where: dic
     import aiohttp
 
     from devhost.lock import HostLockError
+    from devhost.worker import WorkerLoadError
 
     host = local_host(env, port=0, fire_timers=False)
     base_url = None
     try:
         await host.start()
         base_url = host.base_url
+    except WorkerLoadError as exc:
+        raise fail(f"the Functions worker refused the app (Azure would load no function): {exc}") from None
     except HostLockError as exc:
         # `harvest serve` already runs this task hub: hand the run to it rather than racing it.
         base_url = os.environ.get("HARVEST_HOST_URL", "http://127.0.0.1:7071").rstrip("/")
@@ -118,7 +121,7 @@ async def _run(env: Environment, body: dict[str, Any], *, live: bool, where: dic
         else:
             await close_sdk_session()
     if status.get("runtimeStatus") != "Completed" or not isinstance(status.get("output"), dict):
-        from orchestrators.retry import failure_reason
+        from orchestrators.calls import failure_reason
 
         raise fail(f"run {started['run_id']} ended {status.get('runtimeStatus')}: "
                    f"{failure_reason(str(status.get('output')))}", 1)
@@ -199,12 +202,15 @@ async def _resume(env: Environment, *, live: bool) -> list[dict[str, Any]]:
     import aiohttp
 
     from devhost.lock import HostLockError
-    from orchestrators.retry import failure_reason
+    from devhost.worker import WorkerLoadError
+    from orchestrators.calls import failure_reason
     from shared import names
 
     host = local_host(env, port=0, fire_timers=False)
     try:
         await host.start()  # the host resumes every unfinished instance as it starts
+    except WorkerLoadError as exc:
+        raise fail(f"the Functions worker refused the app (Azure would load no function): {exc}") from None
     except HostLockError as exc:
         raise fail(f"{exc}; `harvest serve` resumes unfinished runs by itself") from None
     summaries: list[dict[str, Any]] = []

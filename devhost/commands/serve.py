@@ -41,10 +41,13 @@ STOPPED = "harvest serve stopped; unfinished runs go on at the next `harvest ser
 
 async def _serve(env: Environment, host: str, port: int, *, fire_timers: bool) -> None:
     from devhost.lock import HostLockError
+    from devhost.worker import WorkerLoadError
 
     local = local_host(env, port=port, host=host, fire_timers=fire_timers)
     try:
         await local.start()
+    except WorkerLoadError as exc:
+        raise fail(f"the Functions worker refused the app (Azure would load no function): {exc}") from None
     except HostLockError as exc:
         raise fail(str(exc)) from None
     stop = asyncio.Event()
