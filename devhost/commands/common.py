@@ -145,6 +145,11 @@ def run_interruptible[T](work: Coroutine[Any, Any, T], env: Environment, farewel
         except BaseException:
             if not interrupted:
                 raise
+        finally:
+            if not interrupted:  # the Blob clients the command opened, closed on this loop (no "Unclosed" noise)
+                from shared.azure_clients import aclose_all
+
+                await aclose_all()
         env.close()
         err.print(farewell(), highlight=False, soft_wrap=True)
         exit_now(130)

@@ -28,16 +28,16 @@ def test_a_failed_activity_is_one_line_in_the_record_and_the_report(workspace: W
     ws = workspace
     ws.env["HARVEST_EMBEDDER"] = "hashing"
     (ws.docs / "a.md").write_text("# A\n\nSome text.\n")
-    asyncio.run(_claim_for_another_run(ws, "notes"))  # begin_source then fails with ConflictError
+    asyncio.run(_claim_for_another_run(ws, "notes"))  # begin_source then fails: claim held
     done = ws.harvest("run", "--json")
     summary = json.loads(done.stdout)
     message = summary["sources"]["notes"]["message"]
-    assert "ConflictError" in message and "run-elsewhere" in message
+    assert "is being processed by run run-elsewhere" in message
     assert "Traceback" not in message and ".py" not in message and "\n" not in message
     status = ws.harvest("status", summary["run_id"], "--json")
     assert "Traceback" not in status.stdout
     report = ws.harvest("report", summary["run_id"])
-    assert report.returncode == 0 and "ConflictError" in report.stdout and "Traceback" not in report.stdout
+    assert report.returncode == 0 and "run-elsewhere" in report.stdout and "Traceback" not in report.stdout
 
 
 @pytest.mark.parametrize("command", [("status", "../../etc"), ("report", "x/../../y"), ("status", "a b")])
