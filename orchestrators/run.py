@@ -120,6 +120,7 @@ def run_orchestrator(context: df.DurableOrchestrationContext):  # type: ignore[n
         requested_at=run.requested_at,
         sources=results,
         totals=totals(ordered),
+        message=plan.get("message"),
         errors=first_errors(results),
         status_url=(indexed or {}).get("status_url"),
     )

@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 RunStatus = Literal["pending", "running", "completed", "partial", "failed", "cancelled", "suspended"]
 SourceStatus = Literal["pending", "running", "completed", "partial", "failed", "skipped"]
@@ -35,6 +36,14 @@ class RunOptions(Model):
     reembed: bool = Field(
         default=False, description="With a full refresh: embed every chunk again instead of reusing vectors."
     )
+
+    @field_validator("sources")
+    @classmethod
+    def _sources_not_empty(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value:
+            raise PydanticCustomError(
+                "empty_sources", "must name at least one source id (omit it to run every enabled source)")
+        return value
 
     @model_validator(mode="after")
     def _reembed_implies_full_refresh(self) -> RunOptions:

@@ -18,8 +18,13 @@ def plan(ctx: Context, options: RunOptions) -> dict[str, Any]:
     """The sources a run covers and the knobs the orchestrators need (they may not read settings)."""
     specs = ctx.manifest.select(options.sources)
     s = ctx.settings
+    message = None
+    if not specs:
+        message = ("nothing to do: the manifest lists no sources" if not ctx.manifest.sources
+                   else "nothing to do: every source in the manifest is disabled")
     return {
         "sources": [spec.id for spec in specs],
+        "message": message,
         "batch_sizes": {spec.id: spec.batch_size or s.batch_size for spec in specs},
         "max_parallel_sources": s.max_parallel_sources,
         "pages_per_execution": s.pages_per_execution,
