@@ -92,4 +92,4 @@ def test_cli_validate_reports_a_missing_folder(tmp_path: Path) -> None:
     manifest.write_text("sources:\n  - {id: notes, kind: folder, path: nowhere}\n")
     result = CliRunner().invoke(app, ["sources", "validate", str(manifest)])
     assert result.exit_code == 2, result.output
-    assert "notes" in result.output and "is not a directory" in result.output and "valid" not in result.output
+    assert "notes" in result.output and "is not a directory" in result.output and ": valid" not in result.output
