@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from shared.errors import PermanentError, SkippedError, TransientError
-from shared.extract import content_hash, detect_format, extract
+from shared.extract import Extracted, ExtractLimits, content_hash, detect_format, extract
 from shared.faults import crashpoint
 from shared.http import HttpClient
 from shared.models import BatchRef, DocumentRef, ErrorRecord, SourceCounts, StageResult
@@ -67,6 +67,19 @@ def _config_of(record: records.DocRecord) -> str | None:
     return parts[1] if len(parts) >= 2 else None
 
 
+async def _extract(ctx: Context, data: bytes, fmt: str, url: str | None) -> Extracted:
+    """Extract in a worker thread within the document's time limit. A thread cannot be stopped: past the
+    limit the document fails and the batch goes on while the thread finishes on its own (the size and depth
+    limits inside ``extract`` keep that rare)."""
+    s = ctx.settings
+    limits = ExtractLimits(max_bytes=s.extract_max_bytes, max_depth=s.extract_max_depth, timeout_s=s.extract_timeout)
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(extract, data, fmt=fmt, url=url, limits=limits),
+                                      timeout=limits.timeout_s)
+    except TimeoutError:
+        raise PermanentError(f"extraction took longer than {limits.timeout_s:g} s") from None
+
+
 async def _fetch_one(
     ctx: Context, source: Source, http: HttpClient, batch: BatchRef, ref: DocumentRef
 ) -> dict[str, Any] | ErrorRecord | SkippedError:
@@ -80,7 +93,7 @@ async def _fetch_one(
                     "hint": ref.hint or fetched.hint, "updated": ref.updated.isoformat() if ref.updated else None,
                     "content_hash": record.content_hash, "format": None}
         fmt = detect_format(fetched.url or ref.url, fetched.content_type)
-        extracted = await asyncio.to_thread(extract, fetched.data, fmt=fmt, url=fetched.url)
+        extracted = await _extract(ctx, fetched.data, fmt, fetched.url)
     except SkippedError as exc:  # robots.txt, no text: counted, not a failure
         return exc
     except PermanentError as exc:
