@@ -51,3 +51,14 @@ class ConfigError(HarvestError):
 
 class ConflictError(HarvestError):
     """Another writer holds what we need (a running run, a source lease)."""
+
+
+class CorruptBlobError(PermanentError):
+    """A stored blob cannot be read (not JSON, not the expected shape). Named, and never retried: reading
+    the same bytes again gives the same answer. ``etag`` lets a caller replace exactly what it read."""
+
+    def __init__(self, blob: str, detail: str, *, etag: str | None = None, fix: str | None = None) -> None:
+        super().__init__(f"{blob}: unreadable ({detail})" + (f"; {fix}" if fix else ""))
+        self.blob = blob
+        self.detail = detail
+        self.etag = etag
