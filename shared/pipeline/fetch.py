@@ -84,8 +84,11 @@ async def _fetch_one(
     ctx: Context, source: Source, http: HttpClient, batch: BatchRef, ref: DocumentRef
 ) -> dict[str, Any] | ErrorRecord | SkippedError:
     record = await records.read_doc(ctx.store, batch.source_id, ref.doc_id)
-    reusable = (record is not None and not record.deleted and record.current is not None
-                and _config_of(record) == ctx.chunk_config_hash() and not batch.reembed)
+    # the current version must exist to count as unchanged: a lost blob is written again (full refresh or not)
+    current_ok = (record is not None and not record.deleted and record.current is not None
+                  and await ctx.store.exists(record.current))
+    reusable = current_ok and record is not None and _config_of(record) == ctx.chunk_config_hash() \
+        and not batch.reembed
     try:
         fetched = await source.fetch(ref, http=http, known=record.hint if reusable and record else None)
         if fetched.not_modified and reusable and record is not None:  # conditional GET: 304
@@ -107,7 +110,7 @@ async def _fetch_one(
     digest = content_hash(extracted.text)
     if record is None or record.deleted or record.current is None:
         status = "new"
-    elif record.content_hash == digest and _config_of(record) == ctx.chunk_config_hash() and not batch.reembed:
+    elif reusable and record.content_hash == digest:
         status = "unchanged"
     else:
         status = "changed"

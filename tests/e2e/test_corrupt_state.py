@@ -51,3 +51,36 @@ def test_export_and_query_skip_and_name_unreadable_blobs(workspace: Workspace) -
     assert version in queried.stderr and record in queried.stderr
     empty = workspace.harvest("query", "  ")
     assert empty.returncode == 2 and "query text is empty" in empty.stderr
+
+
+STABLE = ("chunk_id", "doc_id", "source_id", "url", "title", "ordinal", "text", "chunk_hash", "content_hash",
+          "vector")
+
+
+def stable_export(workspace: Workspace) -> list[dict]:
+    done = workspace.harvest("export")
+    assert done.returncode == 0, done.stderr
+    return [{k: json.loads(line)[k] for k in STABLE} for line in done.stdout.splitlines()]
+
+
+def test_verify_reports_repair_and_a_run_restore_the_export(workspace: Workspace) -> None:
+    setup(workspace, 5)
+    clean = stable_export(workspace)
+    ok = workspace.harvest("verify")
+    assert ok.returncode == 0 and "agrees with its records" in ok.stdout
+    gone = store_call(workspace, lambda s: _current(s, "doc-0.md"))
+    bad = store_call(workspace, lambda s: _current(s, "doc-1.md"))
+    lost = layout.doc_record_blob("notes", "doc-2.md")
+    store_call(workspace, lambda s: s.delete(gone))
+    store_call(workspace, lambda s: s.write_bytes(bad, b"garbage"))
+    store_call(workspace, lambda s: s.delete(lost))
+    found = workspace.harvest("verify", "--json")
+    assert found.returncode == 1, found.stderr
+    problems = json.loads(found.stdout)["problems"]
+    assert sorted((p["kind"], p["blob"]) for p in problems) == sorted(
+        [("version_missing", gone), ("version_unreadable", bad), ("record_missing", lost)])
+    repaired = workspace.harvest("verify", "--repair")
+    assert repaired.returncode == 0 and "harvest run --source notes" in repaired.stderr, repaired.stderr
+    assert workspace.harvest("run", "--json").returncode == 0
+    assert workspace.harvest("verify").returncode == 0
+    assert stable_export(workspace) == clean

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from shared.models import BatchRef, DiscoverInput, RunOptions, SourceCounts, SourceResult, SourceTask
 from shared.pipeline import chunk, commit, discover, embed, fetch, lifecycle
 from shared.pipeline.context import Context
 
 
 async def run_source(ctx: Context, run_id: str, source_id: str = "notes", *, full_refresh: bool = False,
-                     dry_run: bool = False, reembed: bool = False) -> SourceCounts:
+                     dry_run: bool = False, reembed: bool = False,
+                     before_finish: Callable[[], Awaitable[object]] | None = None) -> SourceCounts:
     options = RunOptions(full_refresh=full_refresh, dry_run=dry_run, reembed=reembed)
     full_refresh = options.full_refresh
     start = await lifecycle.begin_source(ctx, SourceTask(run_id=run_id, source_id=source_id, options=options))
@@ -38,6 +41,8 @@ async def run_source(ctx: Context, run_id: str, source_id: str = "notes", *, ful
         if found.done:
             break
         cursor, page = found.next_cursor, page + 1
+    if before_finish is not None:  # a fault injected between the last commit and the end of the source
+        await before_finish()
     result = SourceResult(source_id=source_id, status="completed", counts=counts)
     await lifecycle.finish_source(ctx, run_id, result, found.high_water, dry_run, full_refresh)
     return counts
