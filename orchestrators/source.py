@@ -85,7 +85,8 @@ def source_orchestrator(context: df.DurableOrchestrationContext):  # type: ignor
                 ).model_dump(mode="json")))))
             _merge(result, "discover", found)
             result.pages += 1
-            result.counts = result.counts.add({"discovered": found.discovered, "unchanged": found.unchanged})
+            result.counts = result.counts.add({"discovered": found.discovered, "unchanged": found.unchanged,
+                                               "deferred": found.deferred})
 
             for index, batch_id in enumerate(found.batches):
                 ref = BatchRef(run_id=task.run_id, source_id=task.source_id, batch_id=batch_id,

@@ -83,6 +83,7 @@ class SourceCounts(Model):
     skipped_language: int = 0  # not one of the source's languages
     skipped_duplicate: int = 0  # same text as another document of the source
     skipped_robots: int = 0  # robots.txt disallows it
+    deferred: int = 0  # failed permanently in an earlier run; not fetched again until its retry time
 
     def add(self, other: SourceCounts | dict[str, Any]) -> SourceCounts:
         data = other.model_dump() if isinstance(other, SourceCounts) else other
@@ -189,6 +190,7 @@ class DiscoverResult(Model):
     unchanged: int = 0
     deleted_batch: str | None = None
     deleted: int = 0
+    deferred: int = 0
     next_cursor: str | None = None
     high_water: str | None = None
     done: bool = True

@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     http_timeout: float = Field(default=30.0, gt=0)
     http_concurrency: int = Field(default=8, ge=1, le=256)
     max_body_bytes: int = Field(default=20_000_000, ge=1024)
+    failed_retry_hours: float = Field(default=24.0, ge=0, le=24 * 365, description=(
+        "A document that failed permanently (404, refused, oversized) is fetched again after this many hours, "
+        "doubling after each further failure; a full refresh retries at once."))
+    failed_retry_max_hours: float = Field(default=24.0 * 32, ge=0, le=24 * 3650)
     extract_max_bytes: int = Field(default=20_000_000, ge=1024,
                                    description="A larger document fails (extraction cost grows with size).")
     extract_max_depth: int = Field(default=1000, ge=16, le=100_000,

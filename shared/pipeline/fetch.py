@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.errors import PermanentError, SkippedError, TransientError
@@ -19,7 +20,7 @@ from shared.models import BatchRef, DocumentRef, ErrorRecord, SourceCounts, Stag
 from shared.pipeline.context import Context
 from shared.pipeline.staging import read_stage, write_stage
 from shared.sources.base import Source
-from shared.storage import records
+from shared.storage import failures, records
 from shared.validation import check_duplicate, check_text, skip_counts
 
 
@@ -38,6 +39,13 @@ async def fetch(ctx: Context, batch: BatchRef) -> StageResult:
 
     rows = [o for o in outcomes if isinstance(o, dict)]
     errors = [o for o in outcomes if isinstance(o, ErrorRecord)]
+    failed = [(ref.doc_id, ref.hint, o.reason) for ref, o in zip(refs, outcomes, strict=True)
+              if isinstance(o, ErrorRecord) and not o.transient]
+    if failed and not batch.dry_run:  # remembered, so later runs wait before fetching them again
+        s = ctx.settings
+        await failures.remember(ctx.store, batch.source_id, run_id=batch.run_id, now=datetime.now(UTC),
+                                failed=failed, base_hours=s.failed_retry_hours,
+                                cap_hours=s.failed_retry_max_hours)
     await write_stage(ctx.store, batch, "texts", rows)
     crashpoint("fetch.staged")
     counts = SourceCounts(

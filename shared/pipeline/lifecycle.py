@@ -11,7 +11,7 @@ from shared.faults import crashpoint
 from shared.models import RunInput, RunOptions, RunSummary, SourceResult, SourceStart, SourceTask
 from shared.pipeline.commit import COMMITTED
 from shared.pipeline.context import Context
-from shared.storage import hints, layout, records
+from shared.storage import failures, hints, layout, records
 
 
 def plan(ctx: Context, options: RunOptions) -> dict[str, Any]:
@@ -133,6 +133,7 @@ async def finish_source(ctx: Context, run_id: str, result: SourceResult, high_wa
 
         committed = [row for rows in await asyncio.gather(*(read(n) for n in names)) for row in rows]
         committed = await _confirmed(ctx, result.source_id, committed)
+        await failures.forget(ctx.store, result.source_id, {row["doc_id"] for row in committed})
         rebuild = full_refresh and result.status == "completed"
         await hints.merge(ctx.store, result.source_id, committed, replace=rebuild)
     await ctx.store.delete_prefix(staging)

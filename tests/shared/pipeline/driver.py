@@ -20,7 +20,8 @@ async def run_source(ctx: Context, run_id: str, source_id: str = "notes", *, ful
         found = await discover.discover(ctx, DiscoverInput(
             run_id=run_id, source_id=source_id, page=page, cursor=cursor, since=start.since,
             batch_size=ctx.settings.batch_size, batches_per_page=2, full_refresh=full_refresh, dry_run=dry_run))
-        counts = counts.add({"discovered": found.discovered, "unchanged": found.unchanged})
+        counts = counts.add({"discovered": found.discovered, "unchanged": found.unchanged,
+                             "deferred": found.deferred})
         for batch_id in found.batches:
             ref = BatchRef(run_id=run_id, source_id=source_id, batch_id=batch_id, dry_run=dry_run, reembed=reembed)
             fetched = await fetch.fetch(ctx, ref)
