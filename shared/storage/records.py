@@ -63,6 +63,8 @@ class Checkpoint(BaseModel):
     last_error: str | None = None
     counts: SourceCounts = SourceCounts()
     reset_requested: bool = False
+    retired_at: datetime | None = None
+    retired_reason: str | None = None
 
 
 def parse_doc(value: Any, name: str) -> DocRecord:

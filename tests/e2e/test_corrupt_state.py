@@ -84,3 +84,4 @@ def test_verify_reports_repair_and_a_run_restore_the_export(workspace: Workspace
     assert workspace.harvest("run", "--json").returncode == 0
     assert workspace.harvest("verify").returncode == 0
     assert stable_export(workspace) == clean
+
