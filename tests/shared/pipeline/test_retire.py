@@ -43,3 +43,22 @@ async def test_a_source_a_run_is_processing_is_not_retired(ctx: Context, docs: P
     await records.claim_source(ctx.store, "notes", "run-9")
     with pytest.raises(ConflictError, match="run-9"):
         await retire_source(ctx.store, "notes")
+
+
+async def test_the_document_count_leaves_out_deleted_documents(ctx: Context, docs: Path) -> None:
+    """Issue 12: `/api/sources` counted a deleted document."""
+    from shared.source_info import describe
+
+    for i in range(3):
+        (docs / f"doc-{i}.md").write_text(f"# Doc {i}\n\n{PARA * 3} {i}\n")
+    await run_source(ctx, "run-1")
+    (docs / "doc-0.md").unlink()
+    await run_source(ctx, "run-2")
+    spec = ctx.manifest.get("notes")
+    assert (await describe(ctx.store, spec))["document_count"] == 2
+    hints._cache.clear()
+    await ctx.store.delete(layout.hints_blob("notes"))  # no index: the records are read instead
+    assert (await describe(ctx.store, spec))["document_count"] == 2
+    await ctx.store.write_bytes(layout.checkpoint_blob("notes"), b"{")
+    described = await describe(ctx.store, spec)
+    assert layout.checkpoint_blob("notes") in described["checkpoint_error"]
