@@ -209,6 +209,18 @@ def _html(data: bytes, content_type: str | None, url: str | None, max_depth: int
     return (title or None), text or ""
 
 
+MAX_TEXT_TITLE = 120
+
+
+def _text_title(text: str, url: str | None) -> str | None:
+    """Plain text has no markup for a title: its first line when short enough, else the file's name."""
+    first = text.split("\n", 1)[0].strip()
+    if first and len(first) <= MAX_TEXT_TITLE:
+        return first
+    name = PurePosixPath(unquote(urlsplit(url).path)).stem if url else ""
+    return name or None
+
+
 _PDFIUM_LOCK = threading.Lock()
 
 
@@ -274,6 +286,8 @@ def extract(data: bytes, *, fmt: str, url: str | None = None, content_type: str 
         raise SkippedError("no text extracted", reason="short")
     if fmt == "markdown":
         title = _markdown_title(text)
+    elif fmt == "text":
+        title = _text_title(text, url)
     if title:
         title = " ".join(unicodedata.normalize("NFC", title).split()) or None
     return Extracted(title=title, text=text, format=fmt)
