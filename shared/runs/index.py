@@ -22,6 +22,7 @@ from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
+from shared.errors import CorruptBlobError
 from shared.models import RunSummary
 from shared.storage import layout
 from shared.storage.blobs import JSON_TYPE, BlobStore, dumps
@@ -193,7 +194,10 @@ def decode_token(token: str, query: RunQuery) -> tuple[str | None, str]:
 async def _entry(store: BlobStore, name: str, meta: dict[str, str], need_sources: bool) -> dict[str, Any]:
     entry = from_metadata(meta)
     if entry["sources"] is None and need_sources:
-        body, _ = await store.read_json(name)
+        try:
+            body, _ = await store.read_json(name)
+        except CorruptBlobError:  # an unreadable entry body: its sources are unknown, the listing goes on
+            body = None
         sources = body.get("sources") if isinstance(body, dict) else None
         entry["sources"] = sources if isinstance(sources, dict) else {}
     return entry

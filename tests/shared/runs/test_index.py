@@ -131,3 +131,14 @@ def test_index_entries_tolerate_any_stored_value(meta: dict) -> None:
     assert isinstance(entry["sources"], dict) and isinstance(entry["totals"], dict)
     assert entry["duration_s"] is None or isinstance(entry["duration_s"], float)
     entry_time(entry)  # never raises
+
+
+async def test_an_unreadable_index_body_does_not_break_the_listing(runs_store: BlobStore) -> None:
+    many = {f"source-with-a-long-name-{n:04d}": "completed" for n in range(400)}
+    run = await seed(runs_store, make_run(1, "completed", many))
+    await runs_store.container.upload_blob(index_blob(run), b"{garbage", overwrite=True,
+                                           metadata={"run_id": run.run_id, "sources_in_body": "1"})
+    items, _ = await list_runs(runs_store, RunQuery(source="x"))
+    assert items == []
+    items, _ = await list_runs(runs_store, RunQuery())
+    assert [i["run_id"] for i in items] == [run.run_id]
