@@ -13,6 +13,7 @@ import typer
 from devhost.commands.common import (
     environment,
     err,
+    fail,
 )
 
 
@@ -20,14 +21,26 @@ def export(out: Annotated[Path | None, typer.Option("--out", "-o", help="Write h
            source: Annotated[str | None, typer.Option("--source", "-s")] = None) -> None:
     """The current corpus as JSON Lines, one chunk a line (current, non-deleted versions only)."""
     env = environment()
+    unreadable: list[str] = []
     try:
-        count = asyncio.run(_export(out, source))
+        count = asyncio.run(_export(out, source, unreadable))
     finally:
         env.close()
     err.print(f"exported {count} chunks" + (f" to {out}" if out else ""), highlight=False)
+    report_unreadable(unreadable)
 
 
-async def _export(out: Path | None, source: str | None) -> int:
+def report_unreadable(names: list[str]) -> None:
+    """Say which stored blobs a read skipped (their documents are left out), on stderr."""
+    if not names:
+        return
+    err.print(f"warning: skipped {len(names)} unreadable blob(s), their documents left out "
+              "(`harvest verify` reports, `harvest verify --repair` re-ingests them):", highlight=False, markup=False)
+    for name in names:
+        err.print(f"  {name}", highlight=False, markup=False)
+
+
+async def _export(out: Path | None, source: str | None, unreadable: list[str]) -> int:
     from shared.corpus import iter_chunks
     from shared.pipeline.context import open_context
 
@@ -35,7 +48,7 @@ async def _export(out: Path | None, source: str | None) -> int:
     stream = out.open("w", encoding="utf-8") if out else sys.stdout
     try:
         async with open_context() as ctx:
-            async for row in iter_chunks(ctx.store, source):
+            async for row in iter_chunks(ctx.store, source, unreadable=unreadable):
                 stream.write(json.dumps(row, ensure_ascii=False) + "\n")
                 count += 1
     finally:
@@ -49,11 +62,15 @@ def query(text: Annotated[str, typer.Argument(help="What to look for.")],
           k: Annotated[int, typer.Option("-k", min=1, max=100, help="How many chunks.")] = 5,
           as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Nearest chunks to TEXT by cosine similarity over the current corpus."""
+    if not text.strip():
+        raise fail("the query text is empty: say what to look for")
     env = environment()
+    unreadable: list[str] = []
     try:
-        hits = asyncio.run(_query(text, k))
+        hits = asyncio.run(_query(text, k, unreadable))
     finally:
         env.close()
+    report_unreadable(unreadable)
     rows = [{"score": round(h.score, 4), "source_id": h.chunk["source_id"], "doc_id": h.chunk["doc_id"],
              "url": h.chunk["url"], "title": h.chunk["title"], "ordinal": h.chunk["ordinal"],
              "chunk_id": h.chunk["chunk_id"], "snippet": " ".join(h.chunk["text"].split())[:240]}
@@ -69,12 +86,12 @@ def query(text: Annotated[str, typer.Argument(help="What to look for.")],
         print(f"   {row['snippet']}")
 
 
-async def _query(text: str, k: int) -> list[Any]:
+async def _query(text: str, k: int, unreadable: list[str]) -> list[Any]:
     from shared.corpus import search
     from shared.pipeline.context import open_context
 
     async with open_context() as ctx:
-        return await search(ctx.store, ctx.embedder, text, k)
+        return await search(ctx.store, ctx.embedder, text, k, unreadable=unreadable)
 
 
 def register(app: typer.Typer) -> None:
