@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from shared.errors import ConflictError
+from shared.errors import ClaimHeldError
 from shared.pipeline.commit import tombstone
 from shared.storage import hints, layout, records
 from shared.storage.blobs import BlobStore
@@ -30,7 +30,7 @@ async def retire_source(store: BlobStore, source_id: str, *, reason: str | None 
     now = now or datetime.now(UTC)
     checkpoint = await records.read_checkpoint(store, source_id)
     if checkpoint.active_run:
-        raise ConflictError(f"source {source_id!r} is being processed by run {checkpoint.active_run}: "
+        raise ClaimHeldError(f"source {source_id!r} is being processed by run {checkpoint.active_run}: "
                             "retire it after that run ends (or cancel it)")
     run_id = f"retire-{now:%Y%m%dT%H%M%SZ}"
     docs = await records.list_docs(store, source_id)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from shared.corpus import iter_chunks
-from shared.errors import ConflictError
+from shared.errors import ClaimHeldError
 from shared.pipeline.context import Context
 from shared.retire import retire_source
 from shared.storage import hints, layout, records
@@ -42,7 +42,7 @@ async def test_retiring_a_source_tombstones_its_documents_and_keeps_history(run_
 
 async def test_a_source_a_run_is_processing_is_not_retired(ctx: Context, docs: Path) -> None:
     await records.claim_source(ctx.store, "notes", "run-9")
-    with pytest.raises(ConflictError, match="run-9"):
+    with pytest.raises(ClaimHeldError, match="run-9"):  # permanent, as any claim held by another run
         await retire_source(ctx.store, "notes")
 
 
