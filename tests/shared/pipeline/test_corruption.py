@@ -78,6 +78,10 @@ async def test_an_unreadable_checkpoint_is_a_permanent_error_naming_the_blob(run
         await lifecycle.begin_source(ctx, task)
     assert isinstance(info.value, PermanentError)
     assert name in str(info.value) and "harvest verify --repair" in str(info.value)
+    # through the orchestrator: the failure policy finds it permanent, the source fails at once, naming it
+    result = await run_source.result(ctx, "run-2")
+    assert result.status == "failed" and result.counts.discovered == 0
+    assert result.message is not None and name in result.message and "harvest verify --repair" in result.message
 
 
 async def test_an_unreadable_version_blob_is_skipped_and_reported(run_source: RunSource,
