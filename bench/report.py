@@ -59,6 +59,8 @@ def headline(doc: dict[str, Any]) -> dict[str, Any]:
         "peak_rss_mib_large": rss_large,
         "rss_sizes": [int(s) for s in sizes],
         "rss_ratio_10k_vs_1k": _ratio(rss_large, rss_small, 3),
+        "aoai_quota_utilisation": _get(doc, "aoai_quota", "utilisation"),
+        "aoai_quota_failed_documents": _get(doc, "aoai_quota", "failed_documents"),
     }
 
 
@@ -70,6 +72,8 @@ TARGETS: list[tuple[str, str, str, float]] = [
     ("edit_rerun_embedded_fraction", "1 %-edit re-run embeds ≤ 1.5 % of chunks", "<=", 0.015),
     ("history_events_per_doc", "≤ 1 history event per 10 documents", "<=", 0.1),
     ("rss_ratio_10k_vs_1k", "peak RSS at 10,000 docs ≤ 1.2 x at 1,000", "<=", 1.2),
+    ("aoai_quota_utilisation", "Azure OpenAI fake: tokens accepted ≥ 0.85 x TPM quota over 2 windows", ">=", 0.85),
+    ("aoai_quota_failed_documents", "… with 0 failed documents", "<=", 0),
 ]
 
 

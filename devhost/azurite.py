@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -15,6 +17,11 @@ AZURITE_VERSION = "3.35.0"
 ACCOUNT_NAME = "devstoreaccount1"
 ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 START_TIMEOUT_S = 30.0
+_PR_SET_PDEATHSIG = 1
+try:  # looked up here, not in the forked child
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux
+    _prctl = None
 
 
 class AzuriteError(Exception):
@@ -71,6 +78,12 @@ def _install_azurite(repo_root: Path) -> Path:
     return binary
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the process that started Azurite dies (even by SIGKILL)."""
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _log_tail(path: Path, limit: int = 2000) -> str:
     try:
         return path.read_text(errors="replace")[-limit:]
@@ -95,7 +108,9 @@ def start_azurite(
     log_path = location / f"azurite-{port}.log"
     log_file = log_path.open("wb")
     try:
-        proc = subprocess.Popen(cmd, cwd=repo_root, stdout=log_file, stderr=subprocess.STDOUT)
+        # its own session: the terminal's Ctrl-C goes to the CLI, which stops its host first and then Azurite
+        proc = subprocess.Popen(cmd, cwd=repo_root, stdout=log_file, stderr=subprocess.STDOUT,
+                                start_new_session=True, preexec_fn=_die_with_parent)
     except OSError as exc:
         log_file.close()
         raise AzuriteError(f"could not run {binary}: {exc}") from exc

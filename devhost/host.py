@@ -71,6 +71,7 @@ class LocalHost:
         self._runner: web.AppRunner | None = None
         self._timers: TimerScheduler | None = None
         self._client_json: str | None = None
+        self.lease_lost = asyncio.Event()  # set when this host lost the task hub (it then runs nothing)
 
     def _build_engine(self) -> None:
         assert self.index is not None
@@ -102,12 +103,13 @@ class LocalHost:
         await self.load()
         assert self.index is not None
         await self.store.open()
-        self._lock = HostLock(self.store.container, self.task_hub)
+        self._lock = HostLock(self.store.container, self.task_hub, on_lost=self._lease_lost)
         try:
             await self._lock.acquire()
         except BaseException:
             await self.store.close()
             raise
+        self.store.fence = self._lock  # every write checks the lease; history appends carry it
         app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self._system_key])
         app.add_routes(self.api.routes() + AppRoutes(self).routes())
         self._runner = web.AppRunner(app, access_log=None)
@@ -138,6 +140,14 @@ class LocalHost:
         if clients is not None:
             await clients.aclose_all()
         log.info("devhost stopped")
+
+    def _lease_lost(self, why: str) -> None:
+        """Stop dispatching at once: no orchestration, activity or timer of this host runs any more."""
+        self.lease_lost.set()
+        self.engine.stopping = True
+        if self._timers is not None:
+            self._timers.stop()
+        self._halt = asyncio.get_running_loop().create_task(self.engine.stop(), name="halt after lease loss")
 
     async def __aenter__(self) -> LocalHost:
         await self.start()

@@ -1,4 +1,11 @@
-"""One host per task hub: a renewed 15 s blob lease on ``host.lock`` with owner metadata."""
+"""One host per task hub: a renewed 15 s blob lease on ``host.lock`` with owner metadata.
+
+A host that can no longer prove it holds the lease stops at once: when a renewal is refused, or when the
+lease may have run out (the process was paused past it, renewals kept failing), ``on_lost`` is called and
+every later write through the store is refused (``LeaseLostError``). The lease id is also the fencing
+token on storage: history blobs are leased with it (``InstanceStore.claim_history``), so the appends of a
+host whose lease was taken over are refused by storage itself, even if it wakes up before noticing.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,8 @@ import contextlib
 import logging
 import os
 import socket
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
@@ -15,10 +24,15 @@ from azure.storage.blob.aio import BlobLeaseClient, ContainerClient
 log = logging.getLogger("harvest.devhost")
 LEASE_SECONDS = 15
 RENEW_EVERY = 5.0
+SAFETY_S = 2.0  # stop trusting the lease this long before it could have expired
 
 
 class HostLockError(RuntimeError):
-    pass
+    """Another live host serves this task hub. The message is one line: who, until when, what to do."""
+
+
+class LeaseLostError(RuntimeError):
+    """This host no longer holds the task hub's lease: it must not write anything more."""
 
 
 def pid_alive(pid: int) -> bool:
@@ -37,16 +51,46 @@ def pid_alive(pid: int) -> bool:
 
 
 class HostLock:
-    def __init__(self, container: ContainerClient, task_hub: str) -> None:
+    def __init__(self, container: ContainerClient, task_hub: str,
+                 on_lost: Callable[[str], None] | None = None) -> None:
         self.blob = container.get_blob_client("host.lock")
         self.task_hub = task_hub
         self.lease: BlobLeaseClient | None = None
+        self.on_lost = on_lost
+        self.lost: str | None = None  # why the lease was lost, once it was
+        self._valid_until = 0.0  # time.monotonic() until which the lease is surely ours
         self._renewer: asyncio.Task[None] | None = None
+
+    @property
+    def lease_id(self) -> str | None:
+        return None if self.lease is None else self.lease.id
+
+    @property
+    def held(self) -> bool:
+        return self.lease is not None and self.lost is None and time.monotonic() < self._valid_until
+
+    def check(self) -> None:
+        """Raise ``LeaseLostError`` unless the lease is surely still this host's (call before writing)."""
+        if self.held:
+            return
+        if self.lost is None and self.lease is not None:
+            self.lose("the lease may have expired (renewals failed or the process was paused)")
+        raise LeaseLostError(f"task hub '{self.task_hub}': this host lost its lease ({self.lost})")
+
+    def lose(self, why: str) -> None:
+        if self.lost is not None:
+            return
+        self.lost = why
+        log.error("task hub %s: lost the host lease: %s; this host stops running orchestrations",
+                  self.task_hub, why)
+        if self.on_lost is not None:
+            self.on_lost(why)
 
     async def acquire(self) -> None:
         with contextlib.suppress(ResourceExistsError):
             await self.blob.upload_blob(b"", overwrite=False)
         lease = BlobLeaseClient(self.blob)
+        started = time.monotonic()
         try:
             await lease.acquire(lease_duration=LEASE_SECONDS)
         except HttpResponseError as exc:
@@ -58,31 +102,49 @@ class HostLock:
             if owner_host == socket.gethostname() and owner_pid and not pid_alive(owner_pid):
                 log.warning("taking over task hub %s from dead host pid %d", self.task_hub, owner_pid)
                 await lease.break_lease(lease_break_period=0)
+                started = time.monotonic()
                 await lease.acquire(lease_duration=LEASE_SECONDS)
             else:
-                raise HostLockError(
-                    f"task hub '{self.task_hub}' is already served by another host "
-                    f"(hostname {owner_host}, pid {owner_pid}); stop it first or use another task hub"
-                ) from None
+                raise HostLockError(held_message(self.task_hub, owner_host, owner_pid)) from None
+        self._valid_until = started + LEASE_SECONDS - SAFETY_S
+        self.lease = lease
         await self.blob.set_blob_metadata({"hostname": socket.gethostname(), "pid": str(os.getpid())},
                                           lease=lease)
-        self.lease = lease
         self._renewer = asyncio.get_running_loop().create_task(self._renew(), name="host lock renewal")
 
     async def _renew(self) -> None:
-        while self.lease is not None:
+        while self.lease is not None and self.lost is None:
             await asyncio.sleep(RENEW_EVERY)
+            if time.monotonic() >= self._valid_until:
+                self.lose("the lease ran out before it could be renewed (was the process paused?)")
+                return
+            started = time.monotonic()
             try:
                 await self.lease.renew()
-            except Exception:
-                log.exception("could not renew the host lock lease")
+            except HttpResponseError as exc:
+                if exc.status_code in (409, 412):  # taken over, broken or expired: not ours any more
+                    self.lose(f"renewal refused ({exc.error_code or exc.status_code})")
+                    return
+                log.warning("could not renew the host lease (will retry): %s", exc.message)
+                continue
+            except Exception as exc:  # storage unreachable: retry until the lease may have run out
+                log.warning("could not renew the host lease (will retry): %s", exc)
+                continue
+            self._valid_until = started + LEASE_SECONDS - SAFETY_S
 
     async def release(self) -> None:
         if self._renewer is not None:
             self._renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._renewer
-        if self.lease is not None:
+        if self.lease is not None and self.lost is None:
             with contextlib.suppress(HttpResponseError):
                 await self.lease.release()
         self.lease = None
+
+
+def held_message(task_hub: str, hostname: str, pid: int) -> str:
+    """One line: who holds the task hub, until when, and what to do about it."""
+    return (f"task hub '{task_hub}' is already served by another host (host {hostname}, pid {pid}; its lease "
+            f"is renewed every {RENEW_EVERY:.0f} s and runs out {LEASE_SECONDS} s after that host stops): "
+            "stop that host, or set HARVEST_TASK_HUB to use another task hub")

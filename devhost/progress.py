@@ -39,6 +39,21 @@ def progress_table(run_status: dict[str, Any], source_status: dict[str, dict[str
     return table
 
 
+def progress_line(run_status: dict[str, Any]) -> str:
+    """One plain line of progress, for output that is not a terminal (a pipe, a log file, CI)."""
+    custom = run_status.get("customStatus") or {}
+    line = f"run {run_status.get('instanceId')}: {str(run_status.get('runtimeStatus', '')).lower()}"
+    if not isinstance(custom, dict):
+        return line
+    if custom.get("total"):
+        line += f", {custom.get('done', 0)}/{custom['total']} sources done"
+    states = [f"{sid} {info.get('status', '')}" for sid, info in (custom.get("sources") or {}).items()
+              if info.get("status") not in (None, "completed")]
+    if states:
+        line += " (" + ", ".join(states[:5]) + (", ..." if len(states) > 5 else "") + ")"
+    return line
+
+
 def summary_table(summary: dict[str, Any]) -> Table:
     table = Table(title=f"run {summary['run_id']}: {summary['status']}", title_justify="left")
     table.add_column("source")

@@ -104,6 +104,7 @@ class InstanceRunner:
                 self.delivered_messages.add(ev["MessageId"])
 
     async def load(self) -> None:
+        await self.store.claim_history(self.instance_id, self.execution_id)  # fence out a previous host
         lines = await self.store.read_history(self.instance_id, self.execution_id)
         if lines is None:
             await self.store.create_history(self.instance_id, self.execution_id)

@@ -6,6 +6,11 @@ Layout in container ``durable-<hub>``::
     instances/<id>/history-<execution>.jsonl  one JSON line per episode (append blob)
     instances/<id>/inbox/<ts>-<uuid>.json   raised events / terminate / suspend / resume not yet applied
     instances/<id>/results/<execution>-<task>.json  activity results not yet in history
+
+Fencing: with ``fence`` set (the host's ``HostLock``), every write first checks that this host still holds
+the task hub's lease, and history blobs carry an infinite blob lease whose id is the host lease's id:
+appends go with that lease id, so after another host claimed a history blob (``claim_history``, which
+breaks the old lease) the appends of the host it took over from are refused by storage.
 """
 
 from __future__ import annotations
@@ -18,9 +23,11 @@ import time
 import uuid
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import ContentSettings
-from azure.storage.blob.aio import BlobServiceClient, ContainerClient
+from azure.storage.blob.aio import BlobLeaseClient, BlobServiceClient, ContainerClient
+
+from .lock import HostLock, LeaseLostError
 
 _SAFE = re.compile(r"[A-Za-z0-9_.\-]")
 JSON = ContentSettings(content_type="application/json")
@@ -64,6 +71,12 @@ class InstanceStore:
         self.container_name = container_name_for(task_hub)
         self._service: BlobServiceClient | None = None
         self._container: ContainerClient | None = None
+        self.fence: HostLock | None = None
+
+    def check_fence(self) -> None:
+        """Raise ``LeaseLostError`` if this store writes for a host that lost the task hub."""
+        if self.fence is not None:
+            self.fence.check()
 
     @property
     def container(self) -> ContainerClient:
@@ -96,6 +109,7 @@ class InstanceStore:
         return json.loads(data)
 
     async def write_state(self, state: dict[str, Any]) -> None:
+        self.check_fence()
         blob = self.container.get_blob_client(self.prefix(state["instanceId"]) + "state.json")
         metadata = {"runtimeStatus": state["runtimeStatus"], "createdTime": state["createdTime"]}
         await blob.upload_blob(
@@ -126,16 +140,45 @@ class InstanceStore:
         return self.container.get_blob_client(f"{self.prefix(instance_id)}history-{execution_id}.jsonl")
 
     async def create_history(self, instance_id: str, execution_id: str) -> None:
+        self.check_fence()
         blob = self._history_blob(instance_id, execution_id)
         with contextlib.suppress(ResourceExistsError):
             await blob.create_append_blob(if_none_match="*")
+        await self.claim_history(instance_id, execution_id)
+
+    async def claim_history(self, instance_id: str, execution_id: str) -> None:
+        """Lease the history blob with this host's lease id, breaking a lease another host left on it.
+        Call before reading a history this host will append to."""
+        self.check_fence()
+        if self.fence is None or self.fence.lease_id is None:
+            return
+        blob = self._history_blob(instance_id, execution_id)
+        lease = BlobLeaseClient(blob, lease_id=self.fence.lease_id)
+        try:
+            await lease.acquire(lease_duration=-1)
+        except ResourceNotFoundError:
+            return
+        except HttpResponseError as exc:
+            if exc.status_code != 409:
+                raise
+            await BlobLeaseClient(blob).break_lease(lease_break_period=0)
+            await lease.acquire(lease_duration=-1)
 
     async def append_history(self, instance_id: str, execution_id: str, line: dict[str, Any]) -> None:
+        self.check_fence()
         data = (json.dumps(line, separators=(",", ":")) + "\n").encode()
         blob = self._history_blob(instance_id, execution_id)
+        lease = {"lease": self.fence.lease_id} if self.fence is not None and self.fence.lease_id else {}
         # append blocks are limited to 4 MiB; split long lines across several blocks
         for start in range(0, len(data), 4 * 1024 * 1024):
-            await blob.append_block(data[start : start + 4 * 1024 * 1024])
+            try:
+                await blob.append_block(data[start : start + 4 * 1024 * 1024], **lease)
+            except HttpResponseError as exc:
+                if exc.status_code != 412 or self.fence is None:
+                    raise
+                why = f"storage refused a history append for {instance_id} ({exc.error_code}): another host owns it"
+                self.fence.lose(why)
+                raise LeaseLostError(why) from None
 
     async def read_history(self, instance_id: str, execution_id: str) -> list[dict[str, Any]] | None:
         """History lines in order, de-duplicated by seq; a torn last line is ignored."""
@@ -159,8 +202,15 @@ class InstanceStore:
         return lines
 
     async def delete_blob(self, name: str) -> None:
+        self.check_fence()
         with contextlib.suppress(ResourceNotFoundError):
-            await self.container.delete_blob(name)
+            try:
+                await self.container.delete_blob(name)
+            except HttpResponseError as exc:
+                if exc.status_code != 412:  # a leased history blob: break its lease, then delete it
+                    raise
+                await BlobLeaseClient(self.container.get_blob_client(name)).break_lease(lease_break_period=0)
+                await self.container.delete_blob(name)
 
     async def delete_prefix(self, prefix: str) -> int:
         names = [b.name async for b in self.container.list_blobs(name_starts_with=prefix)]
@@ -176,6 +226,7 @@ class InstanceStore:
 
     # ---- inbox (messages for an instance) and results (activity outcomes) ---------------------
     async def put_message(self, instance_id: str, message: dict[str, Any]) -> str:
+        self.check_fence()
         name = f"{self.prefix(instance_id)}inbox/{time.time_ns():020d}-{uuid.uuid4().hex}.json"
         await self.container.upload_blob(name, json.dumps(message).encode(), content_settings=JSON)
         return name
@@ -198,6 +249,7 @@ class InstanceStore:
         return f"{self.prefix(instance_id)}results/{execution_id}-"
 
     async def put_result(self, instance_id: str, execution_id: str, task_id: int, ev: dict[str, Any]) -> None:
+        self.check_fence()
         name = f"{self.results_prefix(instance_id, execution_id)}{task_id:08d}.json"
         await self.container.upload_blob(name, json.dumps(ev).encode(), overwrite=True, content_settings=JSON)
 

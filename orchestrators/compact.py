@@ -7,7 +7,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from orchestrators.calls import ACTIVITY_RETRY, Steps, settle
+from orchestrators.calls import ACTIVITY_RETRY, Steps, failure_reason, settle
 from shared import names
 from shared.models import CompactJob, CompactSourceInput
 
@@ -26,5 +26,5 @@ def compact_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
         try:
             results[source_id] = yield from settle(context, names.COMPACT_SOURCE, payload, first)
         except Exception as exc:  # a permanent failure for this source; the others' results stand
-            results[source_id] = {"error": str(exc)[:500]}
+            results[source_id] = {"error": failure_reason(exc)}
     return {"keep": job.keep, "sources": results}

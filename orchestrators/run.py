@@ -12,7 +12,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from orchestrators.calls import ActivityFailed, Steps, call
+from orchestrators.calls import ActivityFailed, Steps, call, failure_reason
 from shared import names
 from shared.models import (
     CloseRunInput,
@@ -48,7 +48,7 @@ def failure_message(exc: Exception) -> str:
     """Why the run failed, naming the step: ``open_run: <reason>``."""
     if isinstance(exc, ActivityFailed):
         return f"{exc.activity}: {exc.reason}"[:1000]
-    return f"{type(exc).__name__}: {exc}"[:1000]
+    return failure_reason(exc, 1000)
 
 
 def source_task(run: RunInput, plan: RunPlan, source_id: str) -> SourceTask:
@@ -86,7 +86,7 @@ def run_sources(context: df.DurableOrchestrationContext, run: RunInput, plan: Ru
         _, sid = running.pop(index)
         began = results[sid].started_at
         if isinstance(winner.result, Exception):
-            results[sid] = SourceResult(source_id=sid, status="failed", message=str(winner.result)[:500])
+            results[sid] = SourceResult(source_id=sid, status="failed", message=failure_reason(str(winner.result)))
         else:
             results[sid] = SourceResult.model_validate(winner.result)
         results[sid].phase, results[sid].started_at = "done", began

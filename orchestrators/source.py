@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import azure.durable_functions as df
 
-from orchestrators.calls import Steps, call
+from orchestrators.calls import Steps, call, failure_reason
 from orchestrators.source_steps import after_fetch, batch_stages, earlier, final_high_water, later, merge, progress
 from shared import names
 from shared.models import (
@@ -106,7 +106,7 @@ def source_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
         result.status = source_status(result.counts, failure_threshold=task.failure_threshold)
     except Exception as exc:  # a permanent failure, or a transient one that outlived its retries
         result.status = "failed"
-        result.message = str(exc)[:500]
+        result.message = failure_reason(exc)
 
     context.set_custom_status(progress(result, "done", task.page))
     finish = FinishSourceInput(run_id=task.run_id, result=result, dry_run=task.options.dry_run,

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import os
+import signal
 import sys
+from collections.abc import Callable, Coroutine
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -11,31 +17,51 @@ from rich.console import Console
 from devhost.environment import AzuriteError, Environment, prepare
 from shared.errors import ConfigError
 
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 140)  # progress, messages, errors
+out = Console(width=None if sys.stdout.isatty() else 140)  # output: tables (`harvest runs > f` keeps them)
 EXIT = {"completed": 0, "failed": 1, "partial": 3, "cancelled": 1}
 TERMINAL = {"Completed", "Failed", "Terminated", "Canceled"}
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
-def environment(manifest: str | None = None, *, check_manifest: bool = False) -> Environment:
-    """Settings, manifest and storage ready — or a clear message naming what is wrong, and exit 2."""
-    from shared.pipeline.context import manifest_for
-    from shared.settings import load_settings
+def checked_run_id(run_id: str) -> str:
+    """The run id, if it is one the API would accept (the same pattern); else exit 2 with one line."""
+    from triggers.http import RUN_ID
 
-    try:
-        env = prepare(manifest)
-        settings = load_settings()
+    if not RUN_ID.fullmatch(run_id):
+        raise fail(f"{run_id!r} is not a run id (like run-20261123T101500Z-ab12cd: letters, digits, '.', '_', "
+                   "'-'; see `harvest runs`)")
+    return run_id
+
+
+def environment(manifest: str | None = None, *, check_manifest: bool = False,
+                log_level: int | None = None, verbose: bool = False) -> Environment:
+    """Settings, manifest and storage ready — or a clear message naming what is wrong, and exit 2.
+
+    Settings are read once, after local.settings.json and the CLI's options are applied; then the manifest is
+    checked and logging set up (``log_level``); storage (Azurite) is started only when all of that is valid.
+    """
+    from shared.pipeline.context import manifest_for
+    from shared.settings import get_settings
+
+    def validate() -> None:
+        get_settings.cache_clear()  # nothing may have read them before the options were applied
+        settings = get_settings()
         if check_manifest:
             manifest_for(settings)
+        if log_level is not None or verbose:
+            setup_logging(verbose, log_level if log_level is not None else logging.WARNING)
+
+    try:
+        return prepare(manifest, validate=validate)
     except AzuriteError as exc:
         raise fail(str(exc)) from None
     except ConfigError as exc:
         raise fail(str(exc)) from None
-    return env
 
 
 def setup_logging(verbose: bool, default: int = logging.WARNING) -> None:
@@ -59,8 +85,73 @@ def local_host(env: Environment, *, port: int, host: str = "127.0.0.1", fire_tim
                      function_timeout=env.function_timeout, keys=HostKeys.from_env())
 
 
+async def stop_host(host: Any, timeout: float = 20.0) -> None:
+    """Stop a local host (bounded: its lease runs out by itself if storage does not answer), and close the
+    Durable SDK's HTTP session."""
+    try:
+        async with asyncio.timeout(timeout):
+            await host.stop()
+    except TimeoutError:
+        logging.getLogger("harvest.devhost").warning("the local host did not stop within %.0f s", timeout)
+    finally:
+        await close_sdk_session()
+
+
 async def close_sdk_session() -> None:
     """The Durable SDK keeps one module-global aiohttp session; close it before the loop ends."""
     from azure.durable_functions.models.utils import http_utils
 
     await http_utils._close_session()
+
+
+def exit_now(code: int) -> NoReturn:
+    """Flush and leave at once: no waiting for worker threads still inside an activity (the durable state
+    makes the work resumable), no traceback."""
+    with contextlib.suppress(Exception):
+        logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
+def _exit_on_second_interrupt(signum: int, frame: object) -> None:
+    exit_now(130)
+
+
+def run_interruptible[T](work: Coroutine[Any, Any, T], env: Environment, farewell: Callable[[], str]) -> T:
+    """``asyncio.run(work)``, with Ctrl-C handled the way a user expects: the first one cancels ``work``
+    (its ``finally`` blocks stop the local host), stops Azurite if this command started it, prints
+    ``farewell()`` and exits 130; a second one exits 130 at once. Never a traceback."""
+
+    async def main() -> T:
+        loop = asyncio.get_running_loop()
+        task = asyncio.ensure_future(work)
+        interrupted = False
+
+        def on_interrupt() -> None:
+            nonlocal interrupted
+            interrupted = True
+            loop.remove_signal_handler(signal.SIGINT)
+            signal.signal(signal.SIGINT, _exit_on_second_interrupt)
+            task.cancel()
+
+        loop.add_signal_handler(signal.SIGINT, on_interrupt)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if not interrupted:
+                raise
+        except BaseException:
+            if not interrupted:
+                raise
+        env.close()
+        err.print(farewell(), highlight=False, soft_wrap=True)
+        exit_now(130)
+
+    try:
+        return asyncio.run(main())
+    except KeyboardInterrupt:  # before the loop had its handler
+        env.close()
+        err.print(farewell(), highlight=False, soft_wrap=True)
+        exit_now(130)

@@ -20,12 +20,20 @@ from devhost.commands.common import (
 def export(out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")] = None,
            source: Annotated[str | None, typer.Option("--source", "-s")] = None) -> None:
     """The current corpus as JSON Lines, one chunk a line (current, non-deleted versions only)."""
+    from triggers.http import SOURCE_ID
+
+    if source is not None and not SOURCE_ID.fullmatch(source):
+        raise fail(f"--source: {source!r} is not a source id (lowercase letters, digits, '_', '-')")
     env = environment()
     unreadable: list[str] = []
     try:
         count = asyncio.run(_export(out, source, unreadable))
+        known = _source_ids() if source is not None and count == 0 else set()
     finally:
         env.close()
+    if source is not None and count == 0 and source not in known:
+        raise fail(f"--source: no source {source!r} in the manifest or the corpus "
+                   f"(sources: {', '.join(sorted(known)) or 'none'})")
     err.print(f"exported {count} chunks" + (f" to {out}" if out else ""), highlight=False)
     report_unreadable(unreadable)
 
@@ -38,6 +46,17 @@ def report_unreadable(names: list[str]) -> None:
               "(`harvest verify` reports, `harvest verify --repair` re-ingests them):", highlight=False, markup=False)
     for name in names:
         err.print(f"  {name}", highlight=False, markup=False)
+
+
+def _source_ids() -> set[str]:
+    from shared.errors import ConfigError
+    from shared.pipeline.context import manifest_for
+    from shared.settings import get_settings
+
+    try:
+        return set(manifest_for(get_settings()).ids())
+    except ConfigError:
+        return set()
 
 
 async def _export(out: Path | None, source: str | None, unreadable: list[str]) -> int:
@@ -55,7 +74,6 @@ async def _export(out: Path | None, source: str | None, unreadable: list[str]) -
         if out:
             stream.close()
     return count
-
 
 
 def query(text: Annotated[str, typer.Argument(help="What to look for.")],

@@ -9,13 +9,14 @@ from typing import Annotated
 
 import typer
 
-from devhost.commands.common import environment, err, fail
+from devhost.commands.common import checked_run_id, environment, err, fail
 
 
 def report(run_id: Annotated[str, typer.Argument(help="The run id.")],
            out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the HTML here (else stdout).")] = None,
            ) -> None:
     """The run's HTML report: per-source table, stage timings, documents over time, errors by reason."""
+    checked_run_id(run_id)
     env = environment()
     try:
         html = asyncio.run(_report(run_id))

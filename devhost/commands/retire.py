@@ -19,11 +19,11 @@ def retire(source_id: Annotated[str, typer.Argument(help="The source id (as in i
     """Tombstone every document of a source that left the manifest: export and query stop returning them."""
     from shared.errors import ConflictError
     from shared.pipeline.context import manifest_for
-    from shared.settings import load_settings
+    from shared.settings import get_settings
 
     env = environment(check_manifest=True)
     try:
-        manifest = manifest_for(load_settings())
+        manifest = manifest_for(get_settings())
         if source_id in manifest.ids() and manifest.get(source_id).enabled:
             raise fail(f"source {source_id!r} is still enabled in {manifest.path}: remove it (or set "
                        "enabled: false) first, or its next run brings its documents back")

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from devhost.commands.common import environment, err, fail
+from devhost.commands.common import environment, err, fail, out
 from shared.models import RunStatus
 
 STATUSES = RunStatus.__args__  # type: ignore[attr-defined]
@@ -54,7 +54,7 @@ def runs(
     if not items:
         err.print("no runs found" + (" for these filters" if status or source or since else ""))
         return
-    err.print(runs_table(items))
+    out.print(runs_table(items))
 
 
 async def _list(status: str | None, source: str | None, since: datetime | None, limit: int) -> list[dict[str, Any]]:

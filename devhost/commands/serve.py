@@ -10,11 +10,13 @@ from typing import Annotated
 import typer
 
 from devhost.commands.common import (
-    close_sdk_session,
     environment,
     err,
+    exit_now,
+    fail,
     local_host,
-    setup_logging,
+    run_interruptible,
+    stop_host,
 )
 from devhost.environment import Environment
 
@@ -26,30 +28,45 @@ def serve(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Serve the Functions app and the Durable HTTP API until interrupted; resumes unfinished runs."""
-    setup_logging(verbose, logging.INFO)
-    env = environment(check_manifest=True)
+    env = environment(check_manifest=True, verbose=verbose, log_level=logging.INFO)
     try:
-        asyncio.run(_serve(env, host, port, fire_timers=not no_timers))
+        run_interruptible(_serve(env, host, port, fire_timers=not no_timers), env, lambda: STOPPED)
     finally:
         env.close()
+    exit_now(0)  # activities still inside a worker thread are resumed by the next host, not waited for
+
+
+STOPPED = "harvest serve stopped; unfinished runs go on at the next `harvest serve` or `harvest resume`"
 
 
 async def _serve(env: Environment, host: str, port: int, *, fire_timers: bool) -> None:
+    from devhost.lock import HostLockError
+    from devhost.worker import WorkerLoadError
+
     local = local_host(env, port=port, host=host, fire_timers=fire_timers)
-    await local.start()
+    try:
+        await local.start()
+    except WorkerLoadError as exc:
+        raise fail(f"the Functions worker refused the app (Azure would load no function): {exc}") from None
+    except HostLockError as exc:
+        raise fail(str(exc)) from None
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)  # Ctrl-C: run_interruptible
     err.print(f"Harvest local host on {local.base_url}\n"
               f"  POST {local.base_url}/api/runs            start a run\n"
               f"  GET  {local.base_url}/runtime/webhooks/durabletask/instances/<id>   status\n"
               "Ctrl-C to stop.", highlight=False)
+    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(local.lease_lost.wait())]
     try:
-        await stop.wait()
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        await local.stop()
-        await close_sdk_session()
+        for waiting in waits:
+            waiting.cancel()
+        await stop_host(local)
+    if local.lease_lost.is_set():
+        raise fail("this host lost its lease on the task hub (paused too long, or storage unreachable, and "
+                   "another host may have taken over): it stopped; start `harvest serve` again", 1)
+    err.print(STOPPED, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

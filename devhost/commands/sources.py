@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from devhost.commands.common import err, fail
+from devhost.commands.common import err, fail, out
 
 app = typer.Typer(no_args_is_help=True, help="Check and show the source manifest (sources.yaml).")
 
@@ -79,7 +79,7 @@ def list_sources(file: Annotated[Path | None, typer.Argument(help="The manifest 
         where = s.get("url") or s.get("path") or f"{s.get('container', '')}/{s.get('prefix', '')}"
         settings = ", ".join(f"{n}{'' if ok else ' (unset)'}" for n, ok in s["settings"].items())
         table.add_row(s["id"], s["kind"], "yes" if s.get("enabled", True) else "no", str(where), settings)
-    err.print(table)
+    out.print(table)
 
 
 def register(root: typer.Typer) -> None:

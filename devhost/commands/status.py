@@ -9,9 +9,11 @@ from typing import Annotated, Any
 import typer
 
 from devhost.commands.common import (
+    checked_run_id,
     environment,
-    err,
     fail,
+    out,
+    run_interruptible,
 )
 from devhost.progress import print_summary
 
@@ -21,21 +23,26 @@ def status(run_id: Annotated[str, typer.Argument(help="The run id (e.g. run-2026
            watch: Annotated[bool, typer.Option("--watch", "-w", help="Follow live progress until it ends.")] = False,
            ) -> None:
     """The run's status and per-source counts, from its run record in Blob storage."""
+    checked_run_id(run_id)
     env = environment()
     if watch:
         from devhost.commands.watch import view_table
         from devhost.commands.watch import watch as follow
 
         try:
-            view = asyncio.run(follow(run_id, env.task_hub, env.connection_string))
+            view, note = run_interruptible(follow(run_id, env.task_hub, env.connection_string), env,
+                                           lambda: "stopped watching")
         finally:
             env.close()
-        if view is None:
+        if view is None and note is None:
             raise fail(f"no run record or orchestration for {run_id!r}", 1)
-        if as_json:
-            print(json.dumps(view, indent=2))
-        else:
-            err.print(view_table(view))
+        if view is not None:
+            if as_json:
+                print(json.dumps(view, indent=2))
+            else:
+                out.print(view_table(view))
+        if note is not None:
+            raise fail(note, 1)
         return
     try:
         summary = asyncio.run(_read_run(run_id))
@@ -46,7 +53,7 @@ def status(run_id: Annotated[str, typer.Argument(help="The run id (e.g. run-2026
     if as_json:
         print(json.dumps(summary, indent=2))
     else:
-        print_summary(err, summary)
+        print_summary(out, summary)
 
 
 async def _read_run(run_id: str) -> dict[str, Any] | None:

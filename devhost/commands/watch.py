@@ -38,7 +38,8 @@ def view_table(view: dict[str, Any]) -> Table:
     return table
 
 
-async def read_view(run_id: str, task_hub: str, connection_string: str) -> dict[str, Any] | None:
+async def read_view(run_id: str, task_hub: str, connection_string: str) -> tuple[dict[str, Any] | None, bool]:
+    """The live view of the run, and whether a local host holds the task hub (so something runs it)."""
     from devhost.store import InstanceStore
     from shared.pipeline.context import open_context
     from shared.runs.view import live_view
@@ -61,18 +62,53 @@ async def read_view(run_id: str, task_hub: str, connection_string: str) -> dict[
                 child = await store.read_state(f"{run_id}:{sid}")
                 if child and child["runtimeStatus"] in ("Running", "Pending", "Suspended"):
                     children[sid] = child.get("customStatus") or {}
-        return live_view(record, runtime, children)
+        return live_view(record, runtime, children), await hosted(store)
     finally:
         await store.close()
 
 
-async def watch(run_id: str, task_hub: str, connection_string: str, interval: float = 1.0) -> dict[str, Any] | None:
-    view = await read_view(run_id, task_hub, connection_string)
-    if view is None or view["status"] in DONE:
-        return view
+async def hosted(store: Any) -> bool:
+    """True while some local host holds the task hub's lease (it is renewed every 5 s while it runs)."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    try:
+        props = await store.container.get_blob_client("host.lock").get_blob_properties()
+    except ResourceNotFoundError:
+        return False
+    return props.lease.state == "leased"
+
+
+async def watch(run_id: str, task_hub: str, connection_string: str,
+                interval: float = 1.0) -> tuple[dict[str, Any] | None, str | None]:
+    """Follow the run until it ends. Returns the last view and, when watching had to stop before the run
+    ended, one line saying why: storage stopped answering, or no host has run it for a few polls."""
+    view, is_hosted, note = await _read(run_id, task_hub, connection_string)
+    if view is None or view["status"] in DONE or note is not None:
+        return view, note
+    unhosted = 0 if is_hosted else 1
     with Live(view_table(view), console=err, refresh_per_second=4) as live:
-        while view is not None and view["status"] not in DONE:
+        while view["status"] not in DONE:
+            if unhosted >= 3:  # the lease is renewed every 5 s: gone for 3 polls means nobody runs it
+                return view, (f"run {run_id} is unfinished and no local host is running it; "
+                              "`harvest resume` (or `harvest serve`) continues it")
             await asyncio.sleep(interval)
-            view = await read_view(run_id, task_hub, connection_string) or view
+            latest, is_hosted, note = await _read(run_id, task_hub, connection_string)
+            if note is not None:
+                return view, note
+            view = latest or view
             live.update(view_table(view))
-    return view
+            unhosted = 0 if is_hosted else unhosted + 1
+    return view, None
+
+
+async def _read(run_id: str, task_hub: str, connection_string: str
+                ) -> tuple[dict[str, Any] | None, bool, str | None]:
+    from azure.core.exceptions import AzureError
+
+    try:
+        view, is_hosted = await read_view(run_id, task_hub, connection_string)
+    except (AzureError, OSError) as exc:
+        text = str(exc).strip()
+        first = text.splitlines()[0][:200] if text else type(exc).__name__
+        return None, False, f"storage stopped answering ({first}); watch again with `harvest status {run_id} --watch`"
+    return view, is_hosted, None

@@ -14,6 +14,11 @@
 - **Limits**: inputs are counted with ``cl100k_base`` (offline, ``openai_tokens``); a request carries at
   most ``max_inputs`` inputs (service limit 2048) and ``max_request_tokens`` tokens (service limit
   300,000); one input is at most 8191 tokens — a longer passage is an error, never silently truncated.
+- **Quota**: requests are paced by the deployment's TPM/RPM quota as the service reports it
+  (``x-ratelimit-remaining-*``), by one process-wide ``pacing.Pacer`` per deployment: token buckets at the
+  quota's rate, never above the reported budget, concurrency adapting (AIMD) under the
+  ``HARVEST_AZURE_OPENAI_CONCURRENCY`` ceiling, and a request never larger than the bucket's burst. Without
+  those headers: the fixed concurrency ceiling, as before.
 - **Retries**: 429, 408, 5xx, timeouts and connection errors are retried here (the client's own retries
   are off) after ``Retry-After-ms`` / ``Retry-After`` or exponential backoff; a 429 pauses every request
   of the process until its ``Retry-After`` has passed. A wait longer than ``max_retry_wait`` or retries
@@ -38,6 +43,7 @@ from shared import azure_clients
 from shared.embedding.background import BackgroundLoop
 from shared.embedding.base import l2_normalize
 from shared.embedding.openai_tokens import cl100k
+from shared.embedding.pacing import QUOTA_WINDOW, Pacer, pacer_for, release_pacer
 from shared.errors import ConfigError, PermanentError, TransientError
 
 log = logging.getLogger("harvest.embedding.azure_openai")
@@ -106,6 +112,7 @@ class AzureOpenAIEmbedder:
         max_retry_wait: float = 60.0,
         backoff: float = 1.0,
         timeout: float = 60.0,
+        quota_window: float = QUOTA_WINDOW,
     ) -> None:
         if model not in MODEL_DIMS:
             raise ConfigError("unknown model", [{"field": "HARVEST_AZURE_OPENAI_MODEL", "message": f"{model!r}"}])
@@ -127,8 +134,8 @@ class AzureOpenAIEmbedder:
         self._encoding = cl100k()
         self._loop = BackgroundLoop(f"harvest-{self.name}")
         self._client: Any = None
-        self._semaphore: asyncio.Semaphore | None = None
-        self._paused_until = 0.0
+        self.pacer: Pacer = pacer_for(self.endpoint, deployment, ceiling=concurrency, window=quota_window)
+        self._closed = False
 
     @classmethod
     def from_settings(cls, settings: Any) -> AzureOpenAIEmbedder:
@@ -167,8 +174,10 @@ class AzureOpenAIEmbedder:
             if count > self.max_tokens:
                 raise PermanentError(f"text {i} has {count} tokens; {self.model} takes at most {self.max_tokens}")
         if todo:
-            groups = [[texts[todo[j]] for j in range(a, b)] for a, b in
-                      plan_batches(counts, max_inputs=self.max_inputs, max_tokens=self.max_request_tokens)]
+            cap = self.pacer.request_token_cap()  # within the quota's burst, once the quota is known
+            max_tokens = self.max_request_tokens if cap is None else max(1, min(cap, self.max_request_tokens))
+            plan = plan_batches(counts, max_inputs=self.max_inputs, max_tokens=max_tokens)
+            groups = [([texts[todo[j]] for j in range(a, b)], counts[a:b]) for a, b in plan]
             out[todo] = self._loop.run(self._embed_groups(groups))
         return l2_normalize(out)
 
@@ -186,6 +195,9 @@ class AzureOpenAIEmbedder:
         if self._client is not None or self._credential is not None:
             self._loop.run(self._aclose())
         self._loop.stop()
+        if not self._closed:
+            self._closed = True
+            release_pacer(self.endpoint, self.deployment)
 
     # -- on the embedder's own loop -----------------------------------------------------------------
 
@@ -214,40 +226,47 @@ class AzureOpenAIEmbedder:
                 azure_endpoint=self.endpoint, azure_deployment=self.deployment, api_version=self.api_version,
                 timeout=self.timeout, max_retries=0, **auth,
             )
-            self._semaphore = asyncio.Semaphore(self.concurrency)
         return self._client
 
-    async def _embed_groups(self, groups: list[list[str]]) -> np.ndarray:
-        tasks = [asyncio.ensure_future(self._request(group)) for group in groups]
+    async def _embed_groups(self, groups: list[tuple[list[str], list[int]]]) -> np.ndarray:
+        tasks = [asyncio.ensure_future(self._request(texts, counts)) for texts, counts in groups]
         try:
             return np.vstack(await asyncio.gather(*tasks))
         finally:
             for task in tasks:
                 task.cancel()
 
-    async def _request(self, texts: list[str]) -> np.ndarray:
+    async def _request(self, texts: list[str], counts: list[int]) -> np.ndarray:
         client = self._ensure_client()
-        assert self._semaphore is not None
         extra = {"dimensions": self.dimensions} if self.dimensions else {}
-        loop = asyncio.get_running_loop()
         attempt = 0
         while True:
-            async with self._semaphore:
-                while (pause := self._paused_until - loop.time()) > 0:  # a 429 pauses every request
-                    await asyncio.sleep(pause)
-                try:
-                    response = await client.embeddings.create(
-                        input=texts, model=self.deployment, encoding_format="base64", **extra
-                    )
-                    return self._vectors(response, len(texts))
-                except Exception as exc:
-                    status, wait, reason = self._classify(exc)
+            # a slot, the budget, and no 429 pause in force; or None: larger than the quota's burst, so split
+            ticket = await self.pacer.acquire(sum(counts), divisible=len(texts) > 1)
+            if ticket is None:
+                cap = self.pacer.request_token_cap() or self.max_request_tokens
+                plan = plan_batches(counts, max_inputs=self.max_inputs, max_tokens=cap)
+                return await self._embed_groups([(texts[a:b], counts[a:b]) for a, b in plan])
+            answer: tuple[int | None, Any, float | None] = (None, None, None)  # status, headers, pause
+            try:
+                raw = await client.embeddings.with_raw_response.create(
+                    input=texts, model=self.deployment, encoding_format="base64", **extra
+                )
+                answer = (raw.status_code, raw.headers, None)
+            except Exception as exc:
+                response = getattr(exc, "response", None)
+                answer = (getattr(response, "status_code", None), getattr(response, "headers", None), None)
+                status, wait, reason = self._classify(exc)  # raises what is not worth a retry
                 attempt += 1
                 give_up = attempt > self.max_retries or (wait is not None and wait > self.max_retry_wait)
                 delay = wait if wait is not None else min(self.backoff * 2 ** (attempt - 1), 30.0) * random.uniform(
                     0.75, 1.0)
-                if status == 429 and not give_up:  # set before the slot is released, so waiting requests see it
-                    self._paused_until = max(self._paused_until, loop.time() + delay)
+                if status == 429 and not give_up:  # pauses every request of the process (set with the release)
+                    answer = (answer[0], answer[1], delay)
+            else:
+                return self._vectors(raw.parse(), len(texts))
+            finally:
+                self.pacer.release(ticket, status=answer[0], headers=answer[1], pause=answer[2])
             if give_up:
                 raise TransientError(f"Azure OpenAI embeddings: {reason} (after {attempt} attempts)", retry_after=wait)
             log.warning("Azure OpenAI embeddings: %s; retry %d/%d in %.2fs", reason, attempt, self.max_retries, delay)

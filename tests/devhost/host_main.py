@@ -1,6 +1,7 @@
 """Run the sample app in a LocalHost until killed: ``python host_main.py CONN HUB PORT``.
 
-Used by the crash-resume test, which SIGKILLs this process mid-run and starts it again.
+Used by the crash-resume test, which SIGKILLs this process mid-run and starts it again, and by the
+split-brain test, which pauses it (SIGSTOP) while another host takes over; it exits 3 when it lost its lease.
 """
 
 from __future__ import annotations
@@ -23,8 +24,14 @@ async def main(conn: str, hub: str, port: int) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     print("READY", flush=True)
-    await stop.wait()
+    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(host.lease_lost.wait())]
+    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for waiting in waits:
+        waiting.cancel()
     await host.stop()
+    if host.lease_lost.is_set():
+        print("LEASE LOST", flush=True)
+        sys.exit(3)
 
 
 if __name__ == "__main__":

@@ -107,3 +107,28 @@ def test_sigkill_at_random_moments_then_resume(crash_ws: Workspace) -> None:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         resume_and_check(ws, baseline, f"random kill {attempt}")
+
+
+def test_sigkill_mid_embed_with_the_real_model_then_resume(workspace: Workspace) -> None:
+    """The same guarantee with the e5 model, whose embed activities are long: kill while the second batch is
+    being embedded (vectors computed, not yet staged), resume, and get the uninterrupted run's corpus."""
+    from tests.e2e.docs_text import write_docs
+
+    ws = workspace
+    ws.env.update(HARVEST_EMBEDDER="e5-small", HARVEST_BATCH_SIZE="2")
+    write_docs(ws.docs)
+    fresh_state(ws)
+    first = ws.harvest("run", "--json")
+    assert first.returncode == 0, first.stderr
+    baseline = corpus(ws)
+    assert baseline and {r["model"] for r in baseline} == {baseline[0]["model"]}
+
+    fresh_state(ws)
+    ws.env.update(HARVEST_CRASHPOINT="embed.computed", HARVEST_CRASHPOINT_HIT="2")
+    killed = ws.harvest("run", "--json")
+    assert killed.returncode == -signal.SIGKILL, f"not killed ({killed.returncode}) {killed.stderr}"
+    ws.env.pop("HARVEST_CRASHPOINT", None)
+    resumed = ws.harvest("resume", "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert [s["status"] for s in json.loads(resumed.stdout)] == ["completed"]
+    assert corpus(ws) == baseline

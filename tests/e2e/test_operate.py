@@ -259,7 +259,7 @@ def test_cli_runs_and_status(ops: Ops, finished: dict[str, Any]) -> None:
     assert listed.returncode == 0, listed.stderr
     assert finished["run_id"] in [r["run_id"] for r in json.loads(listed.stdout)]
     table = ops.ws.harvest("runs", "--status", "completed", "--since", "1d")
-    assert finished["run_id"] in table.stderr
+    assert finished["run_id"] in table.stdout  # tables are output (issue 12: `harvest runs > f` kept nothing)
     watched = ops.ws.harvest("status", finished["run_id"], "--watch", "--json")
     assert watched.returncode == 0, watched.stderr
     assert json.loads(watched.stdout)["status"] == "completed"

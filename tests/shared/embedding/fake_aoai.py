@@ -6,15 +6,27 @@ valid unexpired tokens, non-empty string inputs, at most 2048 inputs and ``max_r
 request, at most 8191 tokens an input (counted with cl100k_base), ``dimensions`` only for
 text-embedding-3 models — and answers with deterministic lexical vectors (feature hashing), as floats or
 base64. ``script`` queues canned failures (status, headers) served to the next requests, in order.
+
+**Quota** (``tpm`` / ``rpm``, off by default): like a deployment's tokens- and requests-per-minute quota,
+over a sliding window of ``window`` seconds (60; tests scale it down). A request is counted when it is
+accepted (a 429 is not); one that would take the window over either quota is refused with 429, the
+service's error body, and ``retry-after-ms`` / ``retry-after`` saying when the window will have room for it.
+Every answer of a deployment with a quota carries ``x-ratelimit-remaining-tokens`` /
+``x-ratelimit-remaining-requests`` (after this request), and ``x-ratelimit-limit-*`` unless
+``limit_headers`` is off (some API versions send only the remaining counts); ``rate_headers=False``
+sends none of them (a gateway that strips them). A single request larger than the whole TPM quota is
+accepted only into an empty window.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -62,9 +74,16 @@ class FakeAzureOpenAI:
     requests: list[Seen] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
+    tpm: int | None = None
+    rpm: int | None = None
+    window: float = 60.0
+    rate_headers: bool = True
+    limit_headers: bool = True
+    throttled: int = 0  # 429s served for the quota (scripted ones not included)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
+        self._accepted: deque[tuple[float, int]] = deque()  # (time, tokens) inside the quota window
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
@@ -119,7 +138,58 @@ class FakeAzureOpenAI:
         if problem:
             seen.status = 400
             return 400, {}, _error("invalid_request_error", problem)
-        return 200, {}, self._embed(seen)
+        refused = self._check_quota(seen)
+        if refused is not None:
+            return refused
+        return 200, self._quota_headers(), self._embed(seen)
+
+    # -- quota ------------------------------------------------------------------------------------
+
+    def _check_quota(self, seen: Seen) -> tuple[int, dict[str, str], Any] | None:
+        if self.tpm is None and self.rpm is None:
+            return None
+        with self._lock:
+            now = time.monotonic()
+            while self._accepted and self._accepted[0][0] <= now - self.window:
+                self._accepted.popleft()
+            if self._fits(seen.tokens, skip=0):
+                self._accepted.append((now, seen.tokens))
+                return None
+            wait = next(when + self.window - now for skip, (when, _) in enumerate(self._accepted, start=1)
+                        if self._fits(seen.tokens, skip=skip))
+            self.throttled += 1
+        seen.status, seen.finished = 429, time.monotonic()
+        headers = {**self._quota_headers(), "retry-after-ms": str(max(1, math.ceil(wait * 1000))),
+                   "retry-after": str(max(1, math.ceil(wait)))}
+        message = (f"Requests to the Embeddings_Create Operation under Azure OpenAI API version {seen.api_version} "
+                   f"have exceeded call rate limit of your current OpenAI S0 pricing tier. Please retry after "
+                   f"{headers['retry-after']} seconds.")
+        return 429, headers, _error("429", message)
+
+    def _fits(self, tokens: int, *, skip: int) -> bool:
+        """Whether a request of ``tokens`` fits once the ``skip`` oldest accepted requests have left the window."""
+        kept = list(self._accepted)[skip:]
+        used = sum(t for _, t in kept)
+        return (self.tpm is None or used + tokens <= self.tpm or not kept) and (
+            self.rpm is None or len(kept) + 1 <= self.rpm)
+
+    def _quota_headers(self) -> dict[str, str]:
+        if (self.tpm is None and self.rpm is None) or not self.rate_headers:
+            return {}
+        with self._lock:
+            now = time.monotonic()
+            kept = [t for when, t in self._accepted if when > now - self.window]
+        headers = {}
+        for name, limit, used in (("tokens", self.tpm, sum(kept)), ("requests", self.rpm, len(kept))):
+            if limit is not None:
+                headers[f"x-ratelimit-remaining-{name}"] = str(max(0, limit - used))
+                if self.limit_headers:
+                    headers[f"x-ratelimit-limit-{name}"] = str(limit)
+        return headers
+
+    def accepted_tokens(self, since: float, until: float) -> int:
+        """Tokens of the requests accepted (answered 200) that arrived in ``[since, until)`` (monotonic)."""
+        return sum(r.tokens for r in self.requests if r.status == 200 and since <= r.started < until)
 
     def _check_auth(self, headers: Any) -> str | tuple[int, dict[str, str], Any]:
         if self.api_key is not None:

@@ -1,0 +1,157 @@
+"""Ctrl-C (issue 12 item 8): `harvest run` and `harvest serve` stop promptly, say what became of the run,
+exit 130, never print a traceback; a second Ctrl-C exits at once; `harvest status --watch` ends with one line
+when the run's host goes away. The CLI starts its own Azurite here, as it does for a user, and the terminal's
+Ctrl-C is a SIGINT to the whole foreground process group (``killpg``). Timeouts are hang guards only."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from devhost.azurite import azurite_connection_string, is_listening
+from tests.conftest import free_port
+from tests.e2e.conftest import HARVEST, Workspace
+from tests.shared.sources.servers import urlset
+
+pytestmark = pytest.mark.slow
+GUARD_S = 90  # a hang guard, not a timing assertion
+
+
+class SlowSite:
+    """A sitemap of pages that do not answer until released: a run is always mid-fetch when interrupted."""
+
+    def __init__(self, server: HTTPServer, pages: int = 3) -> None:
+        self.release = threading.Event()
+        self.hits = 0
+        server.expect_request("/robots.txt").respond_with_data("User-agent: *\nAllow: /\n")
+        urls = [(server.url_for(f"/slow/{i}"), None) for i in range(pages)]
+        server.expect_request("/sitemap.xml").respond_with_data(urlset(urls), content_type="application/xml")
+        server.expect_request(re.compile(r"/slow/\d+")).respond_with_handler(self._page)
+        self.sitemap = server.url_for("/sitemap.xml")
+
+    def _page(self, request: Request) -> Response:
+        self.hits += 1
+        self.release.wait(60)
+        return Response(f"<html><head><title>Page</title></head><body><p>{request.path}: the harbour "
+                        "master logs every ship that enters and leaves.</p></body></html>",
+                        content_type="text/html")
+
+    def wait_for_fetch(self, proc: subprocess.Popen[str]) -> None:
+        deadline = time.monotonic() + GUARD_S
+        while self.hits == 0:
+            assert proc.poll() is None, f"exited early: {proc.communicate()}"
+            assert time.monotonic() < deadline, "the run never fetched a page"
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def slow(workspace: Workspace, httpserver: HTTPServer, tmp_path: Path) -> Iterator[tuple[Workspace, SlowSite, int]]:
+    site = SlowSite(httpserver)
+    port = free_port()
+    workspace.env.update(HARVEST_EMBEDDER="hashing", AzureWebJobsStorage=azurite_connection_string(port),
+                         HARVEST_AZURITE_DIR=str(tmp_path / "azurite"), HARVEST_HTTP_TIMEOUT="60")
+    workspace.manifest(f"sources:\n  - {{id: site, kind: sitemap, url: '{site.sitemap}'}}\n")
+    try:
+        yield workspace, site, port
+    finally:
+        site.release.set()
+        if is_listening("127.0.0.1", port):  # an Azurite left behind (the bug): do not let it outlive the test
+            subprocess.run(["fuser", "-k", f"{port}/tcp"], check=False, capture_output=True)
+
+
+def start(ws: Workspace, *args: str) -> subprocess.Popen[str]:
+    """A command in its own process group, as a terminal starts a foreground job."""
+    return subprocess.Popen([HARVEST, *args], env=ws.env, cwd=ws.root, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def ctrl_c(proc: subprocess.Popen[str]) -> None:
+    os.killpg(proc.pid, signal.SIGINT)
+
+
+def finish(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    try:
+        return proc.communicate(timeout=GUARD_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        _, err = proc.communicate()
+        raise AssertionError(f"still running {GUARD_S} s after Ctrl-C:\n{err[-3000:]}") from None
+
+
+def test_ctrl_c_during_run_says_it_is_unfinished_and_resume_finishes_it(slow: tuple[Workspace, SlowSite, int]) -> None:
+    ws, site, port = slow
+    proc = start(ws, "run")
+    site.wait_for_fetch(proc)
+    ctrl_c(proc)
+    out, err = finish(proc)
+    assert proc.returncode == 130, err
+    assert "is unfinished; `harvest resume` continues it" in err, err
+    assert "Traceback" not in err + out
+    assert not is_listening("127.0.0.1", port), "the CLI's Azurite was left running"
+
+    site.release.set()
+    resumed = ws.harvest("resume", "--json", timeout=GUARD_S)
+    assert resumed.returncode == 0, resumed.stderr
+    assert '"status": "completed"' in resumed.stdout
+
+
+def test_second_ctrl_c_exits_at_once_without_traceback(slow: tuple[Workspace, SlowSite, int]) -> None:
+    ws, site, _ = slow
+    proc = start(ws, "run")
+    site.wait_for_fetch(proc)
+    ctrl_c(proc)
+    time.sleep(0.05)
+    ctrl_c(proc)
+    out, err = finish(proc)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err + out
+
+
+def test_ctrl_c_stops_serve(slow: tuple[Workspace, SlowSite, int]) -> None:
+    ws, site, port = slow
+    api = free_port()
+    proc = start(ws, "serve", "--port", str(api), "--no-timers")
+    deadline = time.monotonic() + GUARD_S
+    while not is_listening("127.0.0.1", api):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.1)
+    assert requests.post(f"http://127.0.0.1:{api}/api/runs", json={}, timeout=30).status_code == 202
+    site.wait_for_fetch(proc)
+    ctrl_c(proc)
+    out, err = finish(proc)
+    assert proc.returncode == 130, err
+    assert "harvest serve stopped" in err and "Traceback" not in err + out
+    assert not is_listening("127.0.0.1", port), "serve's Azurite was left running"
+
+
+def test_watch_ends_with_one_line_when_the_hosting_cli_stops(slow: tuple[Workspace, SlowSite, int]) -> None:
+    ws, site, _ = slow
+    runner = start(ws, "run")
+    site.wait_for_fetch(runner)
+    run_id = ws.harvest("runs", "--json", timeout=60).stdout.split('"run_id": "')[1].split('"')[0]
+    watcher = subprocess.Popen([HARVEST, "status", run_id, "--watch"], env=ws.env, cwd=ws.root,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2)
+    ctrl_c(runner)
+    finish(runner)
+    try:
+        out, err = watcher.communicate(timeout=GUARD_S)
+    except subprocess.TimeoutExpired:
+        watcher.kill()
+        out, err = watcher.communicate()
+        raise AssertionError(f"status --watch never ended:\n{err[-2000:]}") from None
+    assert watcher.returncode == 1, err
+    assert "Traceback" not in err + out
+    last = err.strip().splitlines()[-1]
+    assert "no local host is running it" in last or "storage stopped answering" in last, err[-2000:]
