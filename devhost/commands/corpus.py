@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from devhost.commands.common import (
+    checked_source_id,
     environment,
     err,
     fail,
@@ -20,10 +21,8 @@ from devhost.commands.common import (
 def export(out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")] = None,
            source: Annotated[str | None, typer.Option("--source", "-s")] = None) -> None:
     """The current corpus as JSON Lines, one chunk a line (current, non-deleted versions only)."""
-    from triggers.http import SOURCE_ID
-
-    if source is not None and not SOURCE_ID.fullmatch(source):
-        raise fail(f"--source: {source!r} is not a source id (lowercase letters, digits, '_', '-')")
+    if source is not None:
+        checked_source_id(source)
     env = environment()
     unreadable: list[str] = []
     try:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from devhost.commands.common import environment, err, fail
+from devhost.commands.common import checked_source_id, environment, err, fail
 from devhost.commands.sources import app as sources_app
 
 
@@ -21,6 +21,7 @@ def retire(source_id: Annotated[str, typer.Argument(help="The source id (as in i
     from shared.pipeline.context import manifest_for
     from shared.settings import get_settings
 
+    checked_source_id(source_id, "ID")
     env = environment(check_manifest=True)
     try:
         manifest = manifest_for(get_settings())

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from devhost.commands.common import environment, err
+from devhost.commands.common import checked_source_id, environment, err
 
 if TYPE_CHECKING:  # the CLI imports shared/ lazily to start fast
     from shared.verify import VerifyReport
@@ -20,6 +20,8 @@ def verify(repair: Annotated[bool, typer.Option("--repair", help="Fix what can b
            source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Only this source.")] = None,
            as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Check every current version blob, document record, checkpoint and hint index; --repair fixes them."""
+    for source_id in source or []:
+        checked_source_id(source_id)
     env = environment()
     try:
         report = asyncio.run(_verify(source, repair))
