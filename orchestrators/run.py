@@ -145,7 +145,7 @@ def run_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
         indexed = yield from call(context, names.INDEX_RUN, RunRef(run_id=run.run_id).model_dump(mode="json"))
         status_url = (indexed or {}).get("status_url")
         yield from run_sources(context, run, plan, results)
-        summary = summarize(run, results, status_url=status_url,
+        summary = summarize(run, results, status_url=status_url, message=plan.message,
                             status=run_status(list(results.values()), failure_threshold=plan.failure_threshold))
     except Exception as exc:  # the run cannot go on; it is still closed, reported and notified
         summary = summarize(run, results, status="failed", message=failure_message(exc), status_url=status_url)

@@ -39,7 +39,8 @@ def merge(result: SourceResult, stage: Stage, outcome: StageResult | DiscoverRes
         result.counts = result.counts.add(outcome.counts)
     else:
         result.pages += 1
-        result.counts = result.counts.add({"discovered": outcome.discovered, "unchanged": outcome.unchanged})
+        result.counts = result.counts.add({"discovered": outcome.discovered, "unchanged": outcome.unchanged,
+                                           "deferred": outcome.deferred})
 
 
 def later(a: str | None, b: str | None) -> str | None:

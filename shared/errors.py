@@ -78,3 +78,14 @@ class WriteContentionError(ConflictError, TransientError):
 class StagedSchemaError(PermanentError):
     """Staged batch data was written by a newer Harvest than the one reading it (a resumed run after a
     downgrade): the rows cannot be read safely, so the batch fails instead of being misread."""
+
+
+class CorruptBlobError(PermanentError):
+    """A stored blob cannot be read (not JSON, not the expected shape). Named, and never retried: reading
+    the same bytes again gives the same answer. ``etag`` lets a caller replace exactly what it read."""
+
+    def __init__(self, blob: str, detail: str, *, etag: str | None = None, fix: str | None = None) -> None:
+        super().__init__(f"{blob}: unreadable ({detail})" + (f"; {fix}" if fix else ""))
+        self.blob = blob
+        self.detail = detail
+        self.etag = etag

@@ -19,6 +19,7 @@ from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
 from shared.errors import PermanentError, SkippedError
+from shared.html_depth import TooDeep, nesting_depth
 
 FORMATS = ("markdown", "text", "html", "pdf")
 
@@ -55,6 +56,16 @@ _TRAILING_WS = re.compile(r"[ \t\u00a0]+$", re.MULTILINE)
 _MANY_BLANKS = re.compile(r"\n{4,}")  # 3+ blank lines
 _ATX_H1 = re.compile(r"^#[ \t]+(.+?)[ \t#]*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+@dataclass(frozen=True)
+class ExtractLimits:
+    """What one document may cost to extract (settings ``HARVEST_EXTRACT_*``); past a limit the document
+    fails permanently with the reason. ``timeout_s`` is enforced by the caller (``shared.pipeline.fetch``)."""
+
+    max_bytes: int = 20_000_000
+    max_depth: int = 1000
+    timeout_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -156,11 +167,17 @@ def _markdown_title(text: str) -> str | None:
     return None
 
 
-def _html(data: bytes, content_type: str | None, url: str | None) -> tuple[str | None, str]:
+def _html(data: bytes, content_type: str | None, url: str | None, max_depth: int) -> tuple[str | None, str]:
+    """trafilatura first; the Lexbor parse only when trafilatura found no title or no text (it was built
+    for every page before, and Lexbor is quadratic in nesting depth)."""
     import trafilatura
     from selectolax.lexbor import LexborHTMLParser
 
     html = decode_bytes(data, content_type=content_type, html=True)
+    try:
+        nesting_depth(html, limit=max_depth)
+    except TooDeep as exc:
+        raise PermanentError(str(exc)) from None
     text = trafilatura.extract(
         html,
         url=url,
@@ -177,6 +194,8 @@ def _html(data: bytes, content_type: str | None, url: str | None) -> tuple[str |
         title = meta.title if meta is not None else None
     except Exception:  # metadata is best effort; the text is what matters
         title = None
+    if title and text and text.strip():
+        return title, text
     tree = LexborHTMLParser(html)
     if not title:
         node = tree.css_first("title")
@@ -188,6 +207,18 @@ def _html(data: bytes, content_type: str | None, url: str | None) -> tuple[str |
         body = tree.body or tree.root
         text = body.text(separator="\n", strip=True) if body is not None else ""
     return (title or None), text or ""
+
+
+MAX_TEXT_TITLE = 120
+
+
+def _text_title(text: str, url: str | None) -> str | None:
+    """Plain text has no markup for a title: its first line when short enough, else the file's name."""
+    first = text.split("\n", 1)[0].strip()
+    if first and len(first) <= MAX_TEXT_TITLE:
+        return first
+    name = PurePosixPath(unquote(urlsplit(url).path)).stem if url else ""
+    return name or None
 
 
 _PDFIUM_LOCK = threading.Lock()
@@ -229,13 +260,18 @@ def _pdf_locked(data: bytes) -> tuple[str | None, str]:
     return title, "\n\n".join(p for p in pages if p)
 
 
-def extract(data: bytes, *, fmt: str, url: str | None = None, content_type: str | None = None) -> Extracted:
-    """Extract normalised text and a title. Raises ``PermanentError`` when nothing can be extracted.
+def extract(data: bytes, *, fmt: str, url: str | None = None, content_type: str | None = None,
+            limits: ExtractLimits | None = None) -> Extracted:
+    """Extract normalised text and a title. Raises ``PermanentError`` when nothing can be extracted or the
+    document is past ``limits`` (size, HTML nesting depth).
 
     ``content_type`` (optional, an addition to the contract) supplies a charset for decoding.
     """
+    limits = limits or ExtractLimits()
+    if len(data) > limits.max_bytes:
+        raise PermanentError(f"document larger than {limits.max_bytes} bytes ({len(data)} bytes)")
     if fmt == "html":
-        title, text = _html(data, content_type, url)
+        title, text = _html(data, content_type, url, limits.max_depth)
     elif fmt == "pdf":
         title, text = _pdf(data)
     elif fmt == "markdown":
@@ -250,6 +286,8 @@ def extract(data: bytes, *, fmt: str, url: str | None = None, content_type: str 
         raise SkippedError("no text extracted", reason="short")
     if fmt == "markdown":
         title = _markdown_title(text)
+    elif fmt == "text":
+        title = _text_title(text, url)
     if title:
         title = " ".join(unicodedata.normalize("NFC", title).split()) or None
     return Extracted(title=title, text=text, format=fmt)

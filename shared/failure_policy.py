@@ -61,7 +61,7 @@ def classify(exc: BaseException) -> Failure:
     """Permanent or transient, with the reason to record and the server's requested wait if any."""
     if isinstance(exc, TransientError):  # includes WriteContentionError
         return Failure(False, str(exc), exc.retry_after)
-    if isinstance(exc, PermanentError | ConfigError):  # includes ClaimHeldError, StagedSchemaError
+    if isinstance(exc, PermanentError | ConfigError):  # includes ClaimHeldError, StagedSchemaError, CorruptBlobError
         return Failure(True, str(exc))
     if isinstance(exc, ValidationError):
         return Failure(True, describe_validation(exc))

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from shared.auth import inline_secret_problems, setting_names
 from shared.errors import ConfigError
+from shared.manifest_yaml import id_hint, read_yaml
 from shared.sources import SOURCE_KINDS
 from shared.sources.base import SourceSpec
 
@@ -56,8 +56,9 @@ class Manifest:
         return [spec for spec in self.sources if spec.id in wanted]
 
 
-def parse_manifest(data: Any, *, path: Path) -> Manifest:
-    """Validate already-parsed YAML; raise ``ConfigError`` listing every bad source and field."""
+def parse_manifest(data: Any, *, path: Path, raw_ids: dict[int, str] | None = None) -> Manifest:
+    """Validate already-parsed YAML; raise ``ConfigError`` listing every bad source and field.
+    ``raw_ids`` (index → YAML text) names the ids YAML turned into another type, for a quoting hint."""
     where = str(path)
     if not isinstance(data, dict) or not isinstance(data.get("sources"), list):
         raise ConfigError(f"{where}: invalid manifest", [{"field": "sources", "message": "must be a list"}])
@@ -74,6 +75,9 @@ def parse_manifest(data: Any, *, path: Path) -> Manifest:
             if entry["id"] in seen:
                 problems.append({"field": f"{label}.id", "message": f"duplicate source id {entry['id']!r}"})
             seen.add(entry["id"])
+        if index in (raw_ids or {}) and not isinstance(entry.get("id"), str):
+            problems.append({"field": f"{label}.id", "message": id_hint((raw_ids or {})[index], entry.get("id"))})
+            continue
         kind = entry.get("kind")
         # a kind's class: its ``Spec`` model and whether discovery ``lists_everything`` (no common base class)
         cls: Any = SOURCE_KINDS.get(kind) if isinstance(kind, str) else None
@@ -105,15 +109,22 @@ def parse_manifest(data: Any, *, path: Path) -> Manifest:
 
 
 def load_manifest(path: Path) -> Manifest:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read manifest", [{"field": "manifest", "message": str(exc)}]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML", [{"field": "manifest", "message": str(exc)}]) from None
-    return parse_manifest(data, path=path.resolve())
+    data, raw_ids = read_yaml(path)
+    return parse_manifest(data, path=path.resolve(), raw_ids=raw_ids)
+
+
+def build_problems(manifest: Manifest) -> list[dict[str, str]]:
+    """Problems only building the sources finds (a folder that does not exist), for ``sources validate``.
+    Not part of loading: one missing folder fails its own source at run time, not every run."""
+    from shared.sources import build_source
+
+    problems: list[dict[str, str]] = []
+    for spec in manifest.sources:
+        try:
+            build_source(spec, base_dir=manifest.base_dir)
+        except ConfigError as exc:
+            problems += exc.problems or [{"field": f"sources.{spec.id}", "message": str(exc)}]
+    return problems
 
 
 def describe_sources(manifest: Manifest, *, environ: Mapping[str, str] | None = None) -> list[dict[str, Any]]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 RunStatus = Literal["pending", "running", "completed", "partial", "failed", "cancelled", "suspended"]
 SourceStatus = Literal["pending", "running", "completed", "partial", "failed", "skipped"]
@@ -42,6 +43,14 @@ class RunOptions(Model):
     reembed: bool = Field(
         default=False, description="With a full refresh: embed every chunk again instead of reusing vectors."
     )
+
+    @field_validator("sources")
+    @classmethod
+    def _sources_not_empty(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value:
+            raise PydanticCustomError(
+                "empty_sources", "must name at least one source id (omit it to run every enabled source)")
+        return value
 
     @model_validator(mode="after")
     def _reembed_implies_full_refresh(self) -> RunOptions:
@@ -81,6 +90,7 @@ class SourceCounts(Model):
     skipped_language: int = 0  # not one of the source's languages
     skipped_duplicate: int = 0  # same text as another document of the source
     skipped_robots: int = 0  # robots.txt disallows it
+    deferred: int = 0  # failed permanently in an earlier run; not fetched again until its retry time
 
     def add(self, other: SourceCounts | dict[str, Any]) -> SourceCounts:
         data = other.model_dump() if isinstance(other, SourceCounts) else other
@@ -187,6 +197,7 @@ class DiscoverResult(Model):
     unchanged: int = 0
     deleted_batch: str | None = None
     deleted: int = 0
+    deferred: int = 0
     next_cursor: str | None = None
     high_water: str | None = None
     done: bool = True
@@ -231,6 +242,7 @@ class RunPlan(Message):
     """What ``load_sources`` tells the run orchestrator: the sources and the knobs it may not read itself."""
 
     sources: list[str]
+    message: str | None = None  # why the run has nothing to do, when ``sources`` is empty
     batch_sizes: dict[str, int]
     max_parallel_sources: int = Field(ge=1)
     pages_per_execution: int = Field(ge=1)

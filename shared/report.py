@@ -8,7 +8,9 @@ Every number carries a ``data-*`` attribute so tests (and scripts) can read it f
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
+from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
@@ -34,6 +36,27 @@ code{font-size:12px}
 """
 
 
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+
+
+def general_reason(reason: str, doc_id: str | None = None) -> str:
+    """The reason without what is specific to one document (its id, URLs), so that equal failures group."""
+    reason = _URL.sub("<url>", reason)
+    return reason.replace(doc_id, "<document>") if doc_id and len(doc_id) > 2 else reason
+
+
+def readable_time(value: Any) -> str:
+    """An ISO time as ``2026-11-23 02:00:00 UTC``; anything else unchanged (``—`` when empty)."""
+    if not value:
+        return "—"
+    try:
+        when = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    when = when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+    return f"{when:%Y-%m-%d %H:%M:%S} UTC"
+
+
 def _badge(status: str) -> str:
     colour = STATUS_COLOURS.get(status, "#718096")
     return f'<span class="badge" style="background:{colour}" data-status="{escape(status)}">{escape(status)}</span>'
@@ -55,8 +78,9 @@ def _header(summary: dict[str, Any]) -> str:
         chosen.append("sources=" + ",".join(options["sources"]))
     seconds = _seconds(summary)
     rows = [("trigger", summary.get("trigger")), ("options", ", ".join(chosen) or "defaults"),
-            ("requested", summary.get("requested_at")), ("started", summary.get("started_at")),
-            ("finished", summary.get("finished_at")),
+            ("requested", readable_time(summary.get("requested_at"))),
+            ("started", readable_time(summary.get("started_at"))),
+            ("finished", readable_time(summary.get("finished_at"))),
             ("duration", f"{seconds:.1f} s" if seconds is not None else "—")]
     meta = "".join(f'<tr><th class="l">{k}</th><td class="l" data-field="{k}">{escape(str(v or "—"))}</td></tr>'
                    for k, v in rows)
@@ -115,7 +139,8 @@ def group_errors(summary: dict[str, Any]) -> list[dict[str, Any]]:
             g["count"] += 1
             g["sources"].add(sid)
         for e in r.get("errors") or []:
-            g = groups[(e.get("stage") or "", str(e.get("reason", ""))[:300])]
+            reason = general_reason(str(e.get("reason", "")), e.get("doc_id"))[:300]
+            g = groups[(e.get("stage") or "", reason)]
             g["count"] += 1
             g["sources"].add(sid)
             if e.get("doc_id") and len(g["examples"]) < 3:

@@ -68,6 +68,16 @@ class Settings(BaseSettings):
     http_timeout: float = Field(default=30.0, gt=0)
     http_concurrency: int = Field(default=8, ge=1, le=256)
     max_body_bytes: int = Field(default=20_000_000, ge=1024)
+    failed_retry_hours: float = Field(default=24.0, ge=0, le=24 * 365, description=(
+        "A document that failed permanently (404, refused, oversized) is fetched again after this many hours, "
+        "doubling after each further failure; a full refresh retries at once."))
+    failed_retry_max_hours: float = Field(default=24.0 * 32, ge=0, le=24 * 3650)
+    extract_max_bytes: int = Field(default=20_000_000, ge=1024,
+                                   description="A larger document fails (extraction cost grows with size).")
+    extract_max_depth: int = Field(default=1000, ge=16, le=100_000,
+                                   description="HTML nesting deeper than this fails (parsers are quadratic in it).")
+    extract_timeout: float = Field(default=60.0, gt=0, le=3600,
+                                   description="Seconds one document's extraction may take before it fails.")
     user_agent: str = "Harvest/0.1 (+https://github.com/harvest-ingest/harvest)"
     log_level: str = "INFO"
     log_format: Literal["auto", "text", "json"] = Field(

@@ -11,10 +11,11 @@ from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
+from shared.errors import CorruptBlobError
 from shared.manifest import Manifest, describe_sources
 from shared.redact import redact_value
 from shared.sources.base import SourceSpec
-from shared.storage import layout, records
+from shared.storage import hints, records
 from shared.storage.blobs import BlobStore
 
 
@@ -34,23 +35,29 @@ def manifest_configs(manifest: Manifest) -> dict[str, dict[str, Any]]:
 
 
 async def document_count(store: BlobStore, source_id: str) -> int:
-    """Document records of the source (documents Harvest tracks, including deleted ones): one listing call
-    per 5,000 documents, no record is read."""
-    count = 0
+    """Live (not deleted) documents of the source: from the hint index (one read), or, when there is none,
+    from the document records themselves."""
     try:
-        async for _ in store.container.list_blobs(name_starts_with=layout.docs_prefix(source_id),
-                                                  results_per_page=5000):
-            count += 1
+        index = await hints.load(store, source_id)
+        if index:
+            return sum(not entry["deleted"] for entry in index.values())
+        return sum(not rec.deleted and rec.current is not None for rec in await records.list_docs(store, source_id))
     except ResourceNotFoundError:  # no container yet
         return 0
-    return count
 
 
 async def describe(store: BlobStore, spec: SourceSpec, config: dict[str, Any] | None = None) -> dict[str, Any]:
     checkpoint, documents = await asyncio.gather(records.read_checkpoint(store, spec.id),
-                                                 document_count(store, spec.id))
+                                                 document_count(store, spec.id), return_exceptions=True)
+    if isinstance(documents, BaseException):
+        raise documents
+    error = None
+    if isinstance(checkpoint, CorruptBlobError):
+        checkpoint, error = records.Checkpoint(source_id=spec.id), str(checkpoint)
+    elif isinstance(checkpoint, BaseException):
+        raise checkpoint
     cp = checkpoint.model_dump(mode="json")
-    return {
+    return {"checkpoint_error": error} | {
         "id": spec.id, "kind": spec.kind, "enabled": spec.enabled, "title": spec.title,
         "config": redacted_config(spec) if config is None else config,
         "checkpoint": {k: cp.get(k) for k in ("cursor", "high_water", "active_run", "active_since",

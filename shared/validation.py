@@ -22,7 +22,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from shared.errors import SkippedError
+from shared.errors import CorruptBlobError, SkippedError
 from shared.models import BatchRef
 from shared.sources.base import SourceSpec
 from shared.storage import layout, records
@@ -65,7 +65,10 @@ async def check_duplicate(store: BlobStore, batch: BatchRef, doc_id: str, digest
     """``SkippedError`` if another document of the source has this text (see the module notes)."""
     source_id = batch.source_id
     index = layout.text_index_blob(source_id, digest)
-    owner, _ = await store.read_json(index)
+    try:
+        owner, _ = await store.read_json(index)
+    except CorruptBlobError:  # a hint only: unreadable means unknown, and it is rewritten below
+        owner = None
     if isinstance(owner, dict) and owner.get("doc_id") not in (None, doc_id):
         rec = await records.read_doc(store, source_id, owner["doc_id"])
         if rec is not None and not rec.deleted and rec.current and rec.content_hash == digest:
@@ -73,8 +76,13 @@ async def check_duplicate(store: BlobStore, batch: BatchRef, doc_id: str, digest
     claim = layout.text_claim_blob(batch.run_id, source_id, digest)
     mine = {"doc_id": doc_id}
     if not await store.create_if_absent(claim, dumps(mine)):
-        first = json.loads(await store.read_bytes(claim) or b"{}")
-        if first.get("doc_id") != doc_id:
+        try:
+            first = json.loads(await store.read_bytes(claim) or b"{}")
+        except ValueError:
+            first = None
+        if not isinstance(first, dict) or not isinstance(first.get("doc_id"), str):
+            await store.write_bytes(claim, dumps(mine))  # unreadable claim: this document takes it
+        elif first["doc_id"] != doc_id:
             raise SkippedError(f"same text as {first.get('doc_id')} (earlier in this run)", reason="duplicate")
     if not batch.dry_run and owner != mine:
         await store.write_json(index, mine)

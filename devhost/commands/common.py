@@ -38,6 +38,15 @@ def checked_run_id(run_id: str) -> str:
     return run_id
 
 
+def checked_source_id(source_id: str, where: str = "--source") -> str:
+    """The source id, if it is one the API would accept (the same pattern); else exit 2 naming ``where``."""
+    from triggers.http import SOURCE_ID
+
+    if not SOURCE_ID.fullmatch(source_id):
+        raise fail(f"{where}: {source_id!r} is not a source id (lowercase letters, digits, '_', '-')")
+    return source_id
+
+
 def environment(manifest: str | None = None, *, check_manifest: bool = False,
                 log_level: int | None = None, verbose: bool = False) -> Environment:
     """Settings, manifest and storage ready — or a clear message naming what is wrong, and exit 2.

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from devhost.commands.common import (
+    checked_source_id,
     environment,
     err,
     fail,
@@ -20,13 +21,12 @@ from devhost.commands.common import (
 def export(out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")] = None,
            source: Annotated[str | None, typer.Option("--source", "-s")] = None) -> None:
     """The current corpus as JSON Lines, one chunk a line (current, non-deleted versions only)."""
-    from triggers.http import SOURCE_ID
-
-    if source is not None and not SOURCE_ID.fullmatch(source):
-        raise fail(f"--source: {source!r} is not a source id (lowercase letters, digits, '_', '-')")
+    if source is not None:
+        checked_source_id(source)
     env = environment()
+    unreadable: list[str] = []
     try:
-        count = asyncio.run(_export(out, source))
+        count = asyncio.run(_export(out, source, unreadable))
         known = _source_ids() if source is not None and count == 0 else set()
     finally:
         env.close()
@@ -34,6 +34,17 @@ def export(out: Annotated[Path | None, typer.Option("--out", "-o", help="Write h
         raise fail(f"--source: no source {source!r} in the manifest or the corpus "
                    f"(sources: {', '.join(sorted(known)) or 'none'})")
     err.print(f"exported {count} chunks" + (f" to {out}" if out else ""), highlight=False)
+    report_unreadable(unreadable)
+
+
+def report_unreadable(names: list[str]) -> None:
+    """Say which stored blobs a read skipped (their documents are left out), on stderr."""
+    if not names:
+        return
+    err.print(f"warning: skipped {len(names)} unreadable blob(s), their documents left out "
+              "(`harvest verify` reports, `harvest verify --repair` re-ingests them):", highlight=False, markup=False)
+    for name in names:
+        err.print(f"  {name}", highlight=False, markup=False)
 
 
 def _source_ids() -> set[str]:
@@ -47,7 +58,7 @@ def _source_ids() -> set[str]:
         return set()
 
 
-async def _export(out: Path | None, source: str | None) -> int:
+async def _export(out: Path | None, source: str | None, unreadable: list[str]) -> int:
     from shared.corpus import iter_chunks
     from shared.pipeline.context import open_context
 
@@ -55,7 +66,7 @@ async def _export(out: Path | None, source: str | None) -> int:
     stream = out.open("w", encoding="utf-8") if out else sys.stdout
     try:
         async with open_context() as ctx:
-            async for row in iter_chunks(ctx.store, source):
+            async for row in iter_chunks(ctx.store, source, unreadable=unreadable):
                 stream.write(json.dumps(row, ensure_ascii=False) + "\n")
                 count += 1
     finally:
@@ -64,16 +75,19 @@ async def _export(out: Path | None, source: str | None) -> int:
     return count
 
 
-
 def query(text: Annotated[str, typer.Argument(help="What to look for.")],
           k: Annotated[int, typer.Option("-k", min=1, max=100, help="How many chunks.")] = 5,
           as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Nearest chunks to TEXT by cosine similarity over the current corpus."""
+    if not text.strip():
+        raise fail("the query text is empty: say what to look for")
     env = environment()
+    unreadable: list[str] = []
     try:
-        hits = asyncio.run(_query(text, k))
+        hits = asyncio.run(_query(text, k, unreadable))
     finally:
         env.close()
+    report_unreadable(unreadable)
     rows = [{"score": round(h.score, 4), "source_id": h.chunk["source_id"], "doc_id": h.chunk["doc_id"],
              "url": h.chunk["url"], "title": h.chunk["title"], "ordinal": h.chunk["ordinal"],
              "chunk_id": h.chunk["chunk_id"], "snippet": " ".join(h.chunk["text"].split())[:240]}
@@ -89,12 +103,12 @@ def query(text: Annotated[str, typer.Argument(help="What to look for.")],
         print(f"   {row['snippet']}")
 
 
-async def _query(text: str, k: int) -> list[Any]:
+async def _query(text: str, k: int, unreadable: list[str]) -> list[Any]:
     from shared.corpus import search
     from shared.pipeline.context import open_context
 
     async with open_context() as ctx:
-        return await search(ctx.store, ctx.embedder, text, k)
+        return await search(ctx.store, ctx.embedder, text, k, unreadable=unreadable)
 
 
 def register(app: typer.Typer) -> None:

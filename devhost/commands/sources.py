@@ -30,13 +30,16 @@ def _manifest_path(file: Path | None) -> Path:
     return path if path.is_absolute() else REPO_ROOT / path
 
 
-def _load(file: Path | None) -> tuple[Path, list[dict[str, Any]]]:
+def _load(file: Path | None, *, build: bool = False) -> tuple[Path, list[dict[str, Any]]]:
     from shared.errors import ConfigError
-    from shared.manifest import describe_sources, load_manifest
+    from shared.manifest import build_problems, describe_sources, load_manifest
 
     path = _manifest_path(file)
     try:
-        return path, describe_sources(load_manifest(path))
+        manifest = load_manifest(path)
+        if build and (problems := build_problems(manifest)):
+            raise ConfigError(f"{path}: invalid manifest", problems)
+        return path, describe_sources(manifest)
     except ConfigError as exc:
         if exc.problems:
             err.print(f"[red]{path}: {len(exc.problems)} problem(s)[/red]", highlight=False)
@@ -50,7 +53,7 @@ def _load(file: Path | None) -> tuple[Path, list[dict[str, Any]]]:
 def validate(file: Annotated[Path | None, typer.Argument(help="The manifest (default: HARVEST_MANIFEST).")] = None,
              as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Validate the manifest: every problem with its source and field (exit 2), and unset app settings."""
-    path, sources = _load(file)
+    path, sources = _load(file, build=True)
     missing = [(s["id"], name) for s in sources for name, present in s["settings"].items() if not present]
     if as_json:
         print(json.dumps({"manifest": str(path), "sources": sources,

@@ -18,8 +18,8 @@ from shared.models import BatchRef, DocumentRef, SourceCounts, StageResult
 from shared.pipeline.context import Context
 from shared.pipeline.staging import read_stage, write_stage
 from shared.storage import layout
-from shared.storage.blobs import JSONL_TYPE, dumps
-from shared.storage.records import DocRecord, VersionInfo
+from shared.storage.blobs import JSONL_TYPE, BlobStore, dumps
+from shared.storage.records import DocRecord, VersionInfo, doc_or_none
 
 COMMIT_CONCURRENCY = 16
 COMMITTED = "committed"  # staged rows for the hint index, merged in when the source finishes
@@ -57,22 +57,27 @@ async def commit_deletions(ctx: Context, batch: BatchRef) -> StageResult:
     started = time.perf_counter()
     refs = [DocumentRef.model_validate(r) for r in await read_stage(ctx.store, batch, "refs")]
     for ref in refs:
-        tomb = layout.tombstone_blob(batch.source_id, ref.doc_id, batch.run_id)
-        body = {"doc_id": ref.doc_id, "source_id": batch.source_id, "run_id": batch.run_id,
-                "deleted_at": datetime.now(UTC).isoformat()}
-        await ctx.store.create_if_absent(tomb, dumps(body))
-
-        def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
-            if current is None:
-                return current
-            rec = DocRecord.model_validate(current)
-            return rec.model_copy(update={"deleted": True, "current": None,
-                                          "updated_at": datetime.now(UTC)}).model_dump(mode="json")
-
-        await ctx.store.update_json(layout.doc_record_blob(batch.source_id, ref.doc_id), change)
+        await tombstone(ctx.store, batch.source_id, ref.doc_id, batch.run_id)
     await write_stage(ctx.store, batch, COMMITTED, [{"doc_id": r.doc_id, "deleted": True} for r in refs])
     return StageResult(counts=SourceCounts(deleted=len(refs)), items=len(refs),
                        seconds=time.perf_counter() - started)
+
+
+async def tombstone(store: BlobStore, source_id: str, doc_id: str, run_id: str, reason: str | None = None) -> None:
+    """Append a tombstone for the document, then mark its record deleted (its versions stay: history)."""
+    body = {"doc_id": doc_id, "source_id": source_id, "run_id": run_id, "deleted_at": datetime.now(UTC).isoformat()}
+    if reason:
+        body["reason"] = reason
+    await store.create_if_absent(layout.tombstone_blob(source_id, doc_id, run_id), dumps(body))
+
+    def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
+        rec = doc_or_none(current)
+        if rec is None:  # no record (or an unreadable one): nothing to mark
+            return None
+        return rec.model_copy(update={"deleted": True, "current": None,
+                                      "updated_at": datetime.now(UTC)}).model_dump(mode="json")
+
+    await store.update_json(layout.doc_record_blob(source_id, doc_id), change, heal=True)
 
 
 async def _write_version(ctx: Context, batch: BatchRef, row: dict[str, Any], chunks: list[dict[str, Any]]) -> None:
@@ -105,8 +110,8 @@ async def _write_version(ctx: Context, batch: BatchRef, row: dict[str, Any], chu
     crashpoint("commit.version")
 
     def change(current: dict[str, Any] | None) -> dict[str, Any]:
-        rec = (DocRecord(source_id=source_id, doc_id=doc_id, url=row["url"]) if current is None
-               else DocRecord.model_validate(current))
+        # no record, or an unreadable one (healed: replaced by a fresh record for this version)
+        rec = doc_or_none(current) or DocRecord(source_id=source_id, doc_id=doc_id, url=row["url"])
         if rec.current == blob and not rec.deleted:
             return rec.model_dump(mode="json")
         version = VersionInfo(content_hash=digest, blob=blob, run_id=batch.run_id,
@@ -118,7 +123,7 @@ async def _write_version(ctx: Context, batch: BatchRef, row: dict[str, Any], chu
         }).model_dump(mode="json")
 
     await ctx.store.update_json(layout.doc_record_blob(source_id, doc_id), change,
-                                likely_absent=row["status"] == "new")
+                                likely_absent=row["status"] == "new", heal=True)
     crashpoint("commit.record")
 
 
@@ -126,11 +131,11 @@ async def _touch(ctx: Context, batch: BatchRef, row: dict[str, Any]) -> None:
     """Same text as the current version: remember the new change hint so discovery skips it next time."""
 
     def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
-        if current is None:
+        rec = doc_or_none(current)
+        if rec is None:
             return None
-        rec = DocRecord.model_validate(current)
         if rec.hint == row["hint"]:
             return current
         return rec.model_copy(update={"hint": row["hint"]}).model_dump(mode="json")
 
-    await ctx.store.update_json(layout.doc_record_blob(batch.source_id, row["doc_id"]), change)
+    await ctx.store.update_json(layout.doc_record_blob(batch.source_id, row["doc_id"]), change, heal=True)

@@ -8,14 +8,18 @@ points at a missing current version.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from pydantic import BaseModel
 
+from shared.errors import CorruptBlobError
 from shared.pipeline.context import Context
 from shared.storage import layout
-from shared.storage.records import DocRecord
+from shared.storage.records import DocRecord, doc_or_none
+
+log = logging.getLogger("harvest.pipeline")
 
 
 class CompactResult(BaseModel):
@@ -39,15 +43,21 @@ async def _drop_old_versions(ctx: Context, name: str, keep: int) -> tuple[DocRec
         removed.clear()
         if current is None:
             return None
-        rec = DocRecord.model_validate(current)
+        rec = doc_or_none(current)
+        if rec is None:  # unreadable: left for `harvest verify` to report
+            return None
         kept = _kept(rec, keep)
         if len(kept) == len(rec.versions):
             return current
         removed.extend(v.blob for v in rec.versions if v not in kept)
         return rec.model_copy(update={"versions": kept}).model_dump(mode="json")
 
-    record = await ctx.store.update_json(name, change)
-    return (None if record is None else DocRecord.model_validate(record)), len(removed)
+    try:
+        record = await ctx.store.update_json(name, change)
+    except CorruptBlobError as exc:
+        log.warning("%s; not compacted", exc)
+        return None, 0
+    return doc_or_none(record), len(removed)
 
 
 async def _sweep(ctx: Context, source_id: str, rec: DocRecord) -> int:

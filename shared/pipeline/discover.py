@@ -4,11 +4,12 @@ rest as batches. On the last page of a source that lists everything, stage the v
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 from shared.models import BatchRef, DiscoverInput, DiscoverResult, DocumentRef
 from shared.pipeline.context import Context
 from shared.pipeline.staging import write_stage
-from shared.storage import hints, layout, records
+from shared.storage import failures, hints, layout, records
 
 DELETED_BATCH = "deleted"
 
@@ -40,6 +41,13 @@ async def discover(ctx: Context, task: DiscoverInput) -> DiscoverResult:
             unchanged += 1
         else:
             candidates.append(ref)
+    deferred = 0
+    remembered = {} if task.full_refresh else await failures.load(ctx.store, task.source_id)
+    if remembered:  # documents that failed permanently before wait for their retry time
+        now = datetime.now(UTC)
+        due = [r for r in candidates
+               if r.doc_id not in remembered or failures.is_due(remembered[r.doc_id], r.hint, now)]
+        deferred, candidates = len(candidates) - len(due), due
 
     batches: list[str] = []
     for k in range(0, len(candidates), task.batch_size):
@@ -70,6 +78,7 @@ async def discover(ctx: Context, task: DiscoverInput) -> DiscoverResult:
         unchanged=unchanged,
         deleted_batch=deleted_batch,
         deleted=deleted,
+        deferred=deferred,
         next_cursor=page.next_cursor,
         high_water=page.high_water,
         done=done,

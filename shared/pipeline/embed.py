@@ -7,11 +7,13 @@ was embedded by the same model, and identical chunks inside the batch are embedd
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
 import numpy as np
 
+from shared.errors import CorruptBlobError
 from shared.faults import crashpoint
 from shared.models import BatchRef, SourceCounts, StageResult
 from shared.pipeline.context import Context
@@ -20,6 +22,7 @@ from shared.storage import records
 
 EMBED_BATCH = 32
 _UNKNOWN: Any = object()
+log = logging.getLogger("harvest.pipeline")
 
 
 async def embed(ctx: Context, batch: BatchRef) -> StageResult:
@@ -70,7 +73,11 @@ async def _previous_vectors(
             blob = rec.current if rec is not None else None
         if not blob:
             continue
-        rows: list[dict[str, Any]] = await ctx.store.read_jsonl(blob)
+        try:
+            rows: list[dict[str, Any]] = await ctx.store.read_jsonl(blob)
+        except CorruptBlobError as exc:  # nothing to reuse: its chunks are embedded again
+            log.warning("%s; embedding its document's chunks again", exc)
+            continue
         for row in rows:
             if row.get("model") == model_id and row.get("vector") is not None:
                 found.setdefault(row["chunk_hash"], row["vector"])

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.errors import PermanentError, SkippedError, TransientError
-from shared.extract import content_hash, detect_format, extract
+from shared.extract import Extracted, ExtractLimits, content_hash, detect_format, extract
 from shared.faults import crashpoint
 from shared.http import HttpClient
 from shared.models import BatchRef, DocumentRef, ErrorRecord, SourceCounts, StageResult
 from shared.pipeline.context import Context
 from shared.pipeline.staging import read_stage, write_stage
 from shared.sources.base import Source
-from shared.storage import records
+from shared.storage import failures, records
 from shared.validation import check_duplicate, check_text, skip_counts
 
 
@@ -38,6 +39,13 @@ async def fetch(ctx: Context, batch: BatchRef) -> StageResult:
 
     rows = [o for o in outcomes if isinstance(o, dict)]
     errors = [o for o in outcomes if isinstance(o, ErrorRecord)]
+    failed = [(ref.doc_id, ref.hint, o.reason) for ref, o in zip(refs, outcomes, strict=True)
+              if isinstance(o, ErrorRecord) and not o.transient]
+    if failed and not batch.dry_run:  # remembered, so later runs wait before fetching them again
+        s = ctx.settings
+        await failures.remember(ctx.store, batch.source_id, run_id=batch.run_id, now=datetime.now(UTC),
+                                failed=failed, base_hours=s.failed_retry_hours,
+                                cap_hours=s.failed_retry_max_hours)
     await write_stage(ctx.store, batch, "texts", rows)
     crashpoint("fetch.staged")
     counts = SourceCounts(
@@ -67,12 +75,28 @@ def _config_of(record: records.DocRecord) -> str | None:
     return parts[1] if len(parts) >= 2 else None
 
 
+async def _extract(ctx: Context, data: bytes, fmt: str, url: str | None) -> Extracted:
+    """Extract in a worker thread within the document's time limit. A thread cannot be stopped: past the
+    limit the document fails and the batch goes on while the thread finishes on its own (the size and depth
+    limits inside ``extract`` keep that rare)."""
+    s = ctx.settings
+    limits = ExtractLimits(max_bytes=s.extract_max_bytes, max_depth=s.extract_max_depth, timeout_s=s.extract_timeout)
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(extract, data, fmt=fmt, url=url, limits=limits),
+                                      timeout=limits.timeout_s)
+    except TimeoutError:
+        raise PermanentError(f"extraction took longer than {limits.timeout_s:g} s") from None
+
+
 async def _fetch_one(
     ctx: Context, source: Source, http: HttpClient, batch: BatchRef, ref: DocumentRef
 ) -> dict[str, Any] | ErrorRecord | SkippedError:
     record = await records.read_doc(ctx.store, batch.source_id, ref.doc_id)
-    reusable = (record is not None and not record.deleted and record.current is not None
-                and _config_of(record) == ctx.chunk_config_hash() and not batch.reembed)
+    # the current version must exist to count as unchanged: a lost blob is written again (full refresh or not)
+    current_ok = (record is not None and not record.deleted and record.current is not None
+                  and await ctx.store.exists(record.current))
+    reusable = current_ok and record is not None and _config_of(record) == ctx.chunk_config_hash() \
+        and not batch.reembed
     try:
         fetched = await source.fetch(ref, http=http, known=record.hint if reusable and record else None)
         if fetched.not_modified and reusable and record is not None:  # conditional GET: 304
@@ -80,7 +104,7 @@ async def _fetch_one(
                     "hint": ref.hint or fetched.hint, "updated": ref.updated.isoformat() if ref.updated else None,
                     "content_hash": record.content_hash, "format": None}
         fmt = detect_format(fetched.url or ref.url, fetched.content_type)
-        extracted = await asyncio.to_thread(extract, fetched.data, fmt=fmt, url=fetched.url)
+        extracted = await _extract(ctx, fetched.data, fmt, fetched.url)
     except SkippedError as exc:  # robots.txt, no text: counted, not a failure
         return exc
     except PermanentError as exc:
@@ -94,7 +118,7 @@ async def _fetch_one(
     digest = content_hash(extracted.text)
     if record is None or record.deleted or record.current is None:
         status = "new"
-    elif record.content_hash == digest and _config_of(record) == ctx.chunk_config_hash() and not batch.reembed:
+    elif reusable and record.content_hash == digest:
         status = "unchanged"
     else:
         status = "changed"

@@ -12,15 +12,20 @@ from shared.models import RunInput, RunOptions, RunPlan, RunSummary, SourceResul
 from shared.pipeline.commit import COMMITTED
 from shared.pipeline.context import Context
 from shared.runs import active
-from shared.storage import hints, layout, records
+from shared.storage import failures, hints, layout, records
 
 
 def plan(ctx: Context, options: RunOptions) -> RunPlan:
     """The sources a run covers and the knobs the orchestrators need (they may not read settings)."""
     specs = ctx.manifest.select(options.sources)
     s = ctx.settings
+    message = None
+    if not specs:
+        message = ("nothing to do: the manifest lists no sources" if not ctx.manifest.sources
+                   else "nothing to do: every source in the manifest is disabled")
     return RunPlan(
         sources=[spec.id for spec in specs],
+        message=message,
         batch_sizes={spec.id: spec.batch_size or s.batch_size for spec in specs},
         max_parallel_sources=s.max_parallel_sources,
         pages_per_execution=s.pages_per_execution,
@@ -96,6 +101,24 @@ async def save_cursor(ctx: Context, run_id: str, source_id: str, cursor: str | N
     crashpoint("checkpoint.after")
 
 
+async def _confirmed(ctx: Context, source_id: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The committed rows whose document record really says so. The hint index must never claim a
+    document its record does not (a lost record write would otherwise hide the document from every later
+    discovery); a row left out only costs a fetch next run."""
+    limit = asyncio.Semaphore(16)
+
+    async def ok(row: dict[str, Any]) -> bool:
+        if row.get("deleted"):
+            return True
+        async with limit:
+            rec = await records.read_doc(ctx.store, source_id, row["doc_id"])
+        return (rec is not None and not rec.deleted and rec.current is not None
+                and rec.content_hash == row.get("content_hash"))
+
+    keep = await asyncio.gather(*(ok(row) for row in rows))
+    return [row for row, good in zip(rows, keep, strict=True) if good]
+
+
 async def finish_source(ctx: Context, run_id: str, result: SourceResult, high_water: str | None,
                         dry_run: bool, full_refresh: bool = False) -> None:
     """Record the outcome on the checkpoint and release the claim. The high-water mark only moves
@@ -111,6 +134,8 @@ async def finish_source(ctx: Context, run_id: str, result: SourceResult, high_wa
                 return await ctx.store.read_jsonl(name)
 
         committed = [row for rows in await asyncio.gather(*(read(n) for n in names)) for row in rows]
+        committed = await _confirmed(ctx, result.source_id, committed)
+        await failures.forget(ctx.store, result.source_id, {row["doc_id"] for row in committed})
         rebuild = full_refresh and result.status == "completed"
         await hints.merge(ctx.store, result.source_id, committed, replace=rebuild)
     await ctx.store.delete_prefix(staging)

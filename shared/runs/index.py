@@ -22,6 +22,7 @@ from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
+from shared.errors import CorruptBlobError
 from shared.models import RunSummary
 from shared.storage import layout
 from shared.storage.blobs import JSON_TYPE, BlobStore, dumps
@@ -79,24 +80,51 @@ def project(summary: RunSummary) -> tuple[dict[str, Any], dict[str, str]]:
     return body, meta
 
 
-def _dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+def _dt(value: Any) -> datetime | None:
+    """A stored time, or None when absent or unreadable (index entries are a projection: never trust them)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def from_metadata(meta: dict[str, str]) -> dict[str, Any]:
-    """An index entry (the listing item) from blob metadata; ``sources`` is None when only in the body."""
-    numbers = [int(x) for x in meta.get("totals", "").split(".") if x.isdigit()]
+def entry_time(entry: dict[str, Any]) -> datetime | None:
+    """When the run of an index entry was requested (or started); None when unknown."""
+    return _dt(entry.get("requested_at")) or _dt(entry.get("started_at"))
+
+
+def _text(meta: dict[str, Any], key: str) -> str:
+    value = meta.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def _float(value: str) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def from_metadata(meta: dict[str, Any]) -> dict[str, Any]:
+    """An index entry (the listing item) from blob metadata; ``sources`` is None when only in the body.
+
+    Any stored value is tolerated (a missing or empty field comes back as None from the service, and an
+    entry written by another version may hold anything): unreadable fields fall back to defaults."""
+    numbers = [int(x) for x in _text(meta, "totals").split(".") if x.isdigit()][: len(TOTAL_FIELDS)]
     totals = dict(zip(TOTAL_FIELDS, numbers + [0] * (len(TOTAL_FIELDS) - len(numbers)), strict=True))
     sources: dict[str, str] | None = None
     if "sources_in_body" not in meta:
-        pairs = [p.rsplit(":", 1) for p in meta.get("sources", "").split(",") if ":" in p]
-        sources = {sid: _NAMES.get(code, "pending") for sid, code in pairs}
-    duration = meta.get("duration") or None
-    return {"run_id": meta.get("run_id", ""), "status": meta.get("status", "pending"),
-            "trigger": meta.get("trigger", "http"), "requested_at": meta.get("requested") or None,
-            "started_at": meta.get("started") or None, "finished_at": meta.get("finished") or None,
-            "duration_s": float(duration) if duration else None, "totals": totals, "sources": sources,
-            "dry_run": meta.get("dry") == "1"}
+        pairs = [p.rsplit(":", 1) for p in _text(meta, "sources").split(",") if ":" in p]
+        sources = {sid: _NAMES.get(code, "pending") for sid, code in pairs if sid}
+    status = _text(meta, "status")
+    return {"run_id": _text(meta, "run_id"), "status": status or "pending",
+            "trigger": _text(meta, "trigger") or "http", "requested_at": _text(meta, "requested") or None,
+            "started_at": _text(meta, "started") or None, "finished_at": _text(meta, "finished") or None,
+            "duration_s": _float(_text(meta, "duration")), "totals": totals, "sources": sources,
+            "dry_run": _text(meta, "dry") == "1"}
 
 
 async def write_index(store: BlobStore, summary: RunSummary) -> str:
@@ -166,8 +194,12 @@ def decode_token(token: str, query: RunQuery) -> tuple[str | None, str]:
 async def _entry(store: BlobStore, name: str, meta: dict[str, str], need_sources: bool) -> dict[str, Any]:
     entry = from_metadata(meta)
     if entry["sources"] is None and need_sources:
-        body, _ = await store.read_json(name)
-        entry["sources"] = (body or {}).get("sources", {})
+        try:
+            body, _ = await store.read_json(name)
+        except CorruptBlobError:  # an unreadable entry body: its sources are unknown, the listing goes on
+            body = None
+        sources = body.get("sources") if isinstance(body, dict) else None
+        entry["sources"] = sources if isinstance(sources, dict) else {}
     return entry
 
 
@@ -202,7 +234,7 @@ async def _list_runs(store: BlobStore, query: RunQuery, marker: str | None, afte
             if after is not None and blob.name <= after:
                 continue
             entry = await _entry(store, blob.name, blob.metadata or {}, bool(query.source))
-            when = _dt(entry["requested_at"] or entry["started_at"])
+            when = entry_time(entry)
             if query.since and when is not None and when < query.since:
                 return items, None  # newest first: everything after this is older
             scanned += 1
@@ -227,7 +259,7 @@ async def iter_since(store: BlobStore, since: datetime) -> list[dict[str, Any]]:
         async for blob in store.container.list_blobs(name_starts_with=PREFIX, include=["metadata"],
                                                      results_per_page=5000):
             entry = await _entry(store, blob.name, blob.metadata or {}, True)
-            when = _dt(entry["requested_at"] or entry["started_at"])
+            when = entry_time(entry)
             if when is not None and when < since:
                 break
             out.append({**entry, "index_blob": blob.name})
@@ -243,7 +275,7 @@ async def iter_before(store: BlobStore, cutoff: datetime) -> list[dict[str, Any]
         async for blob in store.container.list_blobs(name_starts_with=PREFIX, include=["metadata"],
                                                      results_per_page=5000):
             entry = from_metadata(blob.metadata or {})
-            when = _dt(entry["requested_at"] or entry["started_at"])
+            when = entry_time(entry)
             if when is not None and when < cutoff:
                 out.append({**entry, "index_blob": blob.name})
     except ResourceNotFoundError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
@@ -27,12 +28,13 @@ from azure.storage.blob import ContentSettings
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 
 from shared import azure_clients
-from shared.errors import TransientError, WriteContentionError
+from shared.errors import CorruptBlobError, TransientError, WriteContentionError
 
 T = TypeVar("T")
 JSON_TYPE = ContentSettings(content_type="application/json")
 JSONL_TYPE = ContentSettings(content_type="application/x-ndjson")
 DELETE_CONCURRENCY = 16
+log = logging.getLogger("harvest.storage")
 
 
 def dumps(obj: Any) -> bytes:
@@ -93,19 +95,36 @@ class BlobStore:
             return None
 
     async def read_json(self, name: str) -> tuple[Any, str | None]:
-        """Return ``(value, etag)``, or ``(None, None)`` when the blob does not exist."""
+        """Return ``(value, etag)``, or ``(None, None)`` when the blob does not exist.
+        ``CorruptBlobError`` (naming the blob, carrying its ETag) when it is not JSON."""
         try:
             stream = await self.container.download_blob(name)
             data = await stream.readall()
         except ResourceNotFoundError:
             return None, None
-        return json.loads(data), stream.properties.etag
+        etag = stream.properties.etag
+        try:
+            return json.loads(data), etag
+        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+            raise CorruptBlobError(name, f"not JSON: {exc}", etag=etag) from None
 
     async def read_jsonl(self, name: str) -> list[dict[str, Any]]:
+        """The rows of a JSON Lines blob (``[]`` when absent); ``CorruptBlobError`` naming blob and line."""
         data = await self.read_bytes(name)
         if data is None:
             return []
-        return [json.loads(line) for line in data.splitlines() if line.strip()]
+        rows = []
+        for number, line in enumerate(data.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                raise CorruptBlobError(name, f"line {number} is not JSON: {exc}") from None
+            if not isinstance(row, dict):
+                raise CorruptBlobError(name, f"line {number} is not a JSON object")
+            rows.append(row)
+        return rows
 
     async def exists(self, name: str) -> bool:
         return await self.container.get_blob_client(name).exists()
@@ -146,6 +165,7 @@ class BlobStore:
         *,
         attempts: int = 20,
         likely_absent: bool = False,
+        heal: bool = False,
     ) -> T:
         """Read-modify-write ``name`` under an ETag condition, retrying on conflicts.
 
@@ -160,7 +180,13 @@ class BlobStore:
             if guess:
                 current, etag = None, None
             else:
-                current, etag = await self.read_json(name)
+                try:
+                    current, etag = await self.read_json(name)
+                except CorruptBlobError as exc:
+                    if not heal:
+                        raise
+                    log.warning("%s; replacing it", exc)
+                    current, etag = None, exc.etag
             new = change(current)
             if guess and new is None:  # "nothing to write" must not rest on a guess: read and decide
                 guess = False

@@ -11,14 +11,17 @@ records themselves.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
+from shared.errors import CorruptBlobError
 from shared.storage import layout
 from shared.storage.blobs import BlobStore
 from shared.storage.records import DocRecord
 
 Hints = dict[str, dict[str, Any]]
+log = logging.getLogger("harvest.storage")
 
 _cache: dict[tuple[str, str], tuple[str, Hints]] = {}
 _cache_lock = threading.Lock()
@@ -45,8 +48,17 @@ async def load(store: BlobStore, source_id: str) -> Hints:
         cached = _cache.get(key)
     if cached and cached[0] == props.etag:
         return cached[1]
-    value, etag = await store.read_json(name)
-    hints: Hints = value.get("docs", {}) if isinstance(value, dict) else {}
+    try:
+        value, etag = await store.read_json(name)
+    except CorruptBlobError as exc:  # unknown, not failed: every document is fetched and checked again
+        log.warning("%s; ignoring it (documents are fetched again; the source's next commit rewrites it)", exc)
+        return {}
+    docs = value.get("docs") if isinstance(value, dict) else None
+    hints: Hints = {}
+    for doc_id, e in (docs.items() if isinstance(docs, dict) else ()):
+        if isinstance(e, dict):  # a malformed entry is left out: that document is fetched and checked again
+            hints[doc_id] = entry(hint=e.get("hint"), content_hash=e.get("content_hash"), config=e.get("config"),
+                                  deleted=bool(e.get("deleted")))
     if etag:
         with _cache_lock:
             _cache[key] = (etag, hints)
@@ -59,11 +71,12 @@ async def merge(store: BlobStore, source_id: str, rows: list[dict[str, Any]], *,
         return 0
 
     def change(current: dict[str, Any] | None) -> dict[str, Any]:
-        docs = {} if replace or not isinstance(current, dict) else dict(current.get("docs", {}))
+        old = current.get("docs") if isinstance(current, dict) and not replace else None
+        docs = dict(old) if isinstance(old, dict) else {}
         for row in rows:
             docs[row["doc_id"]] = entry(hint=row.get("hint"), content_hash=row.get("content_hash"),
                                         config=row.get("config"), deleted=bool(row.get("deleted")))
         return {"source_id": source_id, "docs": docs}
 
-    await store.update_json(layout.hints_blob(source_id), change)
+    await store.update_json(layout.hints_blob(source_id), change, heal=True)
     return len(rows)

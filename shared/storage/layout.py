@@ -5,6 +5,7 @@ corpus/{source}/{doc_key}/{hash16}-{config}.jsonl     one document version: its 
 corpus/{source}/{doc_key}/tombstone-{run_id}.json      the document disappeared in that run
 state/{source}/checkpoint.json                         the source checkpoint (ETag-updated)
 state/{source}/docs/{doc_key}.json                     the document record (ETag-updated)
+state/{source}/failures.json                           documents that failed permanently, retried with backoff
 runs/{run_id}/run.json                                 the run record (ETag-updated)
 runs/{run_id}/cancelled.json                           the run was cancelled: its activities write nothing more
 runs/{run_id}/sources/{source}/{batch}/{stage}.jsonl   staged batch data (claim-check)
@@ -49,6 +50,10 @@ def checkpoint_blob(source_id: str) -> str:
 
 def hints_blob(source_id: str) -> str:
     return f"state/{source_id}/hints.json"
+
+
+def failures_blob(source_id: str) -> str:
+    return f"state/{source_id}/failures.json"
 
 
 def docs_prefix(source_id: str) -> str:

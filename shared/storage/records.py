@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.errors import ClaimHeldError
+from shared.errors import ClaimHeldError, CorruptBlobError
 from shared.models import RunSummary, SourceCounts
 from shared.storage import layout
 from shared.storage.blobs import BlobStore
+
+log = logging.getLogger("harvest.storage")
+CHECKPOINT_FIX = "run `harvest verify --repair` to replace it (the source's next run then reads it in full)"
 
 
 def utcnow() -> datetime:
@@ -59,18 +63,48 @@ class Checkpoint(BaseModel):
     last_error: str | None = None
     counts: SourceCounts = SourceCounts()
     reset_requested: bool = False
+    retired_at: datetime | None = None
+    retired_reason: str | None = None
+
+
+def parse_doc(value: Any, name: str) -> DocRecord:
+    """A document record from its stored JSON; ``CorruptBlobError`` naming ``name`` when it is not one."""
+    try:
+        return DocRecord.model_validate(value)
+    except ValidationError as exc:
+        raise CorruptBlobError(name, f"not a document record: {exc.errors()[0]['msg']}") from None
+
+
+def doc_or_none(value: Any) -> DocRecord | None:
+    """A document record from stored JSON, or None when there is none or it is unreadable (heal: unknown)."""
+    try:
+        return None if value is None else DocRecord.model_validate(value)
+    except ValidationError:
+        return None
+
+
+async def load_doc(store: BlobStore, name: str) -> DocRecord | None:
+    """The record stored at ``name``; ``CorruptBlobError`` when it is unreadable."""
+    value, _ = await store.read_json(name)
+    return None if value is None else parse_doc(value, name)
 
 
 async def read_doc(store: BlobStore, source_id: str, doc_id: str) -> DocRecord | None:
-    value, _ = await store.read_json(layout.doc_record_blob(source_id, doc_id))
-    return None if value is None else DocRecord.model_validate(value)
+    """The document's record; an unreadable one is "unknown" (logged): the document is fetched again and
+    its next commit replaces the record."""
+    name = layout.doc_record_blob(source_id, doc_id)
+    try:
+        return await load_doc(store, name)
+    except CorruptBlobError as exc:
+        log.warning("%s; treating the document as unknown (it is fetched again)", exc)
+        return None
 
 
 async def write_doc(store: BlobStore, record: DocRecord) -> DocRecord:
     """Write a document record under an ETag condition (the record only ever moves forward)."""
     record = record.model_copy(update={"updated_at": utcnow()})
     payload = record.model_dump(mode="json")
-    await store.update_json(layout.doc_record_blob(record.source_id, record.doc_id), lambda _old: payload)
+    await store.update_json(layout.doc_record_blob(record.source_id, record.doc_id), lambda _old: payload, heal=True)
     return record
 
 
@@ -82,23 +116,53 @@ async def list_docs(
     async for name in store.list_names(layout.docs_prefix(source_id)):
         if name in skip:
             continue
-        value, _ = await store.read_json(name)
-        if value is not None:
-            out.append(DocRecord.model_validate(value))
+        try:
+            record = await load_doc(store, name)
+        except CorruptBlobError as exc:
+            log.warning("%s; skipped", exc)
+            continue
+        if record is not None:
+            out.append(record)
     return out
 
 
+def _checkpoint(value: Any, source_id: str) -> Checkpoint:
+    if value is None:
+        return Checkpoint(source_id=source_id)
+    try:
+        return Checkpoint.model_validate(value)
+    except ValidationError as exc:
+        raise CorruptBlobError(layout.checkpoint_blob(source_id), f"not a checkpoint: {exc.errors()[0]['msg']}",
+                               fix=CHECKPOINT_FIX) from None
+
+
+async def _read_checkpoint_json(store: BlobStore, source_id: str) -> Any:
+    try:
+        value, _ = await store.read_json(layout.checkpoint_blob(source_id))
+    except CorruptBlobError as exc:
+        raise CorruptBlobError(exc.blob, exc.detail, etag=exc.etag, fix=CHECKPOINT_FIX) from None
+    return value
+
+
 async def read_checkpoint(store: BlobStore, source_id: str) -> Checkpoint:
-    value, _ = await store.read_json(layout.checkpoint_blob(source_id))
-    return Checkpoint(source_id=source_id) if value is None else Checkpoint.model_validate(value)
+    """The source's checkpoint; ``CorruptBlobError`` (permanent, naming the blob and the fix) when unreadable:
+    guessing where a source stands could skip documents, so it is not healed silently."""
+    return _checkpoint(await _read_checkpoint_json(store, source_id), source_id)
+
+
+async def _update_checkpoint_json(store: BlobStore, source_id: str, change: Any) -> Any:
+    try:
+        return await store.update_json(layout.checkpoint_blob(source_id), change)
+    except CorruptBlobError as exc:
+        raise CorruptBlobError(exc.blob, exc.detail, etag=exc.etag, fix=CHECKPOINT_FIX) from None
 
 
 async def update_checkpoint(store: BlobStore, source_id: str, **changes: Any) -> Checkpoint:
     def change(current: dict[str, Any] | None) -> dict[str, Any]:
-        cp = Checkpoint(source_id=source_id) if current is None else Checkpoint.model_validate(current)
+        cp = _checkpoint(current, source_id)
         return cp.model_copy(update=changes).model_dump(mode="json")
 
-    return Checkpoint.model_validate(await store.update_json(layout.checkpoint_blob(source_id), change))
+    return Checkpoint.model_validate(await _update_checkpoint_json(store, source_id, change))
 
 
 async def claim_source(
@@ -111,7 +175,7 @@ async def claim_source(
     """
 
     def change(current: dict[str, Any] | None) -> dict[str, Any]:
-        cp = Checkpoint(source_id=source_id) if current is None else Checkpoint.model_validate(current)
+        cp = _checkpoint(current, source_id)
         now = utcnow()
         if cp.active_run and cp.active_run != run_id:
             age = (now - cp.active_since).total_seconds() if cp.active_since else 0.0
@@ -121,20 +185,20 @@ async def claim_source(
             cp = cp.model_copy(update={"active_run": run_id, "active_since": now, "cursor": None})
         return cp.model_dump(mode="json")
 
-    return Checkpoint.model_validate(await store.update_json(layout.checkpoint_blob(source_id), change))
+    return Checkpoint.model_validate(await _update_checkpoint_json(store, source_id, change))
 
 
 async def release_source(store: BlobStore, source_id: str, run_id: str, **changes: Any) -> Checkpoint:
     """Apply the run's final changes and drop its claim (only if it still holds it)."""
 
     def change(current: dict[str, Any] | None) -> dict[str, Any]:
-        cp = Checkpoint(source_id=source_id) if current is None else Checkpoint.model_validate(current)
+        cp = _checkpoint(current, source_id)
         if cp.active_run not in (None, run_id):
             return cp.model_dump(mode="json")
         update = {**changes, "active_run": None, "active_since": None, "cursor": None}
         return cp.model_copy(update=update).model_dump(mode="json")
 
-    return Checkpoint.model_validate(await store.update_json(layout.checkpoint_blob(source_id), change))
+    return Checkpoint.model_validate(await _update_checkpoint_json(store, source_id, change))
 
 
 async def read_run(store: BlobStore, run_id: str) -> RunSummary | None:

@@ -112,3 +112,12 @@ def test_empty_is_permanent(data: bytes, fmt: str) -> None:
 def test_unknown_format() -> None:
     with pytest.raises(PermanentError):
         extract(b"x", fmt="docx")
+
+
+def test_plain_text_gets_its_first_line_or_file_name_as_title() -> None:
+    """Issue 12: `.txt` documents had an empty title."""
+    body = "\n\n  Tide tables for May  \nHigh water at 06:12 and 18:40, low water at 00:05 and 12:20.\n"
+    assert extract(body.encode(), fmt="text", url="file:///d/tides.txt").title == "Tide tables for May"
+    long_line = "word " * 60 + "\nsecond line"
+    assert extract(long_line.encode(), fmt="text", url="file:///d/long%20notes.txt").title == "long notes"
+    assert extract(long_line.encode(), fmt="text").title is None

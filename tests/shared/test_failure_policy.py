@@ -20,6 +20,7 @@ from shared.errors import (
     ClaimHeldError,
     ConfigError,
     ConflictError,
+    CorruptBlobError,
     PermanentError,
     StagedSchemaError,
     TransientError,
@@ -55,6 +56,7 @@ def validation_error() -> ValidationError:
     (ConfigError("bad manifest"), True, None),
     (ClaimHeldError("source 'a' is being processed by run r0"), True, None),
     (StagedSchemaError("newer schema"), True, None),
+    (CorruptBlobError("state/a/checkpoint.json", "not JSON", fix="run `harvest verify --repair`"), True, None),
     (WriteContentionError("state/x.json: still contended"), False, None),
     (TransientError("HTTP 429", retry_after=30), False, 30),
     (TransientError("timeout"), False, None),
@@ -105,3 +107,9 @@ def test_envelope_round_trip_and_results_recorded_before_envelopes() -> None:
     assert Envelope.read({"status_url": "u"}) == Envelope(outcome="ok", value={"status_url": "u"})
     assert Envelope.read(None) == Envelope(outcome="ok")
     assert Envelope.read({"outcome": "ok", "counts": {}}).value == {"outcome": "ok", "counts": {}}
+
+
+def test_a_corrupt_blob_is_permanent_and_named_with_its_fix() -> None:
+    failure = classify(CorruptBlobError("state/a/checkpoint.json", "not JSON: line 1", fix="run `harvest verify`"))
+    assert failure.permanent
+    assert failure.reason == "state/a/checkpoint.json: unreadable (not JSON: line 1); run `harvest verify`"

@@ -80,3 +80,51 @@ def test_detect_deletions_only_where_the_kind_can(tmp_path: Path) -> None:
         text = 'sources:\n  - {id: news, kind: rss, url: "https://x.org/f", detect_deletions: true}\n'
         load_manifest(write(tmp_path, text))
     assert info.value.problems[0]["field"] == "sources[0] (news).detect_deletions"
+
+
+BOMB = """a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+sources:
+  - {id: notes, kind: folder, path: docs, title: *i}
+"""
+
+
+def test_yaml_aliases_are_refused_naming_the_file(tmp_path: Path) -> None:
+    """Issue 12 item 10: a billion-laughs manifest hung `harvest sources validate` at 100% CPU."""
+    path = write(tmp_path, BOMB)
+    with pytest.raises(ConfigError) as info:
+        load_manifest(path)
+    assert str(path) in str(info.value)
+    assert "alias" in info.value.problems[0]["message"]
+    assert info.value.problems[0]["field"].startswith("manifest")
+
+
+def test_a_plain_alias_is_refused_too(tmp_path: Path) -> None:
+    path = write(tmp_path, "common: &c {kind: folder, path: docs}\nsources:\n  - {id: notes, <<: *c}\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_manifest(path)
+
+
+def test_a_non_utf8_manifest_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_bytes("sources:\n  - {id: caf\u00e9, kind: folder, path: docs}\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as info:
+        load_manifest(path)
+    assert str(path) in str(info.value) and "UTF-8" in str(info.value)
+
+
+@pytest.mark.parametrize(("value", "shown"), [("off", "off"), ("yes", "yes"), ("no", "no"), ("123", "123"),
+                                              ("null", "null")])
+def test_an_id_yaml_turned_into_another_type_gets_a_quoting_hint(tmp_path: Path, value: str, shown: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_manifest(write(tmp_path, f"sources:\n  - id: {value}\n    kind: folder\n    path: docs\n"))
+    message = info.value.problems[0]["message"]
+    assert info.value.problems[0]["field"] == "sources[0].id"
+    assert "quote" in message and f'"{shown}"' in message, message

@@ -53,3 +53,21 @@ def test_timeline_from_durable_history() -> None:
     ]
     points = cumulative(processed_events(history), T0)
     assert [(p["s"], p["documents"]) for p in points] == [(0.0, 0), (5.0, 3), (9.0, 8)]
+
+
+def test_errors_group_by_a_reason_without_the_url_and_times_are_readable() -> None:
+    """Issue 12: reasons carried the URL (or the document's path), so every error was its own group; the
+    report printed raw ISO times."""
+    errors = [ErrorRecord(stage="fetch", reason=f"HTTP 404 for https://x.test/page-{i}?a=1", doc_id=f"p{i}")
+              for i in range(3)]
+    errors += [ErrorRecord(stage="fetch", reason=f"notes/n{i}.md: file no longer exists", doc_id=f"notes/n{i}.md")
+               for i in range(2)]
+    data = RunSummary(run_id="run-2", status="partial", trigger="http", started_at=T0,
+                      finished_at=T0 + timedelta(seconds=5),
+                      sources={"docs": SourceResult(source_id="docs", status="partial", errors=errors)}
+                      ).model_dump(mode="json")
+    groups = group_errors(data)
+    assert [(g["reason"], g["count"]) for g in groups] == [("HTTP 404 for <url>", 3),
+                                                          ("<document>: file no longer exists", 2)]
+    html = render_report(data)
+    assert "2026-11-23 02:00:00 UTC" in html and "2026-11-23T02:00:00" not in html

@@ -84,3 +84,12 @@ def test_cli_validate_and_list(manifest: Path, tmp_path: Path) -> None:
     assert "sources[0] (news).url" in failed.output and "sources[1] (n2).kind" in failed.output
     listed = runner.invoke(app, ["sources", "list", str(manifest), "--json"])
     assert listed.exit_code == 0 and json.loads(listed.stdout)[0]["id"] == "notes"
+
+
+def test_cli_validate_reports_a_missing_folder(tmp_path: Path) -> None:
+    """Issue 12: `sources validate` called a manifest whose folder does not exist valid."""
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text("sources:\n  - {id: notes, kind: folder, path: nowhere}\n")
+    result = CliRunner().invoke(app, ["sources", "validate", str(manifest)])
+    assert result.exit_code == 2, result.output
+    assert "notes" in result.output and "is not a directory" in result.output and ": valid" not in result.output

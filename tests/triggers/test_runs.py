@@ -67,3 +67,11 @@ def test_bad_bodies_are_400_with_the_field(body: bytes, field: str) -> None:
 def test_oversized_body_is_413() -> None:
     status, payload = problems(b'{"sources": []}' + b" " * 70_000)
     assert status == 413 and payload["error"] == "request body too large"
+
+
+def test_an_empty_source_list_is_400_naming_the_field() -> None:
+    """Issue 12 item 1: ``{"sources": []}`` was accepted and started a run with nothing to do."""
+    status, payload = problems(b'{"sources": [], "dry_run": true}')
+    assert status == 400
+    assert payload["details"] == [{"field": "sources", "message": payload["details"][0]["message"]}]
+    assert "at least one source" in payload["details"][0]["message"]

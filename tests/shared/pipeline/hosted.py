@@ -1,17 +1,22 @@
 """Run one source through the real source orchestrator and the real activities on the local host — what
-a run does for each of its sources — with the settings of a test's ``Context``."""
+a run does for each of its sources — with the settings of a test's ``Context``.
+
+A test may inject a fault between the source's last commit and its end (``before_finish``): that run goes
+through an app whose ``finish_source`` activity awaits the fault, then calls the real activity."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
 import pytest
 
 from activities import lifecycle, stages
+from activities.guard import Payload
 from devhost.host import LocalHost
 from orchestrators import source
 from shared import names
@@ -19,14 +24,39 @@ from shared.models import RunOptions, SourceCounts, SourceResult, SourceTask
 from shared.pipeline.context import Context
 from shared.settings import Settings, get_settings
 
-RunSource = Callable[..., Awaitable[SourceCounts]]
+Fault = Callable[[], Awaitable[object]]
 
 
-def create_app() -> df.DFApp:
+def create_app(before_finish: Fault | None = None) -> df.DFApp:
     app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-    for blueprint in (source.bp, lifecycle.bp, stages.bp):
+    for blueprint in (source.bp, stages.bp):
         app.register_functions(blueprint)
+    app.register_functions(lifecycle.bp if before_finish is None else _fault_before_finish(before_finish))
     return app
+
+
+def _fault_before_finish(fault: Fault) -> df.Blueprint:
+    """The lifecycle activities the source orchestrator calls, each calling the real one; ``finish_source``
+    awaits ``fault`` first (the orchestrator calls it after the last page's commit and checkpoint)."""
+    bp = df.Blueprint()
+
+    @bp.function_name(names.BEGIN_SOURCE)
+    @bp.activity_trigger(input_name="payload")
+    async def begin_source(payload: Payload) -> Any:
+        return await lifecycle.begin_source_activity(payload)
+
+    @bp.function_name(names.CHECKPOINT)
+    @bp.activity_trigger(input_name="payload")
+    async def checkpoint(payload: Payload) -> Any:
+        return await lifecycle.checkpoint_activity(payload)
+
+    @bp.function_name(names.FINISH_SOURCE)
+    @bp.activity_trigger(input_name="payload")
+    async def finish_source(payload: Payload) -> Any:
+        await fault()
+        return await lifecycle.finish_source_activity(payload)
+
+    return bp
 
 
 def use_settings(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
@@ -36,18 +66,31 @@ def use_settings(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
     get_settings.cache_clear()
 
 
-@asynccontextmanager
-async def source_runner(azurite: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[RunSource]:
-    host: LocalHost | None = None
+class RunSource:
+    """``await run_source(ctx, run_id, source_id, ...)``: the source's counts (every activity succeeded);
+    ``await run_source.result(ctx, run_id, source_id, ...)``: its whole ``SourceResult``, failed or not."""
 
-    async def run_source(ctx: Context, run_id: str, source_id: str = "notes", *, full_refresh: bool = False,
-                         dry_run: bool = False, reembed: bool = False) -> SourceCounts:
-        nonlocal host
-        use_settings(monkeypatch, ctx.settings)
-        if host is None:
-            host = LocalHost(create_app(), connection_string=azurite, task_hub=f"P{uuid.uuid4().hex[:10]}",
-                             port=0, fire_timers=False)
-            await host.start()
+    def __init__(self, azurite: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.azurite, self.monkeypatch = azurite, monkeypatch
+        self.host: LocalHost | None = None
+        self.hosts: list[LocalHost] = []  # stopped together at the end: a host closes the shared Azure clients
+
+    async def _host(self, app: df.DFApp) -> LocalHost:
+        host = LocalHost(app, connection_string=self.azurite, task_hub=f"P{uuid.uuid4().hex[:10]}",
+                         port=0, fire_timers=False)
+        await host.start()
+        self.hosts.append(host)
+        return host
+
+    async def result(self, ctx: Context, run_id: str, source_id: str = "notes", *, full_refresh: bool = False,
+                     dry_run: bool = False, reembed: bool = False,
+                     before_finish: Fault | None = None) -> SourceResult:
+        use_settings(self.monkeypatch, ctx.settings)
+        if before_finish is not None:
+            host = await self._host(create_app(before_finish))
+        else:
+            self.host = self.host or await self._host(create_app())
+            host = self.host
         s = ctx.settings
         task = SourceTask(run_id=run_id, source_id=source_id, batch_size=s.batch_size,
                           pages_per_execution=s.pages_per_execution, failure_threshold=s.failure_threshold,
@@ -57,13 +100,20 @@ async def source_runner(azurite: str, monkeypatch: pytest.MonkeyPatch) -> AsyncI
         await client.start_new(names.SOURCE_ORCHESTRATOR, instance, task.model_dump(mode="json"))
         status = await host.wait_for(instance, 120)
         assert status["runtimeStatus"] == "Completed", status
-        result = SourceResult.model_validate(status["output"])
+        return SourceResult.model_validate(status["output"])
+
+    async def __call__(self, ctx: Context, run_id: str, source_id: str = "notes", **options: Any) -> SourceCounts:
+        result = await self.result(ctx, run_id, source_id, **options)
         assert result.message is None, f"an activity failed: {result.message}"
         return result.counts
 
+
+@asynccontextmanager
+async def source_runner(azurite: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[RunSource]:
+    runner = RunSource(azurite, monkeypatch)
     try:
-        yield run_source
+        yield runner
     finally:
-        if host is not None:
+        for host in runner.hosts:
             await host.stop()
         get_settings.cache_clear()

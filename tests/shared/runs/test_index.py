@@ -105,3 +105,40 @@ async def test_no_container_yet_is_an_empty_history(azurite: str) -> None:
         assert await list_runs(store, RunQuery()) == ([], None)
         assert await iter_since(store, T0) == [] and await document_count(store, "docs") == 0
         assert (await purge_expired(store, now=datetime.now(UTC), days=1))["runs"] == []
+
+
+async def test_a_run_with_no_sources_does_not_break_the_history(runs_store: BlobStore) -> None:
+    """Issue 12 item 1: an empty ``sources`` metadata value came back as None and broke every listing."""
+    from shared.runs.index import iter_since
+
+    run = make_run(1, "completed")
+    await seed(runs_store, run.model_copy(update={"sources": {}}))
+    items, _ = await list_runs(runs_store, RunQuery())
+    assert [i["run_id"] for i in items] == ["run-001"] and items[0]["sources"] == {}
+    assert (await list_runs(runs_store, RunQuery(source="docs")))[0] == []
+    assert [e["run_id"] for e in await iter_since(runs_store, T0)] == ["run-001"]
+
+
+@pytest.mark.parametrize("meta", [
+    {}, {"sources": None, "totals": None, "duration": None}, {"totals": "x.1.-2", "duration": "abc"},
+    {"requested": "not a date", "started": "2026-13-45", "sources": "a:c,b,:x,c:zz"},
+    {"status": 5, "run_id": None, "dry": None},  # type: ignore[dict-item]
+])
+def test_index_entries_tolerate_any_stored_value(meta: dict) -> None:
+    from shared.runs.index import entry_time, from_metadata
+
+    entry = from_metadata(meta)
+    assert isinstance(entry["sources"], dict) and isinstance(entry["totals"], dict)
+    assert entry["duration_s"] is None or isinstance(entry["duration_s"], float)
+    entry_time(entry)  # never raises
+
+
+async def test_an_unreadable_index_body_does_not_break_the_listing(runs_store: BlobStore) -> None:
+    many = {f"source-with-a-long-name-{n:04d}": "completed" for n in range(400)}
+    run = await seed(runs_store, make_run(1, "completed", many))
+    await runs_store.container.upload_blob(index_blob(run), b"{garbage", overwrite=True,
+                                           metadata={"run_id": run.run_id, "sources_in_body": "1"})
+    items, _ = await list_runs(runs_store, RunQuery(source="x"))
+    assert items == []
+    items, _ = await list_runs(runs_store, RunQuery())
+    assert [i["run_id"] for i in items] == [run.run_id]
