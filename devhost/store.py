@@ -87,8 +87,12 @@ class InstanceStore:
     async def open(self) -> None:
         self._service = BlobServiceClient.from_connection_string(self.connection_string)
         self._container = self._service.get_container_client(self.container_name)
-        with contextlib.suppress(ResourceExistsError):
-            await self._container.create_container()
+        try:
+            with contextlib.suppress(ResourceExistsError):
+                await self._container.create_container()
+        except BaseException:
+            await self.close()  # storage did not answer: leave no open HTTP session behind
+            raise
 
     async def close(self) -> None:
         if self._service is not None:

@@ -41,6 +41,7 @@ def view_table(view: dict[str, Any]) -> Table:
 async def read_view(run_id: str, task_hub: str, connection_string: str) -> tuple[dict[str, Any] | None, bool]:
     """The live view of the run, and whether a local host holds the task hub (so something runs it)."""
     from devhost.store import InstanceStore
+    from shared.names import source_instance_id
     from shared.pipeline.context import open_context
     from shared.runs.view import live_view
     from shared.storage.records import read_run
@@ -59,7 +60,7 @@ async def read_view(run_id: str, task_hub: str, connection_string: str) -> tuple
         children: dict[str, dict[str, Any]] = {}
         for sid, info in ((record or {}).get("sources") or {}).items():
             if info.get("status") in ("pending", "running"):
-                child = await store.read_state(f"{run_id}:{sid}")
+                child = await store.read_state(source_instance_id(run_id, sid))
                 if child and child["runtimeStatus"] in ("Running", "Pending", "Suspended"):
                     children[sid] = child.get("customStatus") or {}
         return live_view(record, runtime, children), await hosted(store)
