@@ -71,6 +71,8 @@ def query_int(req: func.HttpRequest, name: str, default: int, low: int, high: in
     raw = req.params.get(name)
     if raw is None:
         return default
+    if re.fullmatch(r"\s*-\d{1,9}\s*", raw):
+        raise HttpError(400, "invalid request", [{"field": name, "message": f"must be ≥ {low} (got {raw.strip()})"}])
     if not re.fullmatch(r"\d{1,9}", raw.strip()):
         raise HttpError(400, "invalid request", [{"field": name, "message": "must be a whole number"}])
     value = int(raw)

@@ -59,11 +59,20 @@ def run(
         print(json.dumps(summary, indent=2))
     else:
         print_summary(out, summary, style="yellow")
-        totals = summary.get("totals", {})
-        err.print(f"corpus: {totals.get('added', 0)} added, {totals.get('updated', 0)} updated, "
-                  f"{totals.get('deleted', 0)} deleted; {totals.get('chunks_embedded', 0)} chunks embedded, "
-                  f"{totals.get('chunks_reused', 0)} reused. Try: harvest query \"...\"", highlight=False)
+        err.print(corpus_line(summary.get("totals", {}), dry_run=dry_run), highlight=False)
     raise typer.Exit(EXIT.get(summary.get("status", "failed"), 1))
+
+
+def corpus_line(totals: dict[str, Any], *, dry_run: bool) -> str:
+    """The one-line corpus summary; a dry run says what *would* change, since it wrote nothing."""
+    counts = (f"{totals.get('added', 0)} added, {totals.get('updated', 0)} updated, {totals.get('deleted', 0)} "
+              f"deleted; {totals.get('chunks_embedded', 0)} chunks embedded, {totals.get('chunks_reused', 0)} reused")
+    if dry_run:
+        counts = (f"{totals.get('added', 0)} would be added, {totals.get('updated', 0)} updated, "
+                  f"{totals.get('deleted', 0)} deleted; {totals.get('chunks_embedded', 0)} chunks would be embedded, "
+                  f"{totals.get('chunks_reused', 0)} reused")
+        return f"dry run — nothing was written. corpus: {counts}."
+    return f"corpus: {counts}. Try: harvest query \"...\""
 
 
 def unfinished(where: dict[str, str]) -> str:
