@@ -22,7 +22,7 @@ from .azurite import resolve_storage
 from .durable_api import PREFIX, DurableApi, client_binding
 from .engine import Engine
 from .functions import FunctionIndex, parse_timespan
-from .http_routes import AppRoutes
+from .http_routes import BODY_GRACE_S, MAX_REQUEST_BYTES, AppRoutes
 from .keys import SYSTEM, HostKeys, unauthorized
 from .lock import HostLock, HostLockError
 from .runner import TERMINAL
@@ -58,6 +58,7 @@ class LocalHost:
         self.port = port
         self.fire_timers = fire_timers
         self.keys = keys or HostKeys()
+        self.body_grace_s = BODY_GRACE_S
         self.function_timeout = (parse_timespan(function_timeout) if isinstance(function_timeout, str)
                                  else function_timeout)
         conn, _ = resolve_storage(connection_string)
@@ -110,7 +111,7 @@ class LocalHost:
             await self.store.close()
             raise
         self.store.fence = self._lock  # every write checks the lease; history appends carry it
-        app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self._system_key])
+        app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=[self._system_key])
         app.add_routes(self.api.routes() + AppRoutes(self).routes())
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()

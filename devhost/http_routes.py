@@ -9,6 +9,7 @@ with empty ones dropped, the body as bytes only when there is one: ``ToRpcHttp``
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import TYPE_CHECKING
@@ -25,6 +26,14 @@ if TYPE_CHECKING:
     from .host import LocalHost
 
 log = logging.getLogger("harvest.devhost")
+
+# Kestrel's MinRequestBodyDataRate (the Functions host runs on Kestrel): 240 bytes/s after a 5 s grace period;
+# a client that sends its body slower (or stops, short of its Content-Length) gets 408 instead of a hung request.
+MIN_BODY_BYTES_PER_S = 240.0
+BODY_GRACE_S = 5.0
+# The Functions host's largest request: 100 MB (learn.microsoft.com/azure/azure-functions/functions-scale,
+# "Service limits": "Max request size 100 MB").
+MAX_REQUEST_BYTES = 100 * 1024 * 1024
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
@@ -92,7 +101,11 @@ class AppRoutes:
         return await self.call_http(info, request, params)
 
     async def call_http(self, info: FunctionInfo, request: web.Request, params: dict[str, str]) -> web.Response:
-        body = await request.read()
+        allowed = self.host.body_grace_s + (request.content_length or 0) / MIN_BODY_BYTES_PER_S
+        try:
+            body = await asyncio.wait_for(request.read(), allowed)
+        except TimeoutError:
+            return web.Response(status=408)  # "Reading the request body timed out due to data arriving too slowly"
         try:
             result = await self.host.engine.invoker.http(info, to_rpc_http(request, body, params))
             return from_rpc_http(result)

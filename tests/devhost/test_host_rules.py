@@ -181,3 +181,15 @@ async def test_the_worker_refuses_a_bad_app_and_the_host_loads_nothing(azurite: 
 
     with pytest.raises(WorkerLoadError, match="cannot load the bad function: binding payload has invalid non-type"):
         LocalHost(app, connection_string=azurite, task_hub=task_hub, port=0)
+
+
+async def test_a_body_short_of_its_content_length_is_408_not_a_hung_request(host: LocalHost) -> None:
+    import asyncio
+
+    host.body_grace_s = 0.5  # Kestrel's is 5 s; the rate (240 bytes/s) is the same
+    reader, writer = await asyncio.open_connection("127.0.0.1", host.port)
+    writer.write(b"POST /api/echo/x HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
+    await writer.drain()
+    status_line = await asyncio.wait_for(reader.readline(), 30)  # a hang guard, not a timing assertion
+    writer.close()
+    assert status_line.startswith(b"HTTP/1.1 408")
