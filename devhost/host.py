@@ -91,6 +91,13 @@ class LocalHost:
             self._build_engine()
 
     @property
+    def loaded_index(self) -> FunctionIndex:
+        """The app's functions (after :meth:`load`)."""
+        if self.index is None:
+            raise RuntimeError("the app is not loaded yet: await LocalHost.load() or start()")
+        return self.index
+
+    @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
@@ -163,7 +170,8 @@ class LocalHost:
         calls go to ``rpcBaseUrl``, the extension's local-only RPC endpoint, which needs none)."""
         if request.path.startswith(PREFIX + "/") and not self.keys.allows(SYSTEM, request):
             return unauthorized()
-        return await handler(request)
+        response: web.StreamResponse = await handler(request)
+        return response
 
     async def fire_timer(self, function_name: str) -> None:
         """Run a timer-triggered function now (with its durable client binding, if any)."""

@@ -92,7 +92,7 @@ class AppRoutes:
 
     async def dispatch(self, request: web.Request) -> web.Response:
         path = request.match_info["tail"].strip("/")
-        found = self.host.index.match(path, request.method)
+        found = self.host.loaded_index.match(path, request.method)
         if found is None:
             return web.Response(status=404)  # the host answers an unmatched route with an empty 404
         info, params = found
@@ -117,7 +117,7 @@ class AppRoutes:
         if not self.host.keys.allows(ADMIN, request):
             return unauthorized()
         name = request.match_info["name"]
-        info = self.host.index.functions.get(name)
+        info = self.host.loaded_index.functions.get(name)
         if info is None:
             return _error(404, f"no function named '{name}'")
         if info.kind == HTTP:
@@ -140,4 +140,4 @@ class AppRoutes:
         if not self.host.keys.allows(ADMIN, request):
             return unauthorized()
         return web.json_response({"state": "Running", "taskHub": self.host.task_hub,
-                                  "functions": sorted(self.host.index.functions)})
+                                  "functions": sorted(self.host.loaded_index.functions)})

@@ -123,7 +123,7 @@ class HostLock:
                 await self.lease.renew()
             except HttpResponseError as exc:
                 if exc.status_code in (409, 412):  # taken over, broken or expired: not ours any more
-                    self.lose(f"renewal refused ({exc.error_code or exc.status_code})")
+                    self.lose(f"renewal refused ({getattr(exc, 'error_code', None) or exc.status_code})")
                     return
                 log.warning("could not renew the host lease (will retry): %s", exc.message)
                 continue

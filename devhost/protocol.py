@@ -10,6 +10,7 @@ and ``ParameterBinding.rpc_data``). Only what the runtime touches is here; nothi
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,10 +118,10 @@ class TypedData(OneOf):
 
     string: str | None = None
     json: str | None = None
-    bytes: bytes | None = None
-    stream: bytes | None = None
+    bytes: builtins.bytes | None = None
+    stream: builtins.bytes | None = None
     http: RpcHttp | None = None
-    int: int | None = None
+    int: builtins.int | None = None
     double: float | None = None
     collection_bytes: Any = None
     collection_string: Any = None

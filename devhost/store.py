@@ -110,7 +110,8 @@ class InstanceStore:
             data = await (await blob.download_blob()).readall()
         except ResourceNotFoundError:
             return None
-        return json.loads(data)
+        state: dict[str, Any] = json.loads(data)
+        return state
 
     async def write_state(self, state: dict[str, Any]) -> None:
         self.check_fence()
@@ -180,7 +181,8 @@ class InstanceStore:
             except HttpResponseError as exc:
                 if exc.status_code != 412 or self.fence is None:
                     raise
-                why = f"storage refused a history append for {instance_id} ({exc.error_code}): another host owns it"
+                code = getattr(exc, "error_code", None)
+                why = f"storage refused a history append for {instance_id} ({code}): another host owns it"
                 self.fence.lose(why)
                 raise LeaseLostError(why) from None
 

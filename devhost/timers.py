@@ -36,7 +36,8 @@ def next_fire(schedule: str, after: dt.datetime) -> dt.datetime:
     if len(expr.split()) != 6:
         raise ScheduleError(f"'{expr}' is not an NCRONTAB expression with six fields (seconds first)")
     try:
-        return croniter(expr, after, second_at_beginning=True).get_next(dt.datetime)
+        fire: dt.datetime = croniter(expr, after, second_at_beginning=True).get_next(dt.datetime)
+        return fire
     except (ValueError, KeyError) as exc:
         raise ScheduleError(f"invalid NCRONTAB schedule '{expr}': {exc}") from exc
 

@@ -62,7 +62,7 @@ class _RegistryProxy:
         return getattr(_current.get(), name)
 
 
-handle_event._functions = _RegistryProxy()  # type: ignore[assignment]
+handle_event._functions = _RegistryProxy()
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,8 @@ class Worker:
         if response.result.status != p.StatusResult.Success:
             exc = response.result.exception or p.RpcException(message="unknown failure")
             raise InvocationError(exc.message, exc.stack_trace)
-        return response.return_value
+        value: p.TypedData | None = response.return_value
+        return value
 
 
 # ---- host-side encodings (GrpcMessageConversionExtensions.ToRpc) -------------------------------------------

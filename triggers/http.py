@@ -82,7 +82,7 @@ def query_int(req: func.HttpRequest, name: str, default: int, low: int, high: in
 
 
 def query_choice(req: func.HttpRequest, name: str, choices: tuple[str, ...]) -> str | None:
-    raw = req.params.get(name)
+    raw: str | None = req.params.get(name)
     if raw is None or raw == "":
         return None
     if raw not in choices:
@@ -107,13 +107,14 @@ def query_text(req: func.HttpRequest, name: str, pattern: re.Pattern[str]) -> st
     raw = req.params.get(name)
     if raw is None or raw == "":
         return None
+    raw = str(raw)
     if not pattern.fullmatch(raw):
         raise HttpError(400, "invalid request", [{"field": name, "message": "invalid format"}])
     return raw
 
 
 def path_id(req: func.HttpRequest, name: str, pattern: re.Pattern[str]) -> str:
-    value = (req.route_params or {}).get(name, "")
+    value = str((req.route_params or {}).get(name, ""))
     if not pattern.fullmatch(value):
         raise HttpError(400, "invalid request", [{"field": name, "message": "invalid identifier"}])
     return value

@@ -134,7 +134,8 @@ async def _run(env: Environment, body: dict[str, Any], *, live: bool, where: dic
 
         raise fail(f"run {started['run_id']} ended {status.get('runtimeStatus')}: "
                    f"{failure_reason(str(status.get('output')))}", 1)
-    return status["output"]
+    output: dict[str, Any] = status["output"]
+    return output
 
 
 async def _answers(base_url: str) -> bool:
@@ -152,7 +153,8 @@ async def _answers(base_url: str) -> bool:
 async def _follow(http: Any, base_url: str, status_url: str, *, live: bool) -> dict[str, Any]:
     async def poll() -> dict[str, Any]:
         async with http.get(status_url) as resp:
-            return await resp.json(content_type=None)
+            body: dict[str, Any] = await resp.json(content_type=None)
+            return body
 
     async def details(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}

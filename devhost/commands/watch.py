@@ -76,7 +76,7 @@ async def hosted(store: Any) -> bool:
         props = await store.container.get_blob_client("host.lock").get_blob_properties()
     except ResourceNotFoundError:
         return False
-    return props.lease.state == "leased"
+    return bool(props.lease.state == "leased")
 
 
 async def watch(run_id: str, task_hub: str, connection_string: str,
