@@ -11,7 +11,7 @@ import azure.functions as func
 
 from shared import idempotency
 from shared.models import RunOptions
-from triggers.http import open_store
+from triggers.http_requests import open_store
 from triggers.instances import runtime
 from triggers.links import accepted
 from triggers.responses import error_response

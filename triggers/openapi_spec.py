@@ -7,7 +7,7 @@ import functools
 from typing import Any, get_args
 
 from shared.models import RunOptions, RunStatus, RunSummary
-from triggers.http import RUN_ID, SOURCE_ID
+from triggers.http_requests import RUN_ID, SOURCE_ID
 
 ERR = {"$ref": "#/components/responses/Error"}
 JSON = "application/json"

@@ -20,7 +20,7 @@ from shared.runs.control import FINAL, mark_cancelled, record_notifications, rel
 from shared.settings import get_settings
 from shared.storage import records
 from shared.storage.blobs import BlobStore
-from triggers.http import RUN_ID, HttpError, check_query, handler, not_found, open_store, path_id, reason_from
+from triggers.http_requests import RUN_ID, HttpError, check_query, handler, not_found, open_store, path_id, reason_from
 from triggers.instances import apply_to_run, runtime
 from triggers.links import request_links
 from triggers.responses import json_response

@@ -21,7 +21,7 @@ from shared.runs.index import BadContinuation, RunQuery, delete_index, list_runs
 from shared.runs.retention import delete_run_data
 from shared.runs.view import live_view
 from shared.storage import records
-from triggers.http import (
+from triggers.http_requests import (
     RUN_ID,
     SOURCE_ID,
     HttpError,

@@ -19,7 +19,7 @@ from shared.runs.active import release
 from shared.settings import get_settings
 from triggers import idempotency
 from triggers.active import take
-from triggers.http import open_store
+from triggers.http_requests import open_store
 from triggers.links import RETRY_AFTER, accepted, request_links
 from triggers.responses import error_response, validation_details
 

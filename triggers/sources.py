@@ -14,7 +14,16 @@ from shared.settings import get_settings
 from shared.source_info import describe, describe_all, manifest_configs
 from shared.sources.base import SourceSpec
 from shared.storage import records
-from triggers.http import SOURCE_ID, HttpError, check_query, handler, not_found, open_store, path_id, reason_from
+from triggers.http_requests import (
+    SOURCE_ID,
+    HttpError,
+    check_query,
+    handler,
+    not_found,
+    open_store,
+    path_id,
+    reason_from,
+)
 from triggers.responses import json_response
 
 bp = df.Blueprint()

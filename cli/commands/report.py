@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from devhost.commands.common import checked_run_id, environment, err, fail
+from cli.commands.common import checked_run_id, environment, err, fail
 
 
 def report(run_id: Annotated[str, typer.Argument(help="The run id.")],

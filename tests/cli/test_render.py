@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from devhost.progress import print_summary
+from cli.render import print_summary
 
 
 def test_error_reasons_with_brackets_print_verbatim() -> None:

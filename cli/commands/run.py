@@ -13,7 +13,7 @@ from urllib.parse import quote
 import typer
 from rich.live import Live
 
-from devhost.commands.common import (
+from cli.commands.common import (
     EXIT,
     TERMINAL,
     close_sdk_session,
@@ -25,10 +25,10 @@ from devhost.commands.common import (
     run_interruptible,
     stop_host,
 )
+from cli.render import print_summary, progress_line, progress_table
 from devhost.durable_api import RPC_PREFIX
 from devhost.environment import Environment
 from devhost.keys import client_headers
-from devhost.progress import print_summary, progress_line, progress_table
 
 
 def run(

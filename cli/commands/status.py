@@ -8,14 +8,14 @@ from typing import Annotated, Any
 
 import typer
 
-from devhost.commands.common import (
+from cli.commands.common import (
     checked_run_id,
     environment,
     fail,
     out,
     run_interruptible,
 )
-from devhost.progress import print_summary
+from cli.render import print_summary
 
 
 def status(run_id: Annotated[str, typer.Argument(help="The run id (e.g. run-20261123T101500Z-ab12cd).")],
@@ -26,8 +26,8 @@ def status(run_id: Annotated[str, typer.Argument(help="The run id (e.g. run-2026
     checked_run_id(run_id)
     env = environment()
     if watch:
-        from devhost.commands.watch import view_table
-        from devhost.commands.watch import watch as follow
+        from cli.commands.watch import view_table
+        from cli.commands.watch import watch as follow
 
         try:
             view, note = run_interruptible(follow(run_id, env.task_hub, env.connection_string), env,

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from devhost.commands.common import environment, err, fail, out
+from cli.commands.common import environment, err, fail, out
 from shared.models import RunStatus
 
 STATUSES = RunStatus.__args__  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from devhost.commands.common import checked_source_id, environment, err
+from cli.commands.common import checked_source_id, environment, err
 
 if TYPE_CHECKING:  # the CLI imports shared/ lazily to start fast
     from shared.verify import VerifyReport

@@ -30,7 +30,7 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 def checked_run_id(run_id: str) -> str:
     """The run id, if it is one the API would accept (the same pattern); else exit 2 with one line."""
-    from triggers.http import RUN_ID
+    from triggers.http_requests import RUN_ID
 
     if not RUN_ID.fullmatch(run_id):
         raise fail(f"{run_id!r} is not a run id (like run-20261123T101500Z-ab12cd: letters, digits, '.', '_', "
@@ -40,7 +40,7 @@ def checked_run_id(run_id: str) -> str:
 
 def checked_source_id(source_id: str, where: str = "--source") -> str:
     """The source id, if it is one the API would accept (the same pattern); else exit 2 naming ``where``."""
-    from triggers.http import SOURCE_ID
+    from triggers.http_requests import SOURCE_ID
 
     if not SOURCE_ID.fullmatch(source_id):
         raise fail(f"{where}: {source_id!r} is not a source id (lowercase letters, digits, '_', '-')")

@@ -9,8 +9,8 @@ from typing import Any
 from rich.live import Live
 from rich.table import Table
 
-from devhost.commands.common import err
-from devhost.progress import COLUMNS, HEADERS
+from cli.commands.common import err
+from cli.render import COLUMNS, HEADERS
 
 DONE = {"completed", "partial", "failed", "cancelled"}
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from devhost.commands.common import environment, err, fail
+from cli.commands.common import environment, err, fail
 
 
 def compact(
