@@ -9,15 +9,12 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.app import app
-from tests.shared.test_sources_manifest import EVERY_KIND
+from tests.shared.test_sources_manifest import every_kind_manifest
 
 
 @pytest.fixture
 def manifest(tmp_path: Path) -> Path:
-    (tmp_path / "docs").mkdir()
-    path = tmp_path / "sources.yaml"
-    path.write_text(EVERY_KIND)
-    return path
+    return every_kind_manifest(tmp_path)
 
 
 def test_cli_validate_and_list(manifest: Path, tmp_path: Path) -> None:

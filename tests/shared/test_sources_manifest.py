@@ -28,12 +28,17 @@ EVERY_KIND = """sources:
 """
 
 
-@pytest.fixture
-def manifest(tmp_path: Path) -> Path:
-    (tmp_path / "docs").mkdir()
-    path = tmp_path / "sources.yaml"
+def every_kind_manifest(root: Path) -> Path:
+    """``EVERY_KIND`` as ``root/sources.yaml``, with the folder its folder source reads."""
+    (root / "docs").mkdir()
+    path = root / "sources.yaml"
     path.write_text(EVERY_KIND)
     return path
+
+
+@pytest.fixture
+def manifest(tmp_path: Path) -> Path:
+    return every_kind_manifest(tmp_path)
 
 
 def test_every_kind_validates_and_describes_without_secrets(manifest: Path) -> None:
