@@ -80,7 +80,7 @@ async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient
             if (replayed := await idempotency.claim(req, client, keyed, run_id)) is not None:
                 await release(store, run_id)
                 return replayed
-            run = RunInput(run_id=run_id, trigger=trigger, options=options, requested_at=now)  # type: ignore[arg-type]
+            run = RunInput(run_id=run_id, trigger=trigger, options=options, requested_at=now)
             await client.start_new(names.RUN_ORCHESTRATOR, run_id, run.model_dump(mode="json"))
         except BaseException:
             await release(store, run_id)
