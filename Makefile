@@ -39,7 +39,7 @@ test: setup  ## the whole test suite (starts its own Azurite)
 lint: setup
 	$(BIN)/ruff check .
 
-typecheck: setup  ## mypy, strict on shared/, orchestrators/, activities/ ([tool.mypy] in pyproject.toml)
+typecheck: setup  ## mypy, strict on shared/, orchestrators/, activities/, triggers/, cli/ ([tool.mypy] in pyproject.toml)
 	$(BIN)/mypy
 
 $(BENCH_STAMP): $(STAMP)

@@ -17,11 +17,9 @@ from shared import names
 from shared.models import RunRef
 from shared.notify import notify
 from shared.pipeline.context import open_context
-from shared.redact import redact_value
-from shared.report import render_report
-from shared.runs import timeline
 from shared.runs.index import sync_index
 from shared.runs.links import origin, run_links
+from shared.runs.operations import child_instance_id, render_run_report
 from shared.runs.retention import purge_expired
 from shared.storage import layout, records
 from shared.storage.blobs import BlobStore
@@ -30,10 +28,6 @@ bp = df.Blueprint()
 log = logging.getLogger("harvest.activities")
 HISTORY_SOURCES = 100  # sources whose history feeds the report's chart
 REPORT_TYPE = "text/html; charset=utf-8"
-
-
-def report_blob(run_id: str) -> str:
-    return f"runs/{run_id}/report.html"
 
 
 def status_url(client: df.DurableOrchestrationClient, run_id: str) -> str:
@@ -71,10 +65,10 @@ async def _histories(client: df.DurableOrchestrationClient, run_id: str, source_
     async def one(sid: str) -> list[dict[str, Any]]:
         async with limit:
             try:
-                status = await client.get_status(names.source_instance_id(run_id, sid), show_history=True,
+                status = await client.get_status(child_instance_id(run_id, sid), show_history=True,
                                                  show_history_output=True)
             except Exception as exc:  # the chart falls back to per-source finish times
-                log.info("no history for %s (%s)", names.source_instance_id(run_id, sid), exc)
+                log.info("no history for %s (%s)", child_instance_id(run_id, sid), exc)
                 return []
         return list(getattr(status, "historyEvents", None) or status.history or [])
 
@@ -94,14 +88,13 @@ async def publish_run_activity(payload: Payload, client: df.DurableOrchestration
         if summary is None:
             return {"report": None}
         history = await _histories(client, run_id, list(summary.sources))
-        points = timeline.cumulative(timeline.processed_events(history), summary.started_at)
-        data = summary.model_copy(update={"report": report_blob(run_id)}).model_dump(mode="json")
-        html = render_report(redact_value(data), points or timeline.from_source_results(data))
-        await ctx.store.write_bytes(report_blob(run_id), html.encode("utf-8"), content_settings=_html_type())
-        await _update_record(ctx.store, run_id, report=report_blob(run_id))
+        html = render_run_report(summary, history)
+        report = layout.report_blob(run_id)
+        await ctx.store.write_bytes(report, html.encode("utf-8"), content_settings=_html_type())
+        await _update_record(ctx.store, run_id, report=report)
         await sync_index(ctx.store, run_id)
     log.info("published report of run %s (%d bytes)", run_id, len(html))
-    return {"report": report_blob(run_id), "bytes": len(html)}
+    return {"report": report, "bytes": len(html)}
 
 
 def _html_type() -> Any:

@@ -1,8 +1,14 @@
-"""Names of every Durable function (and how a source orchestration's instance id is made), in one place.
+"""Names of every Durable function, what a run id and a source id look like, and how a source
+orchestration's instance id is made, in one place.
 
 Orchestrators call activities and sub-orchestrators by these constants; the blueprints register
 functions under them. Renaming a function is a one-line change here.
 """
+
+import re
+
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")  # what the API and the CLI accept as a run id
+SOURCE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")  # the manifest's source id pattern
 
 RUN_ORCHESTRATOR = "run_orchestrator"
 SOURCE_ORCHESTRATOR = "source_orchestrator"

@@ -12,7 +12,7 @@ import azure.durable_functions as df
 
 from shared.runs import active
 from shared.storage.blobs import BlobStore
-from triggers.instances import ACTIVE_RUNTIME, runtime
+from triggers.instances import DurableOrchestrations
 
 log = logging.getLogger("harvest.triggers")
 START_GRACE = timedelta(minutes=2)  # a marker whose run has no orchestration yet: still being started
@@ -21,9 +21,9 @@ START_GRACE = timedelta(minutes=2)  # a marker whose run has no orchestration ye
 async def _stale(client: df.DurableOrchestrationClient, marker: active.Marker) -> bool:
     if not marker.run_id:
         return True  # unreadable marker
-    state = await runtime(client, marker.run_id)
-    if state is not None:
-        return state["runtimeStatus"] not in ACTIVE_RUNTIME
+    run = await DurableOrchestrations(client).get(marker.run_id)
+    if run is not None:
+        return not run.active
     since = marker.since or datetime.min.replace(tzinfo=UTC)
     return datetime.now(UTC) - since > START_GRACE  # its start failed without releasing it
 

@@ -13,7 +13,7 @@ from shared import names
 from shared.models import RunInput
 from shared.runs.active import release
 from triggers.active import take
-from triggers.http import open_store
+from triggers.http_requests import open_store
 
 bp = df.Blueprint()
 log = logging.getLogger("harvest.triggers")

@@ -8,7 +8,7 @@ import azure.functions as func
 
 from shared import names
 from shared.health import check_health
-from triggers.http import check_query, handler
+from triggers.http_requests import check_query, handler
 from triggers.responses import json_response
 
 bp = df.Blueprint()

@@ -11,8 +11,8 @@ import azure.functions as func
 
 from shared import idempotency
 from shared.models import RunOptions
-from triggers.http import open_store
-from triggers.instances import runtime
+from triggers.http_requests import open_store
+from triggers.instances import DurableOrchestrations
 from triggers.links import accepted
 from triggers.responses import error_response
 
@@ -30,7 +30,7 @@ async def _replay(req: func.HttpRequest, client: df.DurableOrchestrationClient, 
         return error_response(409, "Idempotency-Key already used for a different request", [
             {"field": "Idempotency-Key", "message": f"it names run {bound.get('run_id')}"}])
     run_id = str(bound["run_id"])
-    if await runtime(client, run_id) is None:
+    if await DurableOrchestrations(client).get(run_id) is None:
         return None
     return accepted(req, run_id, headers={"Idempotent-Replayed": "true"})
 

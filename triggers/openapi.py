@@ -6,7 +6,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from shared import names
-from triggers.http import handler
+from triggers.http_requests import handler
 from triggers.openapi_spec import openapi
 from triggers.responses import json_response
 

@@ -7,7 +7,7 @@ import functools
 from typing import Any, get_args
 
 from shared.models import RunOptions, RunStatus, RunSummary
-from triggers.http import RUN_ID, SOURCE_ID
+from shared.names import RUN_ID, SOURCE_ID
 
 ERR = {"$ref": "#/components/responses/Error"}
 JSON = "application/json"
@@ -38,7 +38,7 @@ REASON_BODY = {"required": False, "content": {JSON: {"schema": {
     "properties": {"reason": {"type": "string", "maxLength": 500}}}}}}
 RUN = _path("run_id", RUN_ID.pattern)
 SOURCE = _path("source_id", SOURCE_ID.pattern)
-ADMIN = [{"functionKey": []}]
+ADMIN: list[dict[str, list[str]]] = [{"functionKey": []}]
 LINKS = ("statusQueryGetUri", "reportGetUri", "cancelPostUri", "suspendPostUri", "resumePostUri")
 COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}}
 INDEX_ITEM = _obj({
@@ -77,13 +77,13 @@ HEALTHY = _obj({"status": {"const": "ok"}, "checks": {"type": "array", "items": 
 
 def _paths() -> dict[str, Any]:
     run_ref = {"$ref": "#/components/schemas/RunSummary"}
+    controlled: dict[str, Any] = {**_ok(_obj({"run_id": {"type": "string"}, "operation": {"type": "string"},
+                                              "status": {"type": "string"}, "reason": {"type": "string"}}),
+                                        "Accepted", "202"), **_errors(400, 404, 409, 413)}
     control = {
         op: {"post": {
             "summary": f"{op.capitalize()} a run (and its source orchestrations)", "operationId": f"{op}_run",
-            "parameters": [RUN], "requestBody": REASON_BODY,
-            "responses": {**_ok(_obj({"run_id": {"type": "string"}, "operation": {"type": "string"},
-                                      "status": {"type": "string"}, "reason": {"type": "string"}}),
-                                "Accepted", "202"), **_errors(400, 404, 409, 413)},
+            "parameters": [RUN], "requestBody": REASON_BODY, "responses": controlled,
             "security": ADMIN, "x-auth-level": "admin"}}
         for op in ("cancel", "suspend", "resume")
     }

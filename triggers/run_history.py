@@ -2,45 +2,38 @@
 ``GET /api/runs/{run_id}`` (the run record with live progress; 202 with ``Location`` and ``Retry-After``
 while its orchestration is active, 200 once it has ended, like a Durable status URL),
 ``GET /api/runs/{run_id}/report`` (HTML) and ``DELETE /api/runs/{run_id}`` (admin: purge the record,
-report, index entry and orchestration history)."""
+report, index entry and orchestration history). The view, the report and the purge are
+``shared.runs.operations``'; these routes parse, call it and answer."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-from typing import get_args
 
 import azure.durable_functions as df
 import azure.functions as func
 
 from shared import names
-from shared.models import RunStatus
-from shared.report import render_report
-from shared.runs import timeline
-from shared.runs.index import BadContinuation, RunQuery, delete_index, list_runs
-from shared.runs.retention import delete_run_data
-from shared.runs.view import live_view
-from shared.storage import records
-from triggers.http import (
-    RUN_ID,
-    SOURCE_ID,
+from shared.names import SOURCE_ID
+from shared.runs import operations
+from shared.runs.index import BadContinuation, RunQuery, list_runs
+from shared.runs.status import RUN_STATUSES, RUNTIME_ACTIVE
+from triggers.http_requests import (
     HttpError,
     check_query,
     handler,
     not_found,
     open_store,
-    path_id,
     query_choice,
     query_datetime,
     query_int,
     query_text,
+    run_route_id,
 )
-from triggers.instances import ACTIVE_RUNTIME, child_id, running_children, running_source_ids, runtime
+from triggers.instances import DurableOrchestrations
 from triggers.links import RETRY_AFTER, request_links
 from triggers.responses import json_response
 
 bp = df.Blueprint()
-STATUSES: tuple[str, ...] = get_args(RunStatus)
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,4096}$")
 
 
@@ -49,7 +42,7 @@ TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,4096}$")
 @handler
 async def list_runs_route(req: func.HttpRequest) -> func.HttpResponse:
     check_query(req, {"status", "source", "since", "limit", "continuation"})
-    query = RunQuery(status=query_choice(req, "status", STATUSES), source=query_text(req, "source", SOURCE_ID),
+    query = RunQuery(status=query_choice(req, "status", RUN_STATUSES), source=query_text(req, "source", SOURCE_ID),
                      since=query_datetime(req, "since"), limit=query_int(req, "limit", 20, 1, 100))
     token = query_text(req, "continuation", TOKEN)
     async with open_store() as store:
@@ -65,21 +58,14 @@ async def list_runs_route(req: func.HttpRequest) -> func.HttpResponse:
 @bp.durable_client_input(client_name="client")
 @handler
 async def get_run_route(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    check_query(req, set())
-    run_id = path_id(req, "run_id", RUN_ID)
+    run_id = run_route_id(req)
     async with open_store() as store:
-        summary, state = await asyncio.gather(records.read_run(store, run_id), runtime(client, run_id))
-    record = summary.model_dump(mode="json") if summary else None
-    if state is not None and state["runtimeStatus"] in ACTIVE_RUNTIME:
-        children = await running_children(client, run_id, running_source_ids(record, state))
-    else:
-        children = {}
-    view = live_view(record, state, children)
+        view = await operations.live_view(store, DurableOrchestrations(client), run_id)
     if view is None:
         raise not_found("run", run_id)
     links = request_links(req, run_id)
     view["status_url"] = links["statusQueryGetUri"]  # never a Durable management URL (older records had one)
-    if state is None or state["runtimeStatus"] not in ACTIVE_RUNTIME:
+    if view["runtime_status"] not in RUNTIME_ACTIVE:
         return json_response(view)
     # still going: answered as a Durable status URL is, so a client polls it the same way
     return json_response(view, 202, headers={"Location": links["statusQueryGetUri"], "Retry-After": RETRY_AFTER})
@@ -89,16 +75,11 @@ async def get_run_route(req: func.HttpRequest, client: df.DurableOrchestrationCl
 @bp.route(route="runs/{run_id}/report", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @handler
 async def get_run_report_route(req: func.HttpRequest) -> func.HttpResponse:
-    check_query(req, set())
-    run_id = path_id(req, "run_id", RUN_ID)
+    run_id = run_route_id(req)
     async with open_store() as store:
-        html = await store.read_bytes(f"runs/{run_id}/report.html")
-        if html is None:
-            summary = await records.read_run(store, run_id)
-            if summary is None:
-                raise not_found("run", run_id)
-            data = summary.model_dump(mode="json")
-            html = render_report(data, timeline.from_source_results(data)).encode("utf-8")
+        html = await operations.report_html(store, run_id)
+    if html is None:
+        raise not_found("run", run_id)
     return func.HttpResponse(html, status_code=200, mimetype="text/html", charset="utf-8",
                              headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
                                       "X-Content-Type-Options": "nosniff"})
@@ -109,19 +90,7 @@ async def get_run_report_route(req: func.HttpRequest) -> func.HttpResponse:
 @bp.durable_client_input(client_name="client")
 @handler
 async def purge_run_route(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    check_query(req, set())
-    run_id = path_id(req, "run_id", RUN_ID)
+    run_id = run_route_id(req)
     async with open_store() as store:
-        summary, state = await asyncio.gather(records.read_run(store, run_id), runtime(client, run_id))
-        if summary is None and state is None:
-            raise not_found("run", run_id)
-        if state is not None and state["runtimeStatus"] in ACTIVE_RUNTIME:
-            raise HttpError(409, f"run {run_id} is still {state['runtimeStatus'].lower()}", [
-                {"field": "run_id", "message": f"cancel it first: POST /api/runs/{run_id}/cancel"}])
-        instances = (await client.purge_instance_history(run_id)).instances_deleted
-        for sid in (summary.sources if summary else {}):
-            instances += (await client.purge_instance_history(child_id(run_id, sid))).instances_deleted
-        blobs = await delete_run_data(store, run_id, None)
-        if summary is not None:
-            await delete_index(store, summary)
-    return json_response({"run_id": run_id, "purged": {"blobs": blobs, "instances": instances}})
+        purged = await operations.purge(store, DurableOrchestrations(client), run_id)
+    return json_response({"run_id": run_id, "purged": {"blobs": purged.blobs, "instances": purged.instances}})

@@ -19,7 +19,7 @@ from shared.runs.active import release
 from shared.settings import get_settings
 from triggers import idempotency
 from triggers.active import take
-from triggers.http import open_store
+from triggers.http_requests import open_store
 from triggers.links import RETRY_AFTER, accepted, request_links
 from triggers.responses import error_response, validation_details
 
@@ -80,7 +80,7 @@ async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient
             if (replayed := await idempotency.claim(req, client, keyed, run_id)) is not None:
                 await release(store, run_id)
                 return replayed
-            run = RunInput(run_id=run_id, trigger=trigger, options=options, requested_at=now)  # type: ignore[arg-type]
+            run = RunInput(run_id=run_id, trigger=trigger, options=options, requested_at=now)
             await client.start_new(names.RUN_ORCHESTRATOR, run_id, run.model_dump(mode="json"))
         except BaseException:
             await release(store, run_id)

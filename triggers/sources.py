@@ -9,12 +9,21 @@ import azure.functions as func
 
 from shared import names
 from shared.manifest import Manifest
+from shared.names import SOURCE_ID
 from shared.pipeline.context import manifest_for
 from shared.settings import get_settings
 from shared.source_info import describe, describe_all, manifest_configs
 from shared.sources.base import SourceSpec
 from shared.storage import records
-from triggers.http import SOURCE_ID, HttpError, check_query, handler, not_found, open_store, path_id, reason_from
+from triggers.http_requests import (
+    HttpError,
+    check_query,
+    handler,
+    not_found,
+    open_store,
+    path_id,
+    reason_from,
+)
 from triggers.responses import json_response
 
 bp = df.Blueprint()

@@ -11,7 +11,7 @@ import azure.functions as func
 from shared import names
 from shared.runs.index import iter_since
 from shared.runs.stats import compute_stats
-from triggers.http import check_query, handler, open_store, query_int
+from triggers.http_requests import check_query, handler, open_store, query_int
 from triggers.responses import json_response
 
 bp = df.Blueprint()

@@ -1,6 +1,6 @@
 """Run record changes made by operators: cancelled, suspended, resumed — and releasing the source claims
 a cancelled run still holds, so the next run can take those sources at once. The Durable side
-(terminate/suspend/resume) is done by the caller; these functions only touch Harvest's own records.
+(terminate/suspend/resume) is done by ``shared.runs.operations``; these functions only touch Harvest's own records.
 
 Cancelling first writes a fence (``runs/{id}/cancelled.json``): from then on the run's activities refuse
 to claim a source, commit to the corpus or move a checkpoint (``refuse_if_cancelled``), so a source
@@ -15,11 +15,9 @@ from typing import Any
 from shared.errors import PermanentError
 from shared.models import RunSummary
 from shared.runs.index import sync_index
+from shared.runs.status import RUN_FINAL
 from shared.storage import layout, records
 from shared.storage.blobs import JSON_TYPE, BlobStore, dumps
-
-FINAL = frozenset({"completed", "partial", "failed", "cancelled"})
-ACTIVE = frozenset({"pending", "running", "suspended"})
 
 
 async def mark_cancelled(store: BlobStore, run_id: str, reason: str) -> None:
@@ -47,7 +45,7 @@ async def set_status(store: BlobStore, run_id: str, status: str, *, reason: str 
         if current is None:
             return None
         summary = RunSummary.model_validate(current)
-        if summary.status in FINAL:
+        if summary.status in RUN_FINAL:
             return current
         update: dict[str, Any] = {"status": status}
         if status == "cancelled":

@@ -9,8 +9,8 @@ from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
-from shared.runs.control import ACTIVE
 from shared.runs.index import PREFIX, iter_before
+from shared.runs.status import RUN_ACTIVE
 from shared.storage.blobs import BlobStore
 
 log = logging.getLogger("harvest.retention")
@@ -36,7 +36,7 @@ async def purge_expired(store: BlobStore, *, now: datetime, days: int, keep: set
     """Delete the data of finished runs older than ``days`` (never an active run, nor one in ``keep``)."""
     cutoff = now - timedelta(days=days)
     runs = [e for e in await iter_before(store, cutoff)
-            if e["status"] not in ACTIVE and e["run_id"] not in (keep or set())]
+            if e["status"] not in RUN_ACTIVE and e["run_id"] not in (keep or set())]
     blobs = 0
     for entry in runs:
         blobs += await delete_run_data(store, entry["run_id"], entry["index_blob"])

@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
 
-FINISHED = ("completed", "partial", "failed", "cancelled")
+from shared.runs.status import RUN_FINAL, RUN_STATUSES
 
 
 def p95(values: list[float]) -> float | None:
@@ -21,7 +21,7 @@ def p95(values: list[float]) -> float | None:
 
 def compute_stats(entries: list[dict[str, Any]], *, days: int, since: datetime, now: datetime) -> dict[str, Any]:
     by_status = Counter(e["status"] for e in entries)
-    finished = [e for e in entries if e["status"] in FINISHED]
+    finished = [e for e in entries if e["status"] in RUN_FINAL]
     durations = [e["duration_s"] for e in finished if e.get("duration_s") is not None]
     per_day: dict[str, dict[str, int]] = defaultdict(lambda: {"runs": 0, "documents": 0, "chunks": 0, "failed": 0})
     failures: dict[str, dict[str, Any]] = {}
@@ -43,7 +43,7 @@ def compute_stats(entries: list[dict[str, Any]], *, days: int, since: datetime, 
         "since": since.isoformat(),
         "until": now.isoformat(),
         "runs": len(entries),
-        "by_status": {s: by_status.get(s, 0) for s in ("pending", "running", "suspended", *FINISHED)},
+        "by_status": {s: by_status.get(s, 0) for s in RUN_STATUSES},
         "success_rate": round(by_status.get("completed", 0) / len(finished), 4) if finished else None,
         "duration_s": {
             "mean": round(sum(durations) / len(durations), 3) if durations else None,

@@ -10,10 +10,9 @@ from typing import Any
 
 import requests
 
+from shared.runs.status import RUNTIME_ENDED
 from tests.conftest import REPO_ROOT
 from tests.e2e.conftest import Workspace
-
-TERMINAL = ("Completed", "Failed", "Terminated")
 
 
 def workspace(root: Path, azurite: str, **env: str) -> Workspace:
@@ -42,5 +41,5 @@ def wait_until(fetch: Any, done: Any, timeout: float = 120, what: str = "conditi
 
 def wait_run(base: str, run_id: str, timeout: float = 120) -> dict[str, Any]:
     url = f"{base}/runtime/webhooks/durabletask/instances/{run_id}"
-    return wait_until(lambda: requests.get(url, timeout=10).json(), lambda s: s.get("runtimeStatus") in TERMINAL,
+    return wait_until(lambda: requests.get(url, timeout=10).json(), lambda s: s.get("runtimeStatus") in RUNTIME_ENDED,
                       timeout, f"end of run {run_id}")

@@ -6,6 +6,7 @@ function-level route (issue 11)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -93,6 +94,18 @@ def wait_ended(s: Served, run_id: str) -> dict[str, Any]:
     return wait_until(poll, lambda r: r.status_code == 200, 180, f"end of {run_id}").json()
 
 
+def start_slow(s: Served, body: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """Start a run of the slow source; once its orchestration is fetching: the run's links and the source
+    orchestration's Durable status URL."""
+    started = s.call("POST", "/api/runs", json=body)
+    assert started.status_code == 202, started.text
+    links = started.json()
+    child = f"{s.base}/runtime/webhooks/durabletask/instances/{links['run_id']}:slow"
+    wait_until(lambda: requests.get(child, timeout=10), lambda r: r.status_code == 202 and
+               (r.json().get("customStatus") or {}).get("phase") == "fetch", 60, "the slow source fetching")
+    return links, child
+
+
 def test_ten_simultaneous_starts_make_one_run(served: Served) -> None:
     barrier = threading.Barrier(10)
 
@@ -133,13 +146,8 @@ def test_a_stale_active_run_marker_does_not_block_starts(served: Served) -> None
 
 
 def test_cancel_stops_the_whole_run_and_frees_its_sources(served: Served) -> None:
-    started = served.call("POST", "/api/runs", json={"sources": ["slow"]})
-    assert started.status_code == 202, started.text
-    links = started.json()
+    links, child = start_slow(served, {"sources": ["slow"]})
     run_id = links["run_id"]
-    child = f"{served.base}/runtime/webhooks/durabletask/instances/{run_id}:slow"
-    wait_until(lambda: requests.get(child, timeout=10), lambda r: r.status_code == 202 and
-               (r.json().get("customStatus") or {}).get("phase") == "fetch", 60, "the slow source fetching")
     busy = served.call("GET", f"/api/runs/{run_id}")
     assert busy.status_code == 202 and busy.json()["status"] == "running"
     cancelled = served.call("POST", links["cancelPostUri"].removeprefix(served.base), json={"reason": "too slow"})
@@ -188,3 +196,25 @@ def test_no_function_level_response_carries_a_durable_key_or_link(served: Served
     leaks = [(r.request.method, r.url, r.status_code) for r in served.seen
              if any(bad in (r.text + str(dict(r.headers))).lower() for bad in FORBIDDEN)]
     assert leaks == []
+
+
+def test_harvest_resume_continues_a_suspended_run_with_its_sources(served: Served) -> None:
+    """`harvest resume` resumed only the run orchestration of a suspended run: its source orchestrations
+    stayed suspended and the run waited for them for ever. It resumes the run as the API does now."""
+    served.gate.clear()  # the slow site holds its pages again
+    links, child = start_slow(served, {"sources": ["slow"], "full_refresh": True})
+    run_id = links["run_id"]
+    suspended = served.call("POST", links["suspendPostUri"].removeprefix(served.base), json={"reason": "later"})
+    assert suspended.status_code == 202 and suspended.json()["status"] == "suspended", suspended.text
+    assert requests.get(child, timeout=10).json()["runtimeStatus"] == "Suspended"  # the source too
+    served.ws.stop_all()  # the host stops with the run suspended
+    served.gate.set()
+    try:
+        resumed = served.ws.harvest("resume", "--json", timeout=150)
+    finally:
+        served.base = served.ws.serve()
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert [s["run_id"] for s in json.loads(resumed.stdout)] == [run_id]
+    view = served.call("GET", f"/api/runs/{run_id}").json()
+    counts = view["sources"]["slow"]["counts"]
+    assert view["status"] == "completed" and counts["added"] + counts["updated"] + counts["unchanged"] == PAGES, view

@@ -93,7 +93,7 @@ def test_the_package_holds_the_app_and_nothing_local() -> None:
                    "triggers/daily.py", "orchestrators/run.py", "activities/stages.py"):
         assert needed in files, needed
     assert any(f.startswith("samples/docs/") for f in files)  # the default manifest's folder source
-    for unwanted in (".venv/", "node_modules/", "tests/", ".git/", ".harvest/", "infra/", "bench/"):
+    for unwanted in (".venv/", "node_modules/", "tests/", ".git/", ".harvest/", "infra/", "bench/", "devhost/", "cli/"):
         assert not any(f.startswith(unwanted) for f in files), unwanted
     assert "local.settings.json" not in files and "pyproject.toml" not in files
     assert not any(f.endswith((".pyc", ".bicep")) for f in files)

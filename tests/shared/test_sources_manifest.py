@@ -1,5 +1,5 @@
-"""The manifest with every kind: validation with fields, describe_sources (no secrets), and the CLI
-`harvest sources validate|list` (in-process)."""
+"""The manifest with every kind: validation with fields, describe_sources (no secrets). The CLI over it:
+``tests/cli/test_sources.py``."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from devhost.cli import app
 from shared.errors import ConfigError
 from shared.manifest import describe_sources, load_manifest, parse_manifest
 
@@ -30,12 +28,17 @@ EVERY_KIND = """sources:
 """
 
 
-@pytest.fixture
-def manifest(tmp_path: Path) -> Path:
-    (tmp_path / "docs").mkdir()
-    path = tmp_path / "sources.yaml"
+def every_kind_manifest(root: Path) -> Path:
+    """``EVERY_KIND`` as ``root/sources.yaml``, with the folder its folder source reads."""
+    (root / "docs").mkdir()
+    path = root / "sources.yaml"
     path.write_text(EVERY_KIND)
     return path
+
+
+@pytest.fixture
+def manifest(tmp_path: Path) -> Path:
+    return every_kind_manifest(tmp_path)
 
 
 def test_every_kind_validates_and_describes_without_secrets(manifest: Path) -> None:
@@ -68,28 +71,3 @@ def test_problems_name_source_and_field(tmp_path: Path) -> None:
     assert "sources[2] (c).rate_limit" in fields
     assert "sources[3] (d).container" in fields
     assert "t0k3n" not in str(info.value)
-
-
-def test_cli_validate_and_list(manifest: Path, tmp_path: Path) -> None:
-    runner = CliRunner()
-    ok = runner.invoke(app, ["sources", "validate", str(manifest)])
-    assert ok.exit_code == 0, ok.output
-    assert "6 source(s), 5 enabled: valid" in ok.output
-    assert "app setting API_TOKEN is not set" in ok.output
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("sources:\n  - {id: news, kind: rss, url: 'https://f.example/x?token=abc'}\n"
-                   "  - {id: n2, kind: nope}\n")
-    failed = runner.invoke(app, ["sources", "validate", str(bad)])
-    assert failed.exit_code == 2
-    assert "sources[0] (news).url" in failed.output and "sources[1] (n2).kind" in failed.output
-    listed = runner.invoke(app, ["sources", "list", str(manifest), "--json"])
-    assert listed.exit_code == 0 and json.loads(listed.stdout)[0]["id"] == "notes"
-
-
-def test_cli_validate_reports_a_missing_folder(tmp_path: Path) -> None:
-    """Issue 12: `sources validate` called a manifest whose folder does not exist valid."""
-    manifest = tmp_path / "m.yaml"
-    manifest.write_text("sources:\n  - {id: notes, kind: folder, path: nowhere}\n")
-    result = CliRunner().invoke(app, ["sources", "validate", str(manifest)])
-    assert result.exit_code == 2, result.output
-    assert "notes" in result.output and "is not a directory" in result.output and ": valid" not in result.output

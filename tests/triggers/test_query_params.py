@@ -5,7 +5,7 @@ from __future__ import annotations
 import azure.functions as func
 import pytest
 
-from triggers.http import HttpError, query_int
+from triggers.http_requests import HttpError, query_int
 
 
 def request(**params: str) -> func.HttpRequest:

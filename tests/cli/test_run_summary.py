@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from devhost.commands.run import corpus_line
+from cli.commands.run import corpus_line
 
 TOTALS = {"added": 1, "updated": 2, "deleted": 3, "chunks_embedded": 4, "chunks_reused": 5}
 

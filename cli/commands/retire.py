@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from devhost.commands.common import checked_source_id, environment, err, fail
-from devhost.commands.sources import app as sources_app
+from cli.commands.common import checked_source_id, environment, err, fail
+from cli.commands.sources import app as sources_app
 
 
 def retire(source_id: Annotated[str, typer.Argument(help="The source id (as in its stored state).")],

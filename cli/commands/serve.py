@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from devhost.commands.common import (
+from cli.commands.common import (
     environment,
     err,
     exit_now,

@@ -1,4 +1,4 @@
-"""Terminal rendering of a run: live per-source progress and the final summary table."""
+"""Terminal rendering of a run: its live view (a table, or one plain line) and the final summary table."""
 
 from __future__ import annotations
 
@@ -8,46 +8,45 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from shared.runs.status import RUN_FINAL
+
 COLUMNS = ("discovered", "added", "updated", "unchanged", "deleted", "failed", "chunks_embedded",
            "chunks_reused")
 HEADERS = ("found", "added", "updated", "same", "deleted", "failed", "embedded", "reused")
 
 
-def progress_table(run_status: dict[str, Any], source_status: dict[str, dict[str, Any]]) -> Table:
-    custom = run_status.get("customStatus") or {}
-    title = f"run {run_status.get('instanceId')} — {run_status.get('runtimeStatus')}"
-    if isinstance(custom, dict) and custom.get("total"):
-        title += f" — {custom.get('done', 0)}/{custom['total']} sources"
-        if custom.get("eta_s") is not None:
-            title += f", ETA {custom['eta_s']:.0f} s"
+def view_table(view: dict[str, Any]) -> Table:
+    """The live view of a run (``shared.runs.operations.live_view``): per source its phase, position and
+    counts, and in the title the run's status, sources done and ETA."""
+    progress = view.get("progress") or {}
+    title = f"run {view['run_id']} — {view['status']}"
+    if progress.get("total"):
+        title += f" — {progress.get('done', 0)}/{progress['total']} sources"
+    if progress.get("eta_s") is not None and view["status"] not in RUN_FINAL:
+        title += f", ETA {progress['eta_s']:.0f} s"
     table = Table(title=title, title_justify="left")
     table.add_column("source")
     table.add_column("phase")
     for header in HEADERS:
         table.add_column(header, justify="right")
-    sources = custom.get("sources", {}) if isinstance(custom, dict) else {}
-    for sid, info in sources.items():
-        detail = source_status.get(sid) or {}
-        phase = info.get("status", "")
+    for sid, info in (view.get("sources") or {}).items():
+        phase = info.get("phase") or info.get("status", "")
+        if phase == "done":
+            phase = info.get("status", "done")
+        if pos := info.get("position"):
+            phase += f" {pos.get('batch')}/{pos.get('batches')} (page {pos.get('page')})"
         counts = info.get("counts") or {}
-        if phase == "running" and detail:
-            counts = detail.get("counts") or counts
-            phase = detail.get("phase", phase)
-            if detail.get("batches"):
-                phase += f" {detail.get('batch')}/{detail.get('batches')} (page {detail.get('page', 0) + 1})"
-        table.add_row(sid, phase, *(str(counts.get(c, "")) for c in COLUMNS))
+        table.add_row(sid, phase, *(str(counts.get(c, 0)) for c in COLUMNS))
     return table
 
 
-def progress_line(run_status: dict[str, Any]) -> str:
-    """One plain line of progress, for output that is not a terminal (a pipe, a log file, CI)."""
-    custom = run_status.get("customStatus") or {}
-    line = f"run {run_status.get('instanceId')}: {str(run_status.get('runtimeStatus', '')).lower()}"
-    if not isinstance(custom, dict):
-        return line
-    if custom.get("total"):
-        line += f", {custom.get('done', 0)}/{custom['total']} sources done"
-    states = [f"{sid} {info.get('status', '')}" for sid, info in (custom.get("sources") or {}).items()
+def view_line(view: dict[str, Any]) -> str:
+    """One plain line of the live view, for output that is not a terminal (a pipe, a log file, CI)."""
+    progress = view.get("progress") or {}
+    line = f"run {view['run_id']}: {view['status']}"
+    if progress.get("total"):
+        line += f", {progress.get('done', 0)}/{progress['total']} sources done"
+    states = [f"{sid} {info.get('status', '')}" for sid, info in (view.get("sources") or {}).items()
               if info.get("status") not in (None, "completed")]
     if states:
         line += " (" + ", ".join(states[:5]) + (", ..." if len(states) > 5 else "") + ")"

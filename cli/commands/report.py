@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from devhost.commands.common import checked_run_id, environment, err, fail
+from cli.commands.common import checked_run_id, err, fail, with_storage
 
 
 def report(run_id: Annotated[str, typer.Argument(help="The run id.")],
@@ -17,11 +16,7 @@ def report(run_id: Annotated[str, typer.Argument(help="The run id.")],
            ) -> None:
     """The run's HTML report: per-source table, stage timings, documents over time, errors by reason."""
     checked_run_id(run_id)
-    env = environment()
-    try:
-        html = asyncio.run(_report(run_id))
-    finally:
-        env.close()
+    html = with_storage(lambda: _report(run_id))
     if html is None:
         raise fail(f"no run record for {run_id!r}", 1)
     if out is None:
@@ -32,21 +27,13 @@ def report(run_id: Annotated[str, typer.Argument(help="The run id.")],
 
 
 async def _report(run_id: str) -> str | None:
-    """The report written at the end of the run, or one rendered now from the run record."""
+    """The report written at the end of the run, or one rendered now from the run record (as the API's)."""
     from shared.pipeline.context import open_context
-    from shared.report import render_report
-    from shared.runs import timeline
-    from shared.storage.records import read_run
+    from shared.runs.operations import report_html
 
     async with open_context() as ctx:
-        stored = await ctx.store.read_bytes(f"runs/{run_id}/report.html")
-        if stored is not None:
-            return stored.decode("utf-8")
-        summary = await read_run(ctx.store, run_id)
-    if summary is None:
-        return None
-    data = summary.model_dump(mode="json")
-    return render_report(data, timeline.from_source_results(data))
+        html = await report_html(ctx.store, run_id)
+    return None if html is None else html.decode("utf-8")
 
 
 def register(app: typer.Typer) -> None:

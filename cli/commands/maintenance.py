@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Annotated, Any
 
 import typer
 
-from devhost.commands.common import environment, err, fail
+from cli.commands.common import err, fail, with_storage
 
 
 def compact(
@@ -17,11 +16,7 @@ def compact(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Keep the newest N versions of every document and delete the rest; sweep unreferenced versions."""
-    env = environment(check_manifest=True)
-    try:
-        results = asyncio.run(_compact(keep, source))
-    finally:
-        env.close()
+    results = with_storage(lambda: _compact(keep, source), check_manifest=True)
     if as_json:
         print(json.dumps(results, indent=2))
         return

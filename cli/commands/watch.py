@@ -1,5 +1,6 @@
-"""`harvest status RUN_ID --watch`: the live view of a run, refreshed until it ends. Reads the run record
-and the local host's instance state from storage, so it works whichever process hosts the run."""
+"""`harvest status RUN_ID --watch`: the live view of a run (``shared.runs.operations.live_view``), refreshed
+until it ends. Reads the run record and the local host's instance state from storage, so it works whichever
+process hosts the run, and says so when none does."""
 
 from __future__ import annotations
 
@@ -7,63 +8,25 @@ import asyncio
 from typing import Any
 
 from rich.live import Live
-from rich.table import Table
 
-from devhost.commands.common import err
-from devhost.progress import COLUMNS, HEADERS
-
-DONE = {"completed", "partial", "failed", "cancelled"}
-
-
-def view_table(view: dict[str, Any]) -> Table:
-    progress = view.get("progress") or {}
-    title = f"run {view['run_id']} — {view['status']}"
-    if progress.get("total"):
-        title += f" — {progress.get('done', 0)}/{progress['total']} sources"
-    if progress.get("eta_s") is not None and view["status"] not in DONE:
-        title += f", ETA {progress['eta_s']:.0f} s"
-    table = Table(title=title, title_justify="left")
-    table.add_column("source")
-    table.add_column("phase")
-    for header in HEADERS:
-        table.add_column(header, justify="right")
-    for sid, info in (view.get("sources") or {}).items():
-        phase = info.get("phase") or info.get("status", "")
-        if phase == "done":
-            phase = info.get("status", "done")
-        if pos := info.get("position"):
-            phase += f" {pos.get('batch')}/{pos.get('batches')} (page {pos.get('page')})"
-        counts = info.get("counts") or {}
-        table.add_row(sid, phase, *(str(counts.get(c, 0)) for c in COLUMNS))
-    return table
+from cli.commands.common import err
+from cli.render import view_table
+from shared.runs.status import RUN_FINAL
 
 
 async def read_view(run_id: str, task_hub: str, connection_string: str) -> tuple[dict[str, Any] | None, bool]:
     """The live view of the run, and whether a local host holds the task hub (so something runs it)."""
+    from cli.instances import StoredInstances
     from devhost.store import InstanceStore
-    from shared.names import source_instance_id
     from shared.pipeline.context import open_context
-    from shared.runs.view import live_view
-    from shared.storage.records import read_run
+    from shared.runs.operations import live_view
 
     store = InstanceStore(connection_string, task_hub)
-    await store.open()
     try:
+        await store.open()  # inside: an open that fails (storage gone) still closes what it opened
         async with open_context() as ctx:
-            summary = await read_run(ctx.store, run_id)
-        record = summary.model_dump(mode="json") if summary else None
-        state = await store.read_state(run_id)
-        runtime = None
-        if state is not None:
-            runtime = {"instanceId": run_id, "runtimeStatus": state["runtimeStatus"],
-                       "customStatus": state.get("customStatus"), "output": state.get("output"), "input": None}
-        children: dict[str, dict[str, Any]] = {}
-        for sid, info in ((record or {}).get("sources") or {}).items():
-            if info.get("status") in ("pending", "running"):
-                child = await store.read_state(source_instance_id(run_id, sid))
-                if child and child["runtimeStatus"] in ("Running", "Pending", "Suspended"):
-                    children[sid] = child.get("customStatus") or {}
-        return live_view(record, runtime, children), await hosted(store)
+            view = await live_view(ctx.store, StoredInstances(store), run_id)
+        return view, await hosted(store)
     finally:
         await store.close()
 
@@ -84,11 +47,11 @@ async def watch(run_id: str, task_hub: str, connection_string: str,
     """Follow the run until it ends. Returns the last view and, when watching had to stop before the run
     ended, one line saying why: storage stopped answering, or no host has run it for a few polls."""
     view, is_hosted, note = await _read(run_id, task_hub, connection_string)
-    if view is None or view["status"] in DONE or note is not None:
+    if view is None or view["status"] in RUN_FINAL or note is not None:
         return view, note
     unhosted = 0 if is_hosted else 1
     with Live(view_table(view), console=err, refresh_per_second=4) as live:
-        while view["status"] not in DONE:
+        while view["status"] not in RUN_FINAL:
             if unhosted >= 3:  # the lease is renewed every 5 s: gone for 3 polls means nobody runs it
                 return view, (f"run {run_id} is unfinished and no local host is running it; "
                               "`harvest resume` (or `harvest serve`) continues it")

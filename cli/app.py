@@ -1,4 +1,4 @@
-"""The ``harvest`` command. Each command lives in ``devhost/commands/`` and registers itself here.
+"""The ``harvest`` command. Each command lives in ``cli/commands/`` and registers itself here.
 
 ``harvest run`` starts the local host in this process (on a free port), POSTs ``/api/runs`` to it —
 the same starter and orchestrators Azure runs — follows the status-query URL, and prints a summary.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from devhost.commands import corpus, maintenance, report, retire, run, runs, serve, sources, status, verify
+from cli.commands import corpus, maintenance, report, retire, run, runs, serve, sources, status, verify
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Harvest: keep a search corpus fresh.")
 

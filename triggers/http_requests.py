@@ -1,6 +1,7 @@
-"""What every operator route shares: one error path (``HttpError`` → ``{"error", "details"}``), strict
-query and path parsing, small JSON bodies, the blob store, logging context, and no traceback ever
-reaching a client (an unexpected exception is logged and answered 500 without details)."""
+"""What every operator route shares when it handles a request: one error path (``HttpError`` → ``{"error",
+"details"}``; the run service's ``RunNotFound`` → 404 and ``RunConflict`` → 409), strict query and path
+parsing, small JSON bodies, the blob store, logging context, and no traceback ever reaching a client (an
+unexpected exception is logged and answered 500 without details)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,12 @@ import azure.functions as func
 
 from shared.errors import ConfigError
 from shared.logs import configure_logging, log_context
+from shared.names import RUN_ID
+from shared.runs.operations import RunConflict, RunNotFound
 from shared.storage.blobs import BlobStore
 from triggers.responses import error_response
 
 log = logging.getLogger("harvest.triggers")
-RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-SOURCE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 ALWAYS_ALLOWED = {"code"}  # the function key, when passed in the query string
 Handler = Callable[..., Awaitable[func.HttpResponse]]
 
@@ -51,6 +52,10 @@ def handler(fn: Handler) -> Handler:
                 return await fn(req, *args, **kwargs)
             except HttpError as exc:
                 return error_response(exc.status, exc.error, exc.details, exc.headers)
+            except RunNotFound as exc:
+                return error_response(404, "run not found", [{"field": "run_id", "message": str(exc)}])
+            except RunConflict as exc:
+                return error_response(409, exc.message, [{"field": "run_id", "message": exc.hint}])
             except ConfigError as exc:
                 log.warning("%s: configuration problem: %s", fn.__name__, exc)
                 return error_response(503, "Harvest is misconfigured", exc.problems)
@@ -68,7 +73,7 @@ def check_query(req: func.HttpRequest, allowed: set[str]) -> None:
 
 
 def query_int(req: func.HttpRequest, name: str, default: int, low: int, high: int) -> int:
-    raw = req.params.get(name)
+    raw: str | None = req.params.get(name)
     if raw is None:
         return default
     if re.fullmatch(r"\s*-\d{1,9}\s*", raw):
@@ -91,7 +96,7 @@ def query_choice(req: func.HttpRequest, name: str, choices: tuple[str, ...]) -> 
 
 
 def query_datetime(req: func.HttpRequest, name: str) -> datetime | None:
-    raw = req.params.get(name)
+    raw: str | None = req.params.get(name)
     if raw is None or raw == "":
         return None
     try:
@@ -104,7 +109,7 @@ def query_datetime(req: func.HttpRequest, name: str) -> datetime | None:
 
 
 def query_text(req: func.HttpRequest, name: str, pattern: re.Pattern[str]) -> str | None:
-    raw = req.params.get(name)
+    raw: str | None = req.params.get(name)
     if raw is None or raw == "":
         return None
     raw = str(raw)
@@ -114,10 +119,16 @@ def query_text(req: func.HttpRequest, name: str, pattern: re.Pattern[str]) -> st
 
 
 def path_id(req: func.HttpRequest, name: str, pattern: re.Pattern[str]) -> str:
-    value = str((req.route_params or {}).get(name, ""))
+    value: str = (req.route_params or {}).get(name, "")
     if not pattern.fullmatch(value):
         raise HttpError(400, "invalid request", [{"field": name, "message": "invalid identifier"}])
     return value
+
+
+def run_route_id(req: func.HttpRequest) -> str:
+    """The ``{run_id}`` of a route on one run, which takes no query parameters."""
+    check_query(req, set())
+    return path_id(req, "run_id", RUN_ID)
 
 
 def json_body(req: func.HttpRequest, max_bytes: int) -> dict[str, Any]:

@@ -8,14 +8,12 @@ import logging
 import os
 import sys
 from typing import Annotated, Any
-from urllib.parse import quote
 
 import typer
 from rich.live import Live
 
-from devhost.commands.common import (
+from cli.commands.common import (
     EXIT,
-    TERMINAL,
     close_sdk_session,
     environment,
     err,
@@ -25,10 +23,12 @@ from devhost.commands.common import (
     run_interruptible,
     stop_host,
 )
-from devhost.durable_api import RPC_PREFIX
+from cli.instances import host_orchestrations
+from cli.render import print_summary, view_line, view_table
 from devhost.environment import Environment
 from devhost.keys import client_headers
-from devhost.progress import print_summary, progress_line, progress_table
+from shared.runs.engine import Instance, OrchestrationControl, Orchestrations
+from shared.runs.status import RUNTIME_ACTIVE, RUNTIME_ENDED
 
 
 def run(
@@ -116,26 +116,25 @@ async def _run(env: Environment, body: dict[str, Any], *, live: bool, where: dic
                 if resp.status != 202:
                     details = "; ".join(f"{d['field']}: {d['message']}" for d in started.get("details", []))
                     raise fail(f"{started.get('error', resp.status)}" + (f" — {details}" if details else ""))
-            # the CLI hosts (or shares) the local host: it follows the orchestration itself (on the extension's
-            # local RPC endpoint, which needs no key), not the API view
-            status_url = f"{base_url}{RPC_PREFIX}/instances/{quote(started['run_id'], safe='')}"
+            # the CLI hosts (or shares) the local host: it reads the orchestrations on the extension's local RPC
+            # endpoint (which needs no key), and the run record from storage
             where["run_id"] = started["run_id"]
             if not live:
                 err.print(f"run {started['run_id']} started; status: {started['statusQueryGetUri']}",
                           highlight=False, soft_wrap=True)
-            status = await _follow(http, base_url, status_url, live=live)
+            status = await _follow(host_orchestrations(base_url, env.task_hub), started["run_id"], live=live)
     finally:
         if host is not None:
             await stop_host(host)
         else:
             await close_sdk_session()
-    if status.get("runtimeStatus") != "Completed" or not isinstance(status.get("output"), dict):
+    if status is None or status.runtime_status != "Completed" or not isinstance(status.output, dict):
         from orchestrators.calls import failure_reason
 
-        raise fail(f"run {started['run_id']} ended {status.get('runtimeStatus')}: "
-                   f"{failure_reason(str(status.get('output')))}", 1)
-    output: dict[str, Any] = status["output"]
-    return output
+        ended = status.runtime_status if status else "unknown"
+        raise fail(f"run {started['run_id']} ended {ended}: {failure_reason(str(status.output if status else None))}",
+                   1)
+    return status.output
 
 
 async def _answers(base_url: str) -> bool:
@@ -150,41 +149,34 @@ async def _answers(base_url: str) -> bool:
         return False
 
 
-async def _follow(http: Any, base_url: str, status_url: str, *, live: bool) -> dict[str, Any]:
-    async def poll() -> dict[str, Any]:
-        async with http.get(status_url) as resp:
-            body: dict[str, Any] = await resp.json(content_type=None)
-            return body
-
-    async def details(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-        custom = status.get("customStatus") or {}
-        for sid, info in (custom.get("sources") or {}).items() if isinstance(custom, dict) else []:
-            if info.get("status") == "running":
-                iid = quote(f"{status['instanceId']}:{sid}", safe="")
-                async with http.get(f"{base_url}/runtime/webhooks/durabletask/instances/{iid}") as resp:
-                    if resp.status in (200, 202):
-                        out[sid] = (await resp.json(content_type=None)).get("customStatus") or {}
-        return out
-
-    status = await poll()
-    if not live:  # not a terminal: a plain line whenever the progress changes
-        shown = ""
-        while status.get("runtimeStatus") not in TERMINAL:
-            if (line := progress_line(status)) != shown:
-                err.print(line, highlight=False, markup=False, soft_wrap=True)
-                shown = line
-            await asyncio.sleep(0.5)
-            status = await poll()
-        return status
-    with Live(progress_table(status, {}), console=err, refresh_per_second=4, transient=True) as view:
-        while status.get("runtimeStatus") not in TERMINAL:
-            await asyncio.sleep(0.5)
-            status = await poll()
-            view.update(progress_table(status, await details(status)))
-    return status
+def _ended(view: dict[str, Any] | None) -> bool:
+    return view is not None and view.get("runtime_status") in RUNTIME_ENDED
 
 
+async def _follow(engine: Orchestrations, run_id: str, *, live: bool) -> Instance | None:
+    """Show the run's live view (``shared.runs.operations.live_view``) until its orchestration ends; its
+    final state."""
+    from shared.pipeline.context import open_context
+    from shared.runs.operations import live_view
+
+    async with open_context() as ctx:
+        view = await live_view(ctx.store, engine, run_id)
+        if not live:  # not a terminal: a plain line whenever the progress changes
+            shown = ""
+            while not _ended(view):
+                if view is not None and (line := view_line(view)) != shown:
+                    err.print(line, highlight=False, markup=False, soft_wrap=True)
+                    shown = line
+                await asyncio.sleep(0.5)
+                view = await live_view(ctx.store, engine, run_id)
+        else:
+            with Live(console=err, refresh_per_second=4, transient=True) as shown_live:
+                while not _ended(view):
+                    if view is not None:
+                        shown_live.update(view_table(view))
+                    await asyncio.sleep(0.5)
+                    view = await live_view(ctx.store, engine, run_id)
+    return await engine.get(run_id)
 
 
 def resume(
@@ -209,13 +201,40 @@ def resume(
     raise typer.Exit(1 if 1 in codes else 3 if 3 in codes else 0)
 
 
-async def _resume(env: Environment, *, live: bool) -> list[dict[str, Any]]:
+async def _unfinished_runs(base_url: str) -> list[str]:
+    """The run orchestrations in the task hub that have not ended, oldest first."""
     import aiohttp
 
+    from shared import names
+
+    query = ",".join(sorted(s for s in RUNTIME_ACTIVE if s != "ContinuedAsNew"))
+    async with aiohttp.ClientSession(headers=client_headers()) as http, http.get(
+            f"{base_url}/runtime/webhooks/durabletask/instances?runtimeStatus={query}") as resp:
+        listed = await resp.json(content_type=None)
+    unfinished = [s for s in listed if s.get("name") == names.RUN_ORCHESTRATOR]
+    return [s["instanceId"] for s in sorted(unfinished, key=lambda s: s.get("createdTime", ""))]
+
+
+async def _resume_suspended(engine: OrchestrationControl, run_id: str) -> None:
+    """A suspended run is resumed as ``POST /api/runs/{id}/resume`` does it: with its source orchestrations,
+    and its record back to running."""
+    from shared.pipeline.context import open_context
+    from shared.runs import operations
+
+    async with open_context() as ctx:
+        run = await engine.get(run_id)
+        if run is None or run.runtime_status != "Suspended":
+            return
+        try:
+            await operations.control(ctx.store, engine, run_id, "resume", "harvest resume")
+        except (operations.RunNotFound, operations.RunConflict) as exc:
+            err.print(f"{exc}: left as it is", highlight=False, markup=False)
+
+
+async def _resume(env: Environment, *, live: bool) -> list[dict[str, Any]]:
     from devhost.lock import HostLockError
     from devhost.worker import WorkerLoadError
     from orchestrators.calls import failure_reason
-    from shared import names
 
     host = local_host(env, port=0, fire_timers=False)
     try:
@@ -226,24 +245,18 @@ async def _resume(env: Environment, *, live: bool) -> list[dict[str, Any]]:
         raise fail(f"{exc}; `harvest serve` resumes unfinished runs by itself") from None
     summaries: list[dict[str, Any]] = []
     try:
-        api = f"{host.base_url}/runtime/webhooks/durabletask/instances"
-        async with aiohttp.ClientSession(headers=client_headers()) as http:
-            async with http.get(f"{api}?runtimeStatus=Pending,Running,Suspended") as resp:
-                listed = await resp.json(content_type=None)
-            unfinished = [s for s in listed if s.get("name") == names.RUN_ORCHESTRATOR]
-            for item in sorted(unfinished, key=lambda s: s.get("createdTime", "")):
-                iid = quote(item["instanceId"], safe="")
-                if item.get("runtimeStatus") == "Suspended":
-                    async with http.post(f"{api}/{iid}/resume?reason=harvest+resume"):
-                        pass
-                err.print(f"resuming run {item['instanceId']}", highlight=False)
-                status = await _follow(http, host.base_url, f"{api}/{iid}", live=live)
-                if isinstance(status.get("output"), dict):
-                    summaries.append(status["output"])
-                else:
-                    err.print(f"run {item['instanceId']} ended {status.get('runtimeStatus')}: "
-                              f"{failure_reason(str(status.get('output')))}", highlight=False, markup=False)
-                    summaries.append({"run_id": item["instanceId"], "status": "failed", "sources": {}})
+        engine = host_orchestrations(host.base_url, env.task_hub)
+        for run_id in await _unfinished_runs(host.base_url):
+            await _resume_suspended(engine, run_id)
+            err.print(f"resuming run {run_id}", highlight=False)
+            status = await _follow(engine, run_id, live=live)
+            if status is not None and isinstance(status.output, dict):
+                summaries.append(status.output)
+            else:
+                ended = status.runtime_status if status else "unknown"
+                err.print(f"run {run_id} ended {ended}: {failure_reason(str(status.output if status else None))}",
+                          highlight=False, markup=False)
+                summaries.append({"run_id": run_id, "status": "failed", "sources": {}})
     finally:
         await stop_host(host)
     return summaries

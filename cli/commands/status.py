@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Annotated, Any
 
 import typer
 
-from devhost.commands.common import (
+from cli.commands.common import (
     checked_run_id,
     environment,
     fail,
     out,
     run_interruptible,
+    with_storage,
 )
-from devhost.progress import print_summary
+from cli.render import print_summary
 
 
 def status(run_id: Annotated[str, typer.Argument(help="The run id (e.g. run-20261123T101500Z-ab12cd).")],
@@ -24,11 +24,11 @@ def status(run_id: Annotated[str, typer.Argument(help="The run id (e.g. run-2026
            ) -> None:
     """The run's status and per-source counts, from its run record in Blob storage."""
     checked_run_id(run_id)
-    env = environment()
     if watch:
-        from devhost.commands.watch import view_table
-        from devhost.commands.watch import watch as follow
+        from cli.commands.watch import watch as follow
+        from cli.render import view_table
 
+        env = environment()
         try:
             view, note = run_interruptible(follow(run_id, env.task_hub, env.connection_string), env,
                                            lambda: "stopped watching")
@@ -44,10 +44,7 @@ def status(run_id: Annotated[str, typer.Argument(help="The run id (e.g. run-2026
         if note is not None:
             raise fail(note, 1)
         return
-    try:
-        summary = asyncio.run(_read_run(run_id))
-    finally:
-        env.close()
+    summary = with_storage(lambda: _read_run(run_id))
     if summary is None:
         raise fail(f"no run record for {run_id!r}", 1)
     if as_json:

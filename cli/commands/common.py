@@ -16,11 +16,11 @@ from rich.console import Console
 
 from devhost.environment import AzuriteError, Environment, prepare
 from shared.errors import ConfigError
+from shared.names import RUN_ID, SOURCE_ID
 
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 140)  # progress, messages, errors
 out = Console(width=None if sys.stdout.isatty() else 140)  # output: tables (`harvest runs > f` keeps them)
 EXIT = {"completed": 0, "failed": 1, "partial": 3, "cancelled": 1}
-TERMINAL = {"Completed", "Failed", "Terminated", "Canceled"}
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -30,8 +30,6 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 def checked_run_id(run_id: str) -> str:
     """The run id, if it is one the API would accept (the same pattern); else exit 2 with one line."""
-    from triggers.http import RUN_ID
-
     if not RUN_ID.fullmatch(run_id):
         raise fail(f"{run_id!r} is not a run id (like run-20261123T101500Z-ab12cd: letters, digits, '.', '_', "
                    "'-'; see `harvest runs`)")
@@ -40,8 +38,6 @@ def checked_run_id(run_id: str) -> str:
 
 def checked_source_id(source_id: str, where: str = "--source") -> str:
     """The source id, if it is one the API would accept (the same pattern); else exit 2 naming ``where``."""
-    from triggers.http import SOURCE_ID
-
     if not SOURCE_ID.fullmatch(source_id):
         raise fail(f"{where}: {source_id!r} is not a source id (lowercase letters, digits, '_', '-')")
     return source_id
@@ -71,6 +67,17 @@ def environment(manifest: str | None = None, *, check_manifest: bool = False,
         raise fail(str(exc)) from None
     except ConfigError as exc:
         raise fail(str(exc)) from None
+
+
+def with_storage[T](work: Callable[[], Coroutine[Any, Any, T]], manifest: str | None = None, *,
+                    check_manifest: bool = False) -> T:
+    """``work()`` run once settings, manifest and storage are ready (``environment``); storage the command
+    started (Azurite) is stopped afterwards."""
+    env = environment(manifest, check_manifest=check_manifest)
+    try:
+        return asyncio.run(work())
+    finally:
+        env.close()
 
 
 def setup_logging(verbose: bool, default: int = logging.WARNING) -> None:

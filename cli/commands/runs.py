@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -11,10 +10,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from devhost.commands.common import environment, err, fail, out
-from shared.models import RunStatus
-
-STATUSES = RunStatus.__args__  # type: ignore[attr-defined]
+from cli.commands.common import err, fail, out, with_storage
+from shared.runs.status import RUN_STATUSES as STATUSES
 
 
 def parse_since(value: str | None) -> datetime | None:
@@ -43,11 +40,7 @@ def runs(
     if status is not None and status not in STATUSES:
         raise fail(f"--status must be one of {', '.join(STATUSES)}")
     after = parse_since(since)
-    env = environment()
-    try:
-        items = asyncio.run(_list(status, source, after, limit))
-    finally:
-        env.close()
+    items = with_storage(lambda: _list(status, source, after, limit))
     if as_json:
         print(json.dumps(items, indent=2))
         return

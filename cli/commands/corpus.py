@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from devhost.commands.common import (
+from cli.commands.common import (
     checked_source_id,
     environment,
     err,

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from devhost.commands.common import err, fail, out
+from cli.commands.common import err, fail, out
 
 app = typer.Typer(no_args_is_help=True, help="Check and show the source manifest (sources.yaml).")
 

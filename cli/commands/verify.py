@@ -4,13 +4,12 @@ were found and not repaired."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from devhost.commands.common import checked_source_id, environment, err
+from cli.commands.common import checked_source_id, err, with_storage
 
 if TYPE_CHECKING:  # the CLI imports shared/ lazily to start fast
     from shared.verify import VerifyReport
@@ -22,11 +21,7 @@ def verify(repair: Annotated[bool, typer.Option("--repair", help="Fix what can b
     """Check every current version blob, document record, checkpoint and hint index; --repair fixes them."""
     for source_id in source or []:
         checked_source_id(source_id)
-    env = environment()
-    try:
-        report = asyncio.run(_verify(source, repair))
-    finally:
-        env.close()
+    report = with_storage(lambda: _verify(source, repair))
     if as_json:
         print(json.dumps(report.to_json(), indent=2))
     else:

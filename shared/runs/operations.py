@@ -1,0 +1,225 @@
+"""Run operations: one service for the HTTP triggers (``triggers/run_history.py``, ``triggers/run_control.py``)
+and the CLI (``harvest status --watch``, ``harvest report``, ``harvest run``): a run's live view, its report,
+cancel, suspend, resume and purge. The callers only parse, call and render.
+
+Host-free: every operation takes the ``BlobStore`` and an engine (``shared.runs.engine``), which the
+triggers implement with the Durable client and the CLI with the local host.
+
+Cancel, suspend and resume apply the Durable operation to the run *and* every source orchestration it
+started (a Durable terminate stops only the one instance), then record the new status in the run record
+and the run index. Cancelling first fences the run (its activities write nothing more, even in a source
+orchestration that started just before the terminate), and afterwards releases the source claims and the
+active-run place, so the next run can start at once, and sends the notifications that list ``cancelled``
+(the orchestrator never reaches its own notify step once terminated).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared import names
+from shared.models import RunSummary
+from shared.notify import notify
+from shared.redact import redact_value
+from shared.report import render_report
+from shared.runs import active, timeline
+from shared.runs.control import mark_cancelled, record_notifications, release_claims, set_status
+from shared.runs.engine import Instance, OrchestrationControl, Orchestrations
+from shared.runs.index import delete_index
+from shared.runs.retention import delete_run_data
+from shared.runs.status import RUN_FINAL
+from shared.runs.view import compose, running_source_ids
+from shared.settings import Settings, get_settings
+from shared.storage import layout, records
+from shared.storage.blobs import BlobStore
+
+log = logging.getLogger("harvest.runs")
+CONTROL_CONCURRENCY = 16  # source orchestrations terminated / suspended / resumed at once
+VIEW_CHILDREN = 64  # running source orchestrations whose own progress the live view reads
+
+
+def child_instance_id(run_id: str, source_id: str) -> str:
+    """The instance id of the run's orchestration of one source (``shared.names`` builds it)."""
+    return names.source_instance_id(run_id, source_id)
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str  # the engine's method, applied to the run and its source orchestrations
+    applies_to: frozenset[str]  # the run orchestration's runtime statuses it applies to
+    after: str  # the run record's status afterwards
+
+
+OPERATIONS = {
+    "cancel": Operation("terminate", frozenset({"Pending", "Running", "Suspended"}), "cancelled"),
+    "suspend": Operation("suspend", frozenset({"Pending", "Running"}), "suspended"),
+    "resume": Operation("resume", frozenset({"Suspended"}), "running"),
+}
+
+
+class RunNotFound(LookupError):
+    """Neither a run record nor an orchestration of this id."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"no run {run_id!r}")
+        self.run_id = run_id
+
+
+class RunConflict(Exception):
+    """The run is in no state the operation applies to; ``hint`` says which states it needs."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.message, self.hint = message, hint
+
+
+class RunStillActive(RunConflict):
+    """Purge refused: the run's orchestration has not ended (cancel it first)."""
+
+
+@dataclass(frozen=True)
+class ControlResult:
+    run_id: str
+    operation: str
+    status: str  # the run record's status afterwards
+    reason: str
+    released_sources: list[str] = field(default_factory=list)  # cancel: the source claims it released
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    run_id: str
+    blobs: int
+    instances: int
+
+
+async def read_run(store: BlobStore, engine: Orchestrations, run_id: str) -> tuple[RunSummary | None, Instance | None]:
+    """The run record and the run orchestration's state (either may be missing). Both reads finish before
+    an error of either is raised, so none is left running against a client its caller then closes."""
+    summary, run = await asyncio.gather(records.read_run(store, run_id), engine.get(run_id), return_exceptions=True)
+    if isinstance(summary, BaseException):
+        raise summary
+    if isinstance(run, BaseException):
+        raise run
+    return summary, run
+
+
+async def running_children(engine: Orchestrations, run_id: str, source_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The progress (custom status) of each of these source orchestrations that is still active."""
+
+    async def one(sid: str) -> tuple[str, dict[str, Any] | None]:
+        child = await engine.get(child_instance_id(run_id, sid))
+        return sid, child.progress if child is not None and child.active else None
+
+    found = await asyncio.gather(*(one(sid) for sid in source_ids[:VIEW_CHILDREN]), return_exceptions=True)
+    children: dict[str, dict[str, Any]] = {}
+    for result in found:  # every read has finished: none is left running against a closing client
+        if isinstance(result, BaseException):
+            raise result
+        if result[1] is not None:
+            children[result[0]] = result[1]
+    return children
+
+
+async def live_view(store: BlobStore, engine: Orchestrations, run_id: str) -> dict[str, Any] | None:
+    """The run as ``GET /api/runs/{id}`` shows it (``shared.runs.view``), None when there is no such run.
+    Its ``runtime_status`` is the run orchestration's (None before it exists or after it was purged)."""
+    summary, run = await read_run(store, engine, run_id)
+    record = summary.model_dump(mode="json") if summary else None
+    children = await running_children(engine, run_id, running_source_ids(record, run)) if run and run.active else {}
+    return compose(record, run, children)
+
+
+def render_run_report(summary: RunSummary, history: list[dict[str, Any]] | None = None) -> str:
+    """The run's HTML report, its record redacted. ``history``: the Durable history events of its source
+    orchestrations, for the documents-over-time chart; without it, each source counts at its finish time."""
+    data = summary.model_dump(mode="json")
+    points = timeline.cumulative(timeline.processed_events(history), summary.started_at) if history else []
+    return render_report(redact_value(data), points or timeline.from_source_results(data))
+
+
+async def report_html(store: BlobStore, run_id: str) -> bytes | None:
+    """The report written when the run ended (``layout.report_blob``), or one rendered now from the run
+    record (a run still going, or one whose report was not written); None when there is no record."""
+    stored = await store.read_bytes(layout.report_blob(run_id))
+    if stored is not None:
+        return stored
+    summary = await records.read_run(store, run_id)
+    return None if summary is None else render_run_report(summary).encode("utf-8")
+
+
+async def apply_to_run(engine: OrchestrationControl, method: str, run_id: str, source_ids: list[str], reason: str,
+                       *, parent: bool = True) -> None:
+    """terminate/suspend/resume the run (unless ``parent`` is False: it already ended), then every source
+    orchestration it may have started (one that does not exist or already ended is fine)."""
+    if parent:
+        await getattr(engine, method)(run_id, reason)
+    limit = asyncio.Semaphore(CONTROL_CONCURRENCY)
+
+    async def child(sid: str) -> None:
+        async with limit:
+            try:
+                await getattr(engine, method)(child_instance_id(run_id, sid), reason)
+            except Exception as exc:  # not started yet, or already finished
+                log.debug("%s %s: %s", method, child_instance_id(run_id, sid), exc)
+
+    await asyncio.gather(*(child(sid) for sid in source_ids))
+
+
+async def control(store: BlobStore, engine: OrchestrationControl, run_id: str, operation: str, reason: str,
+                  *, settings: Settings | None = None) -> ControlResult:
+    """Cancel, suspend or resume a run (``OPERATIONS``). Raises ``RunNotFound``, or ``RunConflict`` when the
+    run is in no state the operation applies to (a run already final never changes)."""
+    op = OPERATIONS[operation]
+    summary, run = await read_run(store, engine, run_id)
+    if run is None and summary is None:
+        raise RunNotFound(run_id)
+    current = run.runtime_status if run else None
+    final = summary is not None and summary.status in RUN_FINAL
+    # a cancel that terminated the orchestration but stopped before the record followed: finish it
+    unfinished = operation == "cancel" and current == "Terminated" and summary is not None and not final
+    if final or (current not in op.applies_to and not unfinished):
+        shown = summary.status if final and summary is not None else (current or "unknown")
+        needed = " or ".join(sorted(s.lower() for s in op.applies_to))
+        raise RunConflict(f"cannot {operation} run {run_id}: it is {shown.lower()}",
+                          f"{operation} applies to runs that are {needed}")
+    source_ids = list(summary.sources) if summary else []
+    if operation == "cancel":
+        await mark_cancelled(store, run_id, reason)  # first: from now on the run's activities write nothing
+    await apply_to_run(engine, op.method, run_id, source_ids, reason, parent=not unfinished)
+    updated = await set_status(store, run_id, op.after, reason=reason)
+    released: list[str] = []
+    if operation == "cancel":
+        released = await release_claims(store, run_id, source_ids)
+        await active.release(store, run_id)
+        if updated is not None and updated.status == "cancelled":
+            await _notify_cancelled(store, updated, settings or get_settings())
+    return ControlResult(run_id, operation, updated.status if updated else op.after, reason, released)
+
+
+async def _notify_cancelled(store: BlobStore, summary: RunSummary, settings: Settings) -> None:
+    """Channels that list ``cancelled`` are sent from here (failures are recorded, never raised)."""
+    sent = [n.model_dump(mode="json") for n in await notify(settings, summary)]
+    if sent:
+        await record_notifications(store, summary.run_id, sent)
+
+
+async def purge(store: BlobStore, engine: OrchestrationControl, run_id: str) -> PurgeResult:
+    """Delete everything kept about an ended run: its record, report, staged data, index entry and the
+    history of its orchestrations. Raises ``RunNotFound``, or ``RunStillActive`` while it is going."""
+    summary, run = await read_run(store, engine, run_id)
+    if summary is None and run is None:
+        raise RunNotFound(run_id)
+    if run is not None and run.active:
+        raise RunStillActive(f"run {run_id} is still {run.runtime_status.lower()}",
+                             "purge applies to runs that have ended: cancel it first")
+    instances = await engine.purge(run_id)
+    for sid in summary.sources if summary else {}:
+        instances += await engine.purge(child_instance_id(run_id, sid))
+    blobs = await delete_run_data(store, run_id, None)
+    if summary is not None:
+        await delete_index(store, summary)
+    return PurgeResult(run_id, blobs, instances)
