@@ -135,11 +135,22 @@ def test_ctrl_c_stops_serve(slow: tuple[Workspace, SlowSite, int]) -> None:
     assert not is_listening("127.0.0.1", port), "serve's Azurite was left running"
 
 
+def first_run_id(ws: Workspace) -> str:
+    """The id of the run in the index (it is indexed shortly after it starts: poll, bounded)."""
+    deadline = time.monotonic() + GUARD_S
+    while True:
+        listed = ws.harvest("runs", "--json", timeout=60).stdout
+        if '"run_id": "' in listed:
+            return listed.split('"run_id": "')[1].split('"')[0]
+        assert time.monotonic() < deadline, f"no run indexed: {listed[-500:]}"
+        time.sleep(0.5)
+
+
 def test_watch_ends_with_one_line_when_the_hosting_cli_stops(slow: tuple[Workspace, SlowSite, int]) -> None:
     ws, site, _ = slow
     runner = start(ws, "run")
     site.wait_for_fetch(runner)
-    run_id = ws.harvest("runs", "--json", timeout=60).stdout.split('"run_id": "')[1].split('"')[0]
+    run_id = first_run_id(ws)
     watcher = subprocess.Popen([HARVEST, "status", run_id, "--watch"], env=ws.env, cwd=ws.root,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(2)
