@@ -159,6 +159,7 @@ class SourceTask(Message):
     source_id: str
     options: RunOptions = RunOptions()
     batch_size: int = 32
+    max_parallel_batches: int = 1  # a task without it (started before it existed) replays one batch at a time
     pages_per_execution: int = 20
     failure_threshold: float = 0.5
     page: int = 0
@@ -202,6 +203,7 @@ class StageResult(Model):
     seconds: float = 0.0
     errors: list[ErrorRecord] = Field(default_factory=list)
     min_failed_hint: str | None = None
+    more: bool = Field(default=False, description="embed: the batch has chunks left for the next call.")
 
 
 class DiscoverInput(Message):
@@ -233,6 +235,7 @@ class RunPlan(Message):
     sources: list[str]
     batch_sizes: dict[str, int]
     max_parallel_sources: int = Field(ge=1)
+    max_parallel_batches: int = Field(default=1, ge=1)
     pages_per_execution: int = Field(ge=1)
     failure_threshold: float = Field(ge=0, le=1)
 
