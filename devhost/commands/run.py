@@ -118,7 +118,7 @@ async def _run(env: Environment, body: dict[str, Any], *, live: bool, where: dic
         else:
             await close_sdk_session()
     if status.get("runtimeStatus") != "Completed" or not isinstance(status.get("output"), dict):
-        from orchestrators.retry import failure_reason
+        from orchestrators.calls import failure_reason
 
         raise fail(f"run {started['run_id']} ended {status.get('runtimeStatus')}: "
                    f"{failure_reason(str(status.get('output')))}", 1)
@@ -199,7 +199,7 @@ async def _resume(env: Environment, *, live: bool) -> list[dict[str, Any]]:
     import aiohttp
 
     from devhost.lock import HostLockError
-    from orchestrators.retry import failure_reason
+    from orchestrators.calls import failure_reason
     from shared import names
 
     host = local_host(env, port=0, fire_timers=False)
