@@ -277,13 +277,37 @@ class CommitInput(BatchRef):
     deletions: bool = Field(default=False, description="The batch holds vanished documents: write tombstones.")
 
 
+class CompactSourceInput(Message):
+    """One page of a source's compaction: up to ``page_size`` document records from ``continuation``."""
+
+    source_id: str
+    keep: int = Field(ge=1)
+    continuation: str | None = None
+    page_size: int = Field(default=200, ge=1, le=5000)
+
+
+class CompactResult(Model):
+    """What compacting (a page of) a source did; ``continuation`` says where the next page starts."""
+
+    source_id: str
+    documents: int = 0
+    versions_removed: int = 0
+    blobs_deleted: int = 0
+    seconds: float = 0.0
+    pages: int = 0
+    continuation: str | None = None
+
+    def add(self, page: CompactResult) -> CompactResult:
+        return self.model_copy(update={
+            "documents": self.documents + page.documents, "pages": self.pages + max(1, page.pages),
+            "versions_removed": self.versions_removed + page.versions_removed,
+            "blobs_deleted": self.blobs_deleted + page.blobs_deleted,
+            "seconds": round(self.seconds + page.seconds, 4), "continuation": page.continuation})
+
+
 class CompactJob(Message):
-    """Input of the compaction orchestrator."""
+    """Input of the compaction orchestrator (carried across ``continue_as_new`` with each source's progress)."""
 
     sources: list[str]
     keep: int = Field(ge=1)
-
-
-class CompactSourceInput(Message):
-    source_id: str
-    keep: int = Field(ge=1)
+    progress: dict[str, CompactResult | dict[str, str]] = Field(default_factory=dict)
