@@ -2,7 +2,7 @@
 Azurite), with ``tracemalloc`` snapshots while it runs; prints the Python allocations that grew most between
 an early snapshot and the last one, and RSS over time. A diagnosis tool, not a suite of ``make bench``:
 
-    .venv/bin/python -m bench.memory --docs 3000 [--top 15] [--json out.json]
+    .venv/bin/python -m bench.memory --docs 3000 [--top 15] [--json out.json] [--no-trace]
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def growers(early: tracemalloc.Snapshot, late: tracemalloc.Snapshot, top: int) -
     return out
 
 
-async def probe(docs: int, top: int, every: float) -> dict[str, Any]:
+async def probe(docs: int, top: int, every: float, trace: bool = True) -> dict[str, Any]:
     from devhost.azurite import azurite_connection_string, start_azurite
 
     work = Path(tempfile.mkdtemp(prefix="harvest-memory-"))
@@ -69,7 +69,8 @@ async def probe(docs: int, top: int, every: float) -> dict[str, Any]:
     snapshots: list[tracemalloc.Snapshot] = []
     try:
         await host.start()
-        tracemalloc.start(6)
+        if trace:
+            tracemalloc.start(6)
         run_id = f"run-{uuid.uuid4().hex[:8]}"
         client = df.DurableOrchestrationClient(host.client_binding_json())
         body = {"run_id": run_id, "trigger": "cli", "options": {}, "requested_at": "2026-06-01T00:00:00Z"}
@@ -83,11 +84,12 @@ async def probe(docs: int, top: int, every: float) -> dict[str, Any]:
             samples.append({"t": round(time.perf_counter() - started, 1), "rss_mib": round(rss_mib(), 1),
                             "traced_mib": round(current / 2**20, 1), "progress": done})
             ended = bool(state and state["runtimeStatus"] in ("Completed", "Failed", "Terminated"))
-            if len(samples) == 3 or ended:  # two snapshots only: taking one pauses the host for seconds
+            if trace and (len(samples) == 3 or ended):  # two snapshots only: taking one pauses the host for seconds
                 snapshots.append(tracemalloc.take_snapshot())
             if ended:
                 break
-        return {"docs": docs, "samples": samples, "growers": growers(snapshots[0], snapshots[-1], top)}
+        return {"docs": docs, "samples": samples,
+                "growers": growers(snapshots[0], snapshots[-1], top) if trace else []}
     finally:
         tracemalloc.stop()
         await host.stop()
@@ -100,8 +102,9 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--every", type=float, default=5.0, help="seconds between snapshots")
     parser.add_argument("--json", type=Path, help="also write the result here")
+    parser.add_argument("--no-trace", action="store_true", help="RSS only (tracing itself costs ~3x memory)")
     args = parser.parse_args()
-    result = asyncio.run(probe(args.docs, args.top, args.every))
+    result = asyncio.run(probe(args.docs, args.top, args.every, trace=not args.no_trace))
     for s in result["samples"]:
         print(f"t={s['t']:>7}s rss={s['rss_mib']:>7} MiB traced={s['traced_mib']:>6} MiB {s['progress']}")
     for g in result["growers"]:
