@@ -18,16 +18,16 @@ from bench import aoai, charts
 from bench.harness import Loop
 from bench.metrics import commit, machine
 from bench.report import headline, table, targets
-from bench.suites import Workspace, ingest_suite, scale_run
+from bench.suites import Workspace, ingest_suite, latency_suite, scale_run
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / "bench" / "results"
 
-FULL = {"e5_docs": 60, "main_docs": 2000, "rss_docs": 500, "scale": [1000, 10000],
+FULL = {"e5_docs": 200, "main_docs": 2000, "latency_docs": 2000, "latency_delay_s": 0.05, "scale": [1000, 10000],
         "aoai": {"window": 60.0, "duration": 120.0}}
-QUICK = {"e5_docs": 6, "main_docs": 200, "rss_docs": 60, "scale": [50, 300],
+QUICK = {"e5_docs": 12, "main_docs": 200, "latency_docs": 200, "latency_delay_s": 0.05, "scale": [50, 300],
          "aoai": {"window": 6.0, "duration": 12.0}}  # the quota's clock scaled 10x (the result says so)
-FAST_BATCH = 256  # documents per batch for the hashing suites (see README "Benchmarks")
+PARALLEL = (1, 4)  # HARVEST_MAX_PARALLEL_BATCHES of the latency suite's two runs
 
 
 def log(message: str) -> None:
@@ -37,19 +37,20 @@ def log(message: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small corpora; results under bench/results/tmp/")
-    parser.add_argument("--skip", action="append", default=[], choices=["e5", "main", "rss", "scale", "aoai"])
+    parser.add_argument("--skip", action="append", default=[], choices=["e5", "main", "latency", "scale", "aoai"],
+                        help="leave a suite out (a skipped aoai suite's earlier result is carried over)")
     parser.add_argument("--only", choices=["aoai"], help="run this suite alone; its keys are merged into the "
                         "existing latest.json (the other suites' results are kept)")
-    parser.add_argument("--batch-size", type=int, default=FAST_BATCH,
-                        help=f"HARVEST_BATCH_SIZE of the hashing folder and scale suites (default {FAST_BATCH}); "
-                        "the e5-small and RSS suites use the app's default")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="HARVEST_BATCH_SIZE of the hashing folder and scale suites (default: the app's default, "
+                        "as every other suite)")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     out_dir = RESULTS / "tmp" if args.quick else RESULTS
     out_dir.mkdir(parents=True, exist_ok=True)
     workdir = REPO_ROOT / ".harvest" / "bench"
     workdir.mkdir(parents=True, exist_ok=True)
-    env = {"HARVEST_BATCH_SIZE": str(args.batch_size)}
+    env = {"HARVEST_BATCH_SIZE": str(args.batch_size)} if args.batch_size else {}
     if args.only == "aoai":
         return _only_aoai(sizes, out_dir)
 
@@ -60,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         "commit": commit(),
         "machine": machine(),
         "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
-        "config": {"sizes": sizes, "hashing_suites_env": env, "e5_and_rss_suites_env": {}, "chunk_tokens": 256,
+        "config": {"sizes": sizes, "hashing_suites_env": env, "e5_and_latency_suites_env": {},
+                   "latency_parallel_batches": list(PARALLEL), "chunk_tokens": 256,
                    "chunk_overlap": 32, "seed": 1,
                    "azurite": "two in-memory emulators (task hub, corpus) with bench/azurite_lookup_patch.js"},
         "suites": {},
@@ -76,10 +78,10 @@ def main(argv: list[str] | None = None) -> int:
             log(f"[hashing] ingest, re-runs, history and Blob ops on {sizes['main_docs']} documents (folder)")
             doc["suites"]["hashing_folder"] = ingest_suite(ws, n=sizes["main_docs"], embedder="hashing", env=env,
                                                            log=log)
-        if "rss" not in args.skip:
-            log(f"[hashing] the same corpus served over HTTP as an RSS feed ({sizes['rss_docs']} documents)")
-            doc["suites"]["hashing_rss"] = ingest_suite(ws, n=sizes["rss_docs"], embedder="hashing", kind="rss",
-                                                        reruns=False, log=log)
+        if "latency" not in args.skip:
+            log(f"[hashing] the corpus as an RSS feed {sizes['latency_delay_s']} s away, parallel batches {PARALLEL}")
+            doc["suites"]["latency_rss"] = latency_suite(ws, n=sizes["latency_docs"], delay=sizes["latency_delay_s"],
+                                                         parallel=PARALLEL, log=log)
         if "scale" not in args.skip:
             log(f"[hashing] peak RSS and throughput at {sizes['scale']} documents (folder, fresh host each)")
             doc["suites"]["scale"] = {str(n): scale_run(ws, n=n, embedder="hashing", env=env, log=log)
@@ -87,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         if "aoai" not in args.skip:
             log(f"[azure-openai] the embedder at a TPM quota of the local fake ({sizes['aoai']})")
             doc["suites"]["aoai_quota"] = _aoai_run(sizes)
+        elif (earlier := _earlier_suite(out_dir, "aoai_quota")) is not None:
+            doc["suites"]["aoai_quota"] = {**earlier, "carried_over": True}
     finally:
         loop.close()
     doc["bench_wall_s"] = round(time.perf_counter() - started, 1)
@@ -98,6 +102,16 @@ def main(argv: list[str] | None = None) -> int:
     print(table(doc))
     log(f"wrote {out_dir / 'latest.json'} in {doc['bench_wall_s']} s")
     return 0
+
+
+def _earlier_suite(out_dir: Path, name: str) -> dict[str, Any] | None:
+    """A suite's result in the existing ``latest.json`` (kept when this run skips it)."""
+    path = out_dir / "latest.json"
+    try:
+        suite = json.loads(path.read_text()).get("suites", {}).get(name)
+    except (OSError, ValueError):
+        return None
+    return suite if isinstance(suite, dict) else None
 
 
 def _aoai_run(sizes: dict[str, Any]) -> dict[str, Any]:
@@ -135,9 +149,10 @@ def _charts(doc: dict[str, Any], out_dir: Path) -> None:
         bars.append((f"initial, hashing, {main['initial']['docs']} docs", main["initial"]))
         bars.append(("unchanged re-run, hashing", main["unchanged"]))
         bars.append(("1 %-edit re-run, hashing", main["edit"]))
-    if "hashing_rss" in suites:
-        run = suites["hashing_rss"]["initial"]
-        bars.append((f"initial over RSS, hashing, {run['docs']} docs", run))
+    for p in PARALLEL:
+        run = suites.get("latency_rss", {}).get(f"parallel_{p}")
+        if run:
+            bars.append((f"RSS +50 ms, {p} parallel batch(es), {run['docs']} docs", run))
     if bars:
         charts.stage_breakdown(bars, out_dir / "stages.png")
     points = list(suites.get("scale", {}).values())

@@ -156,6 +156,15 @@ class RunOutcome:
         return sum(self.blob_ops.get(container, {}).values())
 
 
+def _runtime_status(status: Any) -> str | None:
+    """The orchestration status from a status URL's answer: a Durable status (``runtimeStatus``) or Harvest's
+    own run view (``GET /api/runs/{id}``: the run record with ``runtime_status``)."""
+    if not isinstance(status, dict):
+        return None
+    value = status.get("runtimeStatus") or status.get("runtime_status")
+    return str(value) if value else None
+
+
 def _diff(after: dict[str, dict[str, int]], before: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     for container, ops in after.items():
@@ -232,24 +241,26 @@ class Host:
         delay = 0.05
         while True:
             code, status = self._request("GET", answer["statusQueryGetUri"])
-            if code == 200 and status.get("runtimeStatus") in ("Completed", "Failed", "Terminated"):
+            runtime = _runtime_status(status)
+            if code == 200 and runtime in ("Completed", "Failed", "Terminated"):
                 break
             if time.perf_counter() - started > timeout:
-                raise TimeoutError(f"run {answer['run_id']} still {status.get('runtimeStatus')} after {timeout} s")
+                raise TimeoutError(f"run {answer['run_id']} still {runtime} after {timeout} s")
             time.sleep(delay)
             delay = min(delay * 1.5, 0.25)
         wall = time.perf_counter() - started
         host_cpu = cpu_seconds(self.proc.pid if self.proc else None) - cpu_before[0]
         storage_cpu = self.storage.cpu_seconds() - cpu_before[1]
-        if status.get("runtimeStatus") != "Completed" or not isinstance(status.get("output"), dict):
-            raise RuntimeError(f"run {answer['run_id']} ended {status.get('runtimeStatus')}: {status.get('output')}")
+        summary = status.get("output") if "runtimeStatus" in status else status  # Durable status / Harvest's view
+        if runtime != "Completed" or not isinstance(summary, dict):
+            raise RuntimeError(f"run {answer['run_id']} ended {runtime}: {summary}")
         time.sleep(0.3)  # let trailing clean-up requests of the run land in the counts
         after = self.storage.snapshot()
         run_id = answer["run_id"]
         mine = [iid for iid in after["history"] if iid == run_id or iid.startswith(run_id + ":")]
         return RunOutcome(
             run_id=run_id,
-            summary=status["output"],
+            summary=summary,
             wall_s=wall,
             blob_ops=_diff(after["ops"], before["ops"]),
             history_events=sum(after["history"][i] for i in mine),

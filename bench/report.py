@@ -1,4 +1,4 @@
-"""The headline numbers, the targets of issue #8 and the Markdown table, from a results document."""
+"""The headline numbers, the targets (issues #8 and #13) and the Markdown table, from a results document."""
 
 from __future__ import annotations
 
@@ -39,18 +39,19 @@ def headline(doc: dict[str, Any]) -> dict[str, Any]:
     return {
         "ingest_chunks_per_s": e5_ingest,
         "embedder_only_chunks_per_s": e5_alone,
-        "ingest_vs_embedder_ratio": _ratio(e5_ingest, e5_alone),
+        "ingest_vs_embedder_e5": _ratio(e5_ingest, e5_alone),
         "ingest_chunks_per_s_hashing": h_ingest,
         "embedder_only_chunks_per_s_hashing": h_alone,
         "ingest_vs_embedder_ratio_hashing": _ratio(h_ingest, h_alone),
         "ingest_docs_per_s_hashing": initial.get("docs_per_s"),
+        "parallel_speedup_latency_source": _get(doc, "latency_rss", "speedup"),
         "unchanged_rerun_chunks_embedded": (unchanged.get("counts") or {}).get("chunks_embedded"),
         "unchanged_rerun_wall_ratio": _ratio(unchanged.get("wall_s"), initial.get("wall_s")),
         "edit_rerun_embedded_fraction": _ratio((edit.get("counts") or {}).get("chunks_embedded"),
                                                (initial.get("counts") or {}).get("chunks_embedded")),
         "edit_rerun_wall_ratio": _ratio(edit.get("wall_s"), initial.get("wall_s")),
-        "history_events_per_doc": initial.get("history_events_per_doc"),
-        "history_events_per_doc_default_batch": _get(doc, "hashing_rss", "initial", "history_events_per_doc"),
+        "history_events_per_doc_default": initial.get("history_events_per_doc"),
+        "history_events_per_doc_latency_rss": _get(doc, "latency_rss", "parallel_4", "history_events_per_doc"),
         "blob_ops_per_doc": (round(ops["corpus"] + ops["durable"], 2)
                              if ops.get("corpus") is not None and ops.get("durable") is not None else None),
         "blob_ops_per_doc_corpus": ops.get("corpus"),
@@ -66,12 +67,15 @@ def headline(doc: dict[str, Any]) -> dict[str, Any]:
 
 TARGETS: list[tuple[str, str, str, float]] = [
     # key, text, comparison, limit
-    ("ingest_vs_embedder_ratio", "initial ingest ≥ 0.85 x embedder-only (e5-small)", ">=", 0.85),
+    ("ingest_vs_embedder_e5", "initial ingest ≥ 0.95 x embedder-only (e5-small, ≥ 200 docs, defaults)", ">=", 0.95),
+    ("parallel_speedup_latency_source", "RSS source 50 ms away, 2,000 docs: 4 parallel batches ≥ 3 x faster than 1",
+     ">=", 3.0),
+    ("history_events_per_doc_default", "≤ 1 history event per 10 documents (2,000 docs, default settings)", "<=",
+     0.1),
+    ("rss_ratio_10k_vs_1k", "peak RSS at 10,000 docs ≤ 1.2 x at 1,000", "<=", 1.2),
     ("unchanged_rerun_chunks_embedded", "unchanged re-run embeds 0 chunks", "<=", 0),
     ("unchanged_rerun_wall_ratio", "unchanged re-run ≤ 5 % of the initial wall time", "<=", 0.05),
     ("edit_rerun_embedded_fraction", "1 %-edit re-run embeds ≤ 1.5 % of chunks", "<=", 0.015),
-    ("history_events_per_doc", "≤ 1 history event per 10 documents", "<=", 0.1),
-    ("rss_ratio_10k_vs_1k", "peak RSS at 10,000 docs ≤ 1.2 x at 1,000", "<=", 1.2),
     ("aoai_quota_utilisation", "Azure OpenAI fake: tokens accepted ≥ 0.85 x TPM quota over 2 windows", ">=", 0.85),
     ("aoai_quota_failed_documents", "… with 0 failed documents", "<=", 0),
 ]

@@ -12,11 +12,13 @@ deleted one is gone from the feed and answers 404.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import os
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -40,9 +42,12 @@ def _to_html(path: Path) -> str:
 
 
 class Site:
-    def __init__(self, root: Path, host: str = "127.0.0.1") -> None:
+    """``delay``: seconds added to every request's answer (a site far away: the latency suite's 50 ms)."""
+
+    def __init__(self, root: Path, host: str = "127.0.0.1", *, delay: float = 0.0) -> None:
         self.root = Path(root)
         self.host = host
+        self.delay = delay
         self.base_url = ""
         self.requests = 0
         self._runner: web.AppRunner | None = None
@@ -102,8 +107,15 @@ class Site:
     async def robots(self, request: web.Request) -> web.Response:
         return web.Response(text="User-agent: *\nAllow: /\n", content_type="text/plain")
 
+    @web.middleware
+    async def _latency(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        response: web.StreamResponse = await handler(request)
+        return response
+
     async def start(self, port: int = 0) -> str:
-        app = web.Application()
+        app = web.Application(middlewares=[self._latency])
         app.add_routes([
             web.get("/feed.xml", self.feed), web.get("/sitemap.xml", self.sitemap),
             web.get("/robots.txt", self.robots), web.get("/docs/{path:.+}", self.page),

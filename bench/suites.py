@@ -3,6 +3,8 @@
 * ``ingest_suite`` — initial ingest, the embedder alone on the same chunks, then (optionally) an unchanged
   re-run and the 1 %-edit re-run, on a ``folder`` or ``rss`` source.
 * ``scale_run`` — one initial ingest in a fresh host, for peak RSS and throughput against corpus size.
+* ``latency_suite`` — the same RSS source behind a site that adds a delay to every request, ingested with
+  1 and with N parallel batches (each in a fresh host and Azurite): what parallel batches buy.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def describe(outcome: RunOutcome, host: Host, history: dict[str, Any] | None = N
     source = outcome.summary["sources"][SOURCE_ID]
     counts, timings = source["counts"], source.get("timings", {})
     docs = counts["discovered"]
-    stage_sum = sum(timings.get(s, 0.0) for s in STAGES)
+    stage_sum = sum(timings.get(s, 0.0) for s in STAGES)  # activity seconds: batches in parallel overlap
     corpus_ops = outcome.blob_ops.get(host.container, {})
     durable_ops = outcome.blob_ops.get(host.durable_container, {})
     per_doc = (lambda n: round(n / docs, 3)) if docs else (lambda n: None)
@@ -68,7 +70,8 @@ def describe(outcome: RunOutcome, host: Host, history: dict[str, Any] | None = N
         "docs_per_s": round(docs / outcome.wall_s, 2),
         "chunks_per_s": round(counts["chunks_embedded"] / outcome.wall_s, 2),
         "stages_s": {s: round(timings.get(s, 0.0), 3) for s in STAGES},
-        "orchestration_overhead_s": round(outcome.wall_s - stage_sum, 3),
+        "stage_seconds_sum": round(stage_sum, 3),
+        "stage_seconds_per_wall_s": round(stage_sum / outcome.wall_s, 3) if outcome.wall_s else None,
         "pages": source.get("pages"),
         "batches": source.get("batches"),
         "history_events": outcome.history_events,
@@ -107,10 +110,11 @@ def _run(ws: Workspace, storage: Storage, host: Host, body: dict[str, Any] | Non
 
 
 def ingest_suite(ws: Workspace, *, n: int, embedder: str, kind: str = "folder", reruns: bool = True,
-                 env: dict[str, str] | None = None, log: Any = print) -> dict[str, Any]:
+                 env: dict[str, str] | None = None, log: Any = print, delay: float = 0.0,
+                 embedder_alone: bool = True) -> dict[str, Any]:
     root = ws.corpus(n, fresh=reruns)  # the edit step changes the files: start from a pristine corpus
     storage = Storage(ws.loop, ws.workdir)
-    site = Site(root)
+    site = Site(root, delay=delay)
     base_url = ws.loop.call(site.start())
     host = Host(storage, ws.workdir, ws.manifest(root, kind, base_url), embedder, dict(env or {}))
     runs: dict[str, Any] = {}
@@ -119,8 +123,9 @@ def ingest_suite(ws: Workspace, *, n: int, embedder: str, kind: str = "folder", 
         log(f"  initial ingest: {n} documents, {kind}, {embedder} ...")
         runs["initial"] = _run(ws, storage, host)
         log(f"    {runs['initial']['wall_s']} s, {runs['initial']['counts']['chunks_embedded']} chunks")
-        runs["embedder_only"] = embedder_only(ws, storage, host, embedder, f"{n}-{kind}-{embedder}")
-        log(f"  embedder alone: {runs['embedder_only']['chunks_per_s']} chunks/s")
+        if embedder_alone:
+            runs["embedder_only"] = embedder_only(ws, storage, host, embedder, f"{n}-{kind}-{embedder}")
+            log(f"  embedder alone: {runs['embedder_only']['chunks_per_s']} chunks/s")
         if reruns:
             runs["unchanged"] = _run(ws, storage, host)
             log(f"  unchanged re-run: {runs['unchanged']['wall_s']} s")
@@ -153,3 +158,20 @@ def scale_run(ws: Workspace, *, n: int, embedder: str, kind: str = "folder",
     run["peak_rss_mib"] = round((rss or 0) / 1024, 1)
     log(f"    {run['wall_s']} s, peak RSS {run['peak_rss_mib']} MiB")
     return run
+
+
+def latency_suite(ws: Workspace, *, n: int, delay: float, parallel: tuple[int, ...] = (1, 4),
+                  log: Any = print) -> dict[str, Any]:
+    """The RSS source behind a site ``delay`` seconds away, once per ``HARVEST_MAX_PARALLEL_BATCHES`` value
+    (everything else at the app's defaults, hashing embedder); ``speedup``: wall time at the first value
+    over wall time at the last."""
+    out: dict[str, Any] = {"docs": n, "delay_s": delay}
+    for p in parallel:
+        log(f"  {n} documents over RSS, {int(delay * 1000)} ms a request, {p} parallel batch(es) ...")
+        runs = ingest_suite(ws, n=n, embedder="hashing", kind="rss", reruns=False, log=log, delay=delay,
+                            embedder_alone=False, env={"HARVEST_MAX_PARALLEL_BATCHES": str(p)})
+        out[f"parallel_{p}"] = {**runs["initial"], "peak_rss_mib": runs["peak_rss_mib"]}
+        log(f"    {out[f'parallel_{p}']['wall_s']} s")
+    first, last = out[f"parallel_{parallel[0]}"], out[f"parallel_{parallel[-1]}"]
+    out["speedup"] = round(first["wall_s"] / last["wall_s"], 3) if last["wall_s"] else None
+    return out

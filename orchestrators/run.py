@@ -54,7 +54,8 @@ def failure_message(exc: Exception) -> str:
 def source_task(run: RunInput, plan: RunPlan, source_id: str) -> SourceTask:
     return SourceTask(run_id=run.run_id, source_id=source_id, options=run.options,
                       batch_size=plan.batch_sizes.get(source_id, SourceTask.model_fields["batch_size"].default),
-                      pages_per_execution=plan.pages_per_execution, failure_threshold=plan.failure_threshold)
+                      max_parallel_batches=plan.max_parallel_batches, pages_per_execution=plan.pages_per_execution,
+                      failure_threshold=plan.failure_threshold)
 
 
 def summarize(run: RunInput, results: dict[str, SourceResult], *, status: str, message: str | None = None,

@@ -1,5 +1,6 @@
 """The source orchestrator: one per (run, source). Claims the source, then page by page: discover →
-for each batch fetch → chunk → embed → commit → advance the checkpoint cursor. After
+the page's batches, up to ``max_parallel_batches`` at once (``orchestrators.fanout``), each fetch → chunk →
+embed → commit → once every batch of the page has committed, advance the checkpoint cursor. After
 ``pages_per_execution`` pages it continues as new with its cursor and counts, so history stays bounded.
 Any failure ends this source ``failed`` in its result; it never fails the run. The decisions are pure
 functions in ``orchestrators.source_steps``."""
@@ -9,6 +10,7 @@ from __future__ import annotations
 import azure.durable_functions as df
 
 from orchestrators.calls import Steps, call, failure_reason
+from orchestrators.fanout import interleave
 from orchestrators.source_steps import after_fetch, batch_stages, earlier, final_high_water, later, merge, progress
 from shared import names
 from shared.models import (
@@ -36,13 +38,17 @@ def _stage(context: df.DurableOrchestrationContext, name: str, payload: object) 
 def _batch(context: df.DurableOrchestrationContext, task: SourceTask, result: SourceResult, ref: BatchRef,
            index: int, batches: int) -> Steps:
     """One batch through its stages; returns the earliest change hint among documents that failed
-    transiently (the high-water mark is held back to it)."""
+    transiently (the high-water mark is held back to it). Embedding is bounded per activity (tokens, time):
+    the embed stage is called again while it says the batch has chunks left."""
     payload = ref.model_dump(mode="json")
     failed_hint = None
     for stage in batch_stages(task.options.dry_run):
         context.set_custom_status(progress(result, stage, task.page, index + 1, batches))
         outcome = yield from _stage(context, STAGE_ACTIVITY[stage], payload)
         merge(result, stage, outcome)
+        while stage == "embed" and outcome.more:
+            outcome = yield from _stage(context, names.EMBED, payload)
+            merge(result, stage, outcome)
         if stage != "fetch":
             continue
         failed_hint = outcome.min_failed_hint
@@ -63,11 +69,11 @@ def _page(context: df.DurableOrchestrationContext, task: SourceTask, result: Sou
         batch_size=task.batch_size, full_refresh=task.options.full_refresh, dry_run=dry,
     ).model_dump(mode="json"))))
     merge(result, "discover", found)
-    for index, batch_id in enumerate(found.batches):
-        ref = BatchRef(run_id=task.run_id, source_id=task.source_id, batch_id=batch_id, dry_run=dry,
-                       reembed=task.options.reembed)
-        result.batches += 1
-        hint = yield from _batch(context, task, result, ref, index, len(found.batches))
+    refs = [BatchRef(run_id=task.run_id, source_id=task.source_id, batch_id=batch_id, dry_run=dry,
+                     reembed=task.options.reembed) for batch_id in found.batches]
+    result.batches += len(refs)
+    flows = [_batch(context, task, result, ref, index, len(refs)) for index, ref in enumerate(refs)]
+    for hint in (yield from interleave(context, flows, task.max_parallel_batches)):
         task.min_failed_hint = earlier(task.min_failed_hint, hint)
     if found.deleted_batch and dry:
         result.counts = result.counts.add({"deleted": found.deleted})

@@ -169,6 +169,7 @@ class SourceTask(Message):
     source_id: str
     options: RunOptions = RunOptions()
     batch_size: int = 32
+    max_parallel_batches: int = 1  # a task without it (started before it existed) replays one batch at a time
     pages_per_execution: int = 20
     failure_threshold: float = 0.5
     page: int = 0
@@ -213,6 +214,7 @@ class StageResult(Model):
     seconds: float = 0.0
     errors: list[ErrorRecord] = Field(default_factory=list)
     min_failed_hint: str | None = None
+    more: bool = Field(default=False, description="embed: the batch has chunks left for the next call.")
 
 
 class DiscoverInput(Message):
@@ -245,6 +247,7 @@ class RunPlan(Message):
     message: str | None = None  # why the run has nothing to do, when ``sources`` is empty
     batch_sizes: dict[str, int]
     max_parallel_sources: int = Field(ge=1)
+    max_parallel_batches: int = Field(default=1, ge=1)
     pages_per_execution: int = Field(ge=1)
     failure_threshold: float = Field(ge=0, le=1)
 
@@ -286,13 +289,37 @@ class CommitInput(BatchRef):
     deletions: bool = Field(default=False, description="The batch holds vanished documents: write tombstones.")
 
 
+class CompactSourceInput(Message):
+    """One page of a source's compaction: up to ``page_size`` document records from ``continuation``."""
+
+    source_id: str
+    keep: int = Field(ge=1)
+    continuation: str | None = None
+    page_size: int = Field(default=200, ge=1, le=5000)
+
+
+class CompactResult(Model):
+    """What compacting (a page of) a source did; ``continuation`` says where the next page starts."""
+
+    source_id: str
+    documents: int = 0
+    versions_removed: int = 0
+    blobs_deleted: int = 0
+    seconds: float = 0.0
+    pages: int = 0
+    continuation: str | None = None
+
+    def add(self, page: CompactResult) -> CompactResult:
+        return self.model_copy(update={
+            "documents": self.documents + page.documents, "pages": self.pages + max(1, page.pages),
+            "versions_removed": self.versions_removed + page.versions_removed,
+            "blobs_deleted": self.blobs_deleted + page.blobs_deleted,
+            "seconds": round(self.seconds + page.seconds, 4), "continuation": page.continuation})
+
+
 class CompactJob(Message):
-    """Input of the compaction orchestrator."""
+    """Input of the compaction orchestrator (carried across ``continue_as_new`` with each source's progress)."""
 
     sources: list[str]
     keep: int = Field(ge=1)
-
-
-class CompactSourceInput(Message):
-    source_id: str
-    keep: int = Field(ge=1)
+    progress: dict[str, CompactResult | dict[str, str]] = Field(default_factory=dict)

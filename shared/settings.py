@@ -58,8 +58,14 @@ class Settings(BaseSettings):
     azure_openai_timeout: float = Field(default=60.0, gt=0, le=600)
     chunk_tokens: int = Field(default=256, ge=32, le=8191)
     chunk_overlap: int = Field(default=32, ge=0)
-    batch_size: int = Field(default=16, ge=1, le=500)
+    batch_size: int = Field(default=256, ge=1, le=500)
     max_parallel_sources: int = Field(default=4, ge=1, le=64)
+    max_parallel_batches: int = Field(default=4, ge=1, le=64,
+                                      description="Batches of one source's page in flight at once.")
+    embed_max_tokens: int = Field(default=200_000, ge=1_000, le=10_000_000,
+                                  description="Tokens one embed activity embeds at most; the rest in the next call.")
+    embed_max_seconds: float = Field(default=120.0, gt=0, le=480,
+                                     description="One embed activity stops after this long (functionTimeout: 10 min).")
     pages_per_execution: int = Field(default=20, ge=1, le=10_000)
     failure_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     allowed_private_networks: str = Field(

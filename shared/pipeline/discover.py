@@ -12,6 +12,22 @@ from shared.pipeline.staging import write_stage
 from shared.storage import failures, hints, layout, records
 
 DELETED_BATCH = "deleted"
+RAMP = (3, 1)  # on a source's first page the first batches hold 1/8 and 1/2 of a batch ...
+MIN_RAMP = 16  # ... when that is at least this many documents
+
+
+def batch_bounds(count: int, size: int, *, ramp: bool) -> list[tuple[int, int]]:
+    """``(start, end)`` of each batch of ``count`` documents, ``size`` a batch. With ``ramp`` (a source's
+    first page) the first batches are smaller, so the embedder gets its first chunks after a small batch is
+    fetched and chunked, and the next batches are fetched and chunked while it works."""
+    sizes = [size >> shift for shift in RAMP if size >> shift >= MIN_RAMP] if ramp else []
+    bounds: list[tuple[int, int]] = []
+    start = 0
+    while start < count:
+        step = sizes[len(bounds)] if len(bounds) < len(sizes) else size
+        bounds.append((start, min(count, start + step)))
+        start += step
+    return bounds
 
 
 async def discover(ctx: Context, task: DiscoverInput) -> DiscoverResult:
@@ -50,9 +66,9 @@ async def discover(ctx: Context, task: DiscoverInput) -> DiscoverResult:
         deferred, candidates = len(candidates) - len(due), due
 
     batches: list[str] = []
-    for k in range(0, len(candidates), task.batch_size):
-        batch_id = f"p{task.page:05d}-b{k // task.batch_size:03d}"
-        rows = [r.model_dump(mode="json") for r in candidates[k : k + task.batch_size]]
+    for k, (start, end) in enumerate(batch_bounds(len(candidates), task.batch_size, ramp=task.page == 0)):
+        batch_id = f"p{task.page:05d}-b{k:03d}"
+        rows = [r.model_dump(mode="json") for r in candidates[start:end]]
         await write_stage(ctx.store, _ref(task, batch_id), "refs", rows)
         batches.append(batch_id)
 

@@ -28,6 +28,7 @@ def plan(ctx: Context, options: RunOptions) -> RunPlan:
         message=message,
         batch_sizes={spec.id: spec.batch_size or s.batch_size for spec in specs},
         max_parallel_sources=s.max_parallel_sources,
+        max_parallel_batches=s.max_parallel_batches,
         pages_per_execution=s.pages_per_execution,
         failure_threshold=s.failure_threshold,
     )

@@ -6,6 +6,7 @@ call. Each test sets ``SCRIPT`` to a ``Script`` whose handlers say what each act
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,9 +26,10 @@ ACTIVITIES = (names.LOAD_SOURCES, names.OPEN_RUN, names.INDEX_RUN, names.BEGIN_S
 
 
 def plan(sources: list[str], *, pages_per_execution: int = 20, failure_threshold: float = 0.5,
-         max_parallel_sources: int = 2) -> dict[str, Any]:
+         max_parallel_sources: int = 2, max_parallel_batches: int = 1) -> dict[str, Any]:
     return {"sources": sources, "batch_sizes": dict.fromkeys(sources, 4), "failure_threshold": failure_threshold,
-            "max_parallel_sources": max_parallel_sources, "pages_per_execution": pages_per_execution}
+            "max_parallel_sources": max_parallel_sources, "max_parallel_batches": max_parallel_batches,
+            "pages_per_execution": pages_per_execution}
 
 
 def one_page(payload: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +84,8 @@ SCRIPT = Script()
 
 def stand_in(name: str) -> Callable[[Payload], Any]:
     async def activity(payload: Payload) -> Any:
-        return SCRIPT.handle(name, payload)
+        result = SCRIPT.handle(name, payload)
+        return (await result) if inspect.isawaitable(result) else result
 
     activity.__name__ = f"{name}_stand_in"
     return guarded(activity)

@@ -103,5 +103,34 @@ async def test_compaction_reports_each_source(host: Any, script: Script) -> None
     client = df.DurableOrchestrationClient(host.client_binding_json())
     iid = await client.start_new(names.COMPACT_ORCHESTRATOR, None, {"keep": 2, "sources": ["x", "bad"]})
     status = await host.wait_for(iid, 30)
-    assert status["output"] == {"keep": 2, "sources": {"x": {"source_id": "x", "versions_removed": 2},
-                                                        "bad": {"error": "records unreadable"}}}
+    x = {"source_id": "x", "documents": 0, "versions_removed": 2, "blobs_deleted": 0, "seconds": 0.0, "pages": 1}
+    assert status["output"] == {"keep": 2, "sources": {"x": x, "bad": {"error": "records unreadable"}}}
+
+
+async def test_compaction_pages_through_each_source_and_continues_as_new(
+        host: Any, script: Script, monkeypatch: Any) -> None:
+    """One bounded activity per page of a source's records, the next from the previous one's continuation
+    token; after ``PAGES_PER_EXECUTION`` pages the job continues as new with every source's progress."""
+    import azure.durable_functions as df
+
+    from orchestrators import compact
+
+    monkeypatch.setattr(compact, "PAGES_PER_EXECUTION", 2)
+    tokens = {"x": [None, "x1", "x2", "x3", "x4"], "y": [None]}
+
+    def page(p: dict[str, Any]) -> dict[str, Any]:
+        chain = tokens[p["source_id"]]
+        at = chain.index(p["continuation"])
+        following = chain[at + 1] if at + 1 < len(chain) else None
+        return {"source_id": p["source_id"], "documents": 3, "versions_removed": 1, "continuation": following}
+
+    script.handlers = {names.COMPACT_SOURCE: page}
+    client = df.DurableOrchestrationClient(host.client_binding_json())
+    iid = await client.start_new(names.COMPACT_ORCHESTRATOR, None, {"keep": 1, "sources": ["x", "y"]})
+    status = await host.wait_for(iid, 30)
+    out = status["output"]["sources"]
+    assert (out["x"]["pages"], out["x"]["documents"], out["x"]["versions_removed"]) == (5, 15, 5)
+    assert (out["y"]["pages"], out["y"]["documents"]) == (1, 3)
+    assert [p["continuation"] for p in script.called(names.COMPACT_SOURCE) if p["source_id"] == "x"] == \
+        [None, "x1", "x2", "x3", "x4"]
+    assert status["input"]["progress"]["y"]["pages"] == 1  # the last execution's input: progress carried

@@ -108,3 +108,22 @@ def test_safety_net_splits_offenders_by_words_then_characters() -> None:
     pieces = _split_words(text, e5.count_tokens, 128)
     assert all(e5.count_tokens(p) <= 128 for p in pieces)
     assert "".join("".join(pieces).split()) == "".join(text.split())  # nothing lost
+
+
+def test_each_distinct_text_is_counted_once_per_document() -> None:
+    """The splitter measures the same candidates again and again; the memo counts each text once and
+    the chunks are those of an unmemoised count."""
+    hashing = get_embedder("hashing")
+    seen: list[str] = []
+
+    class Counting:
+        name, model_id, dim, max_tokens = hashing.name, hashing.model_id, hashing.dim, hashing.max_tokens
+
+        def count_tokens(self, text: str) -> int:
+            seen.append(text)
+            return hashing.count_tokens(text)
+
+    doc = make_doc(3000, seed=3)
+    chunks = chunk_text(doc, fmt="markdown", embedder=Counting(), max_tokens=64, overlap=8)  # type: ignore[arg-type]
+    assert len(seen) == len(set(seen)) > 0
+    assert chunks == chunk_text(doc, fmt="markdown", embedder=hashing, max_tokens=64, overlap=8)

@@ -60,3 +60,16 @@ def test_concurrent_calls_are_serialised() -> None:
     for t in threads:
         t.join()
     assert all(np.allclose(r, expected, atol=1e-6) for r in results)
+
+
+def test_counting_tokens_does_not_wait_for_a_forward_pass() -> None:
+    """The chunker of one batch counts while another batch embeds: ``count_tokens`` never takes the lock
+    that serialises forward passes (held here as an embedding would hold it)."""
+    e = get_embedder("e5-small")
+    expected = e.count_tokens("tokens counted beside an embedding")
+    counted: list[int] = []
+    with e._lock:
+        worker = threading.Thread(target=lambda: counted.append(e.count_tokens("tokens counted beside an embedding")))
+        worker.start()
+        worker.join(timeout=60)
+        assert counted == [expected]

@@ -93,6 +93,7 @@ class RunSource:
             host = self.host
         s = ctx.settings
         task = SourceTask(run_id=run_id, source_id=source_id, batch_size=s.batch_size,
+                          max_parallel_batches=s.max_parallel_batches,
                           pages_per_execution=s.pages_per_execution, failure_threshold=s.failure_threshold,
                           options=RunOptions(full_refresh=full_refresh, dry_run=dry_run, reembed=reembed))
         instance = f"{run_id}:{source_id}:{uuid.uuid4().hex[:6]}"  # a test may repeat a run id

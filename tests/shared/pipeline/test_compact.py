@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from shared.corpus import iter_chunks
-from shared.pipeline.compact import compact_source
+from shared.pipeline.compact import compact_page, compact_source
 from shared.pipeline.context import Context
 from shared.storage import records
 from tests.shared.pipeline.hosted import RunSource
@@ -46,3 +46,17 @@ async def test_unreferenced_blob_left_by_a_crash_is_swept(run_source: RunSource,
     result = await compact_source(ctx, "notes", keep=1)
     assert result.blobs_deleted == 1 and not await ctx.store.exists(orphan)
     assert await ctx.store.exists(rec.current)
+
+
+async def test_a_source_is_compacted_page_by_page(run_source: RunSource, ctx: Context, docs: Path) -> None:
+    for i in range(3):
+        for name in ("a", "b", "c"):
+            (docs / f"{name}.md").write_text(f"# {name}\n\nVersion {i} of the note {name} about canal locks.\n")
+        await run_source(ctx, f"run-{i}")
+    first = await compact_page(ctx, "notes", keep=1, page_size=2)
+    assert (first.documents, first.pages, first.versions_removed) == (2, 1, 4) and first.continuation
+    rest = await compact_page(ctx, "notes", keep=1, continuation=first.continuation, page_size=2)
+    assert (rest.documents, rest.versions_removed, rest.blobs_deleted, rest.continuation) == (1, 2, 2, None)
+    whole = await compact_source(ctx, "notes", keep=1, page_size=1)
+    assert (whole.documents, whole.pages, whole.versions_removed) == (3, 3, 0)
+    assert [len(await versions(ctx, d)) for d in ("a.md", "b.md", "c.md")] == [1, 1, 1]

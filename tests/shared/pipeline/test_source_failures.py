@@ -38,7 +38,9 @@ async def make_ctx(azurite: str, tmp_path: Path, manifest: str) -> AsyncIterator
     settings = Settings(storage_connection=azurite, container=f"f-{uuid.uuid4().hex[:12]}",
                         manifest=str(tmp_path / "sources.yaml"), embedder="hashing", chunk_tokens=64,
                         chunk_overlap=8, batch_size=8, allowed_private_networks="127.0.0.1/32",
-                        max_body_bytes=100_000)
+                        max_body_bytes=100_000,
+                        # the test server answers one request at a time: "/slow" would stall a parallel batch
+                        max_parallel_batches=1)
     async with open_context(settings) as ctx:
         await ctx.store.ensure_container()
         yield ctx
