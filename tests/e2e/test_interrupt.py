@@ -11,6 +11,7 @@ import signal
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,11 +35,13 @@ class SlowSite:
     def __init__(self, server: HTTPServer, pages: int = 3) -> None:
         self.release = threading.Event()
         self.hits = 0
+        # paths of this test only: a request still on its way from an earlier test's run is not a hit here
+        tag = uuid.uuid4().hex[:8]
         server.expect_request("/robots.txt").respond_with_data("User-agent: *\nAllow: /\n")
-        urls = [(server.url_for(f"/slow/{i}"), None) for i in range(pages)]
-        server.expect_request("/sitemap.xml").respond_with_data(urlset(urls), content_type="application/xml")
-        server.expect_request(re.compile(r"/slow/\d+")).respond_with_handler(self._page)
-        self.sitemap = server.url_for("/sitemap.xml")
+        urls = [(server.url_for(f"/{tag}/slow/{i}"), None) for i in range(pages)]
+        server.expect_request(f"/{tag}/sitemap.xml").respond_with_data(urlset(urls), content_type="application/xml")
+        server.expect_request(re.compile(rf"/{tag}/slow/\d+")).respond_with_handler(self._page)
+        self.sitemap = server.url_for(f"/{tag}/sitemap.xml")
 
     def _page(self, request: Request) -> Response:
         self.hits += 1
