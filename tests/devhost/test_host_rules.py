@@ -38,12 +38,6 @@ async def host(azurite: str, task_hub: str) -> AsyncIterator[LocalHost]:
     await local.stop()
 
 
-@pytest_asyncio.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 async def get_text(http: aiohttp.ClientSession, method: str, url: str, **kw: Any) -> tuple[int, str]:
     async with http.request(method, url, **kw) as resp:
         return resp.status, await resp.text()
