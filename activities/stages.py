@@ -1,5 +1,5 @@
-"""The stage activities: discover, fetch, chunk, embed, commit. Inputs and outputs are ids and counts;
-the data moves through Blob (see ``shared.pipeline.staging``)."""
+"""The stage activities: discover, prepare (fetch → extract → chunk), embed, commit. Inputs and outputs
+are ids and counts; the data moves through Blob (see ``shared.pipeline.staging``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import azure.durable_functions as df
 from activities.guard import Payload, guarded, unless_cancelled
 from shared import names
 from shared.models import BatchRef, CommitInput, DiscoverInput
-from shared.pipeline import chunk, commit, discover, embed, fetch
+from shared.pipeline import commit, discover, embed, prepare
 from shared.pipeline.context import open_context
 
 bp = df.Blueprint()
@@ -26,24 +26,14 @@ async def discover_activity(payload: Payload) -> dict[str, Any]:
         return (await discover.discover(ctx, request)).model_dump(mode="json")
 
 
-@bp.function_name(names.FETCH)
+@bp.function_name(names.PREPARE)
 @bp.activity_trigger(input_name="payload")
 @guarded
 @unless_cancelled
-async def fetch_activity(payload: Payload) -> dict[str, Any]:
+async def prepare_activity(payload: Payload) -> dict[str, Any]:
     batch = BatchRef.model_validate(payload)
     async with open_context() as ctx:
-        return (await fetch.fetch(ctx, batch)).model_dump(mode="json")
-
-
-@bp.function_name(names.CHUNK)
-@bp.activity_trigger(input_name="payload")
-@guarded
-@unless_cancelled
-async def chunk_activity(payload: Payload) -> dict[str, Any]:
-    batch = BatchRef.model_validate(payload)
-    async with open_context() as ctx:
-        return (await chunk.chunk(ctx, batch)).model_dump(mode="json")
+        return (await prepare.prepare(ctx, batch)).model_dump(mode="json")
 
 
 @bp.function_name(names.EMBED)

@@ -51,13 +51,15 @@ def _ts(ev: dict[str, Any]) -> datetime:
 
 
 def summarize(history: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """Event counts by type, and where the time between activities goes (from event timestamps).
+    """Event counts by type (and activity calls by name), and where the time between activities goes
+    (from event timestamps).
 
     ``activity_s``: TaskScheduled → TaskCompleted (dispatch, the activity's own setup and its work);
     ``replay_s``: a round's OrchestratorStarted → its last event (the SDK replaying the whole history
     and planning what comes next); ``handoff_s``: TaskCompleted → the OrchestratorStarted of the round
     that delivers it (saving the result, queueing, persisting the previous round)."""
     types: Counter[str] = Counter()
+    tasks: Counter[str] = Counter()
     activity = replay = handoff = 0.0
     rounds = 0
     for rounds_of in history.values():
@@ -77,6 +79,7 @@ def summarize(history: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
                 t = ev["EventType"]
                 if t == h.TASK_SCHEDULED:
                     scheduled[ev["EventId"]] = _ts(ev)
+                    tasks[str(ev.get("Name"))] += 1
                 elif t == h.TASK_COMPLETED:
                     tid = ev["TaskScheduledId"]
                     completed_at[tid] = _ts(ev)
@@ -87,6 +90,7 @@ def summarize(history: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         "events": sum(types.values()),
         "rounds": rounds,
         "by_type": dict(types.most_common()),
+        "tasks_by_activity": dict(tasks.most_common()),
         "activity_s": round(activity, 3),
         "replay_s": round(replay, 3),
         "handoff_s": round(handoff, 3),

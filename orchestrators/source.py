@@ -1,6 +1,7 @@
 """The source orchestrator: one per (run, source). Claims the source, then page by page: discover →
-the page's batches, up to ``max_parallel_batches`` at once (``orchestrators.fanout``), each fetch → chunk →
-embed → commit → once every batch of the page has committed, advance the checkpoint cursor. After
+the page's batches, up to ``max_parallel_batches`` at once (``orchestrators.fanout``), each prepare (fetch →
+extract → chunk) → embed → commit → once every batch of the page has committed, advance the checkpoint
+cursor. After
 ``pages_per_execution`` pages it continues as new with its cursor and counts, so history stays bounded.
 Any failure ends this source ``failed`` in its result; it never fails the run. The decisions are pure
 functions in ``orchestrators.source_steps``."""
@@ -11,7 +12,7 @@ import azure.durable_functions as df
 
 from orchestrators.calls import Steps, call, failure_reason
 from orchestrators.fanout import interleave
-from orchestrators.source_steps import after_fetch, batch_stages, earlier, final_high_water, later, merge, progress
+from orchestrators.source_steps import earlier, final_high_water, later, merge, progress
 from shared import names
 from shared.models import (
     BatchRef,
@@ -20,15 +21,15 @@ from shared.models import (
     DiscoverInput,
     DiscoverResult,
     FinishSourceInput,
+    PrepareResult,
     SourceResult,
     SourceStart,
     SourceTask,
     StageResult,
 )
-from shared.outcome import source_status
+from shared.outcome import after_fetch, source_status
 
 bp = df.Blueprint()
-STAGE_ACTIVITY = {"fetch": names.FETCH, "chunk": names.CHUNK, "embed": names.EMBED, "commit": names.COMMIT}
 
 
 def _stage(context: df.DurableOrchestrationContext, name: str, payload: object) -> Steps:
@@ -37,27 +38,30 @@ def _stage(context: df.DurableOrchestrationContext, name: str, payload: object) 
 
 def _batch(context: df.DurableOrchestrationContext, task: SourceTask, result: SourceResult, ref: BatchRef,
            index: int, batches: int) -> Steps:
-    """One batch through its stages; returns the earliest change hint among documents that failed
-    transiently (the high-water mark is held back to it). Embedding is bounded per activity (tokens, time):
-    the embed stage is called again while it says the batch has chunks left."""
+    """One batch: prepare (fetch → extract → chunk) → embed → commit; returns the earliest change hint
+    among documents that failed transiently (the high-water mark is held back to it). Embedding is bounded
+    per activity (tokens, time): embed is called again while it says the batch has chunks left."""
     payload = ref.model_dump(mode="json")
-    failed_hint = None
-    for stage in batch_stages(task.options.dry_run):
-        context.set_custom_status(progress(result, stage, task.page, index + 1, batches))
-        outcome = yield from _stage(context, STAGE_ACTIVITY[stage], payload)
-        merge(result, stage, outcome)
-        while stage == "embed" and outcome.more:
-            outcome = yield from _stage(context, names.EMBED, payload)
-            merge(result, stage, outcome)
-        if stage != "fetch":
-            continue
-        failed_hint = outcome.min_failed_hint
-        step = after_fetch(outcome, dry_run=task.options.dry_run)
-        if step == "commit_only":
-            merge(result, "commit", (yield from _stage(context, names.COMMIT, payload)))
-        if step != "continue":
-            break
-    return failed_hint
+    context.set_custom_status(progress(result, "fetch", task.page, index + 1, batches))
+    prepared = PrepareResult.model_validate((yield from call(context, names.PREPARE, payload)))
+    merge(result, "fetch", prepared.fetch)
+    if prepared.chunk is not None:
+        merge(result, "chunk", prepared.chunk)
+    step = after_fetch(prepared.fetch, dry_run=task.options.dry_run)
+    if step == "commit_only":
+        context.set_custom_status(progress(result, "commit", task.page, index + 1, batches))
+        merge(result, "commit", (yield from _stage(context, names.COMMIT, payload)))
+    if step != "continue":
+        return prepared.fetch.min_failed_hint
+    context.set_custom_status(progress(result, "embed", task.page, index + 1, batches))
+    outcome = yield from _stage(context, names.EMBED, payload)
+    merge(result, "embed", outcome)
+    while outcome.more:
+        outcome = yield from _stage(context, names.EMBED, payload)
+        merge(result, "embed", outcome)
+    context.set_custom_status(progress(result, "commit", task.page, index + 1, batches))
+    merge(result, "commit", (yield from _stage(context, names.COMMIT, payload)))
+    return prepared.fetch.min_failed_hint
 
 
 def _page(context: df.DurableOrchestrationContext, task: SourceTask, result: SourceResult) -> Steps:

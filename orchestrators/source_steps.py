@@ -1,33 +1,14 @@
-"""The source orchestrator's decisions, as pure functions (unit-tested without Durable): which stages a
-batch goes through, what a fetch result means for the rest of the batch, how results add up, and how far
-the high-water mark may move."""
+"""The source orchestrator's decisions, as pure functions (unit-tested without Durable): how results add
+up and how far the high-water mark may move. (What a fetch result means for the rest of a batch is
+``shared.outcome.after_fetch``: the prepare activity decides with it whether to chunk.)"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from shared.models import STAGES, DiscoverResult, SourceResult, Stage, StageResult
+from shared.models import DiscoverResult, SourceResult, Stage, StageResult
 
 MAX_ERRORS = 20  # errors kept per source result
-
-AfterFetch = Literal["stop", "commit_only", "continue"]
-
-
-def batch_stages(dry_run: bool) -> tuple[Stage, ...]:
-    """The stages of one batch: a dry run only fetches (to classify), it chunks, embeds and commits nothing."""
-    return ("fetch",) if dry_run else STAGES[1:]
-
-
-def after_fetch(fetched: StageResult, *, dry_run: bool) -> AfterFetch:
-    """``stop`` when nothing was fetched (nothing to chunk, embed or commit) and always in a dry run (it
-    writes nothing, not even change hints); ``commit_only`` when every fetched document was unchanged
-    (only their new change hints need recording); else ``continue``."""
-    if fetched.items == 0 or dry_run:
-        return "stop"
-    if fetched.counts.added + fetched.counts.updated == 0:
-        return "commit_only"
-    return "continue"
-
 
 def merge(result: SourceResult, stage: Stage, outcome: StageResult | DiscoverResult) -> None:
     """Add one stage's timing, errors (the first ``MAX_ERRORS``) and counts to the source's result."""

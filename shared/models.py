@@ -207,7 +207,8 @@ class DiscoverResult(Model):
 
 
 class StageResult(Model):
-    """What a fetch/chunk/embed/commit activity returns: counts, timing and failures."""
+    """What a stage returns (fetch and chunk inside ``PrepareResult``; embed, commit): counts, timing and
+    failures."""
 
     counts: SourceCounts = SourceCounts()
     items: int = 0
@@ -215,6 +216,14 @@ class StageResult(Model):
     errors: list[ErrorRecord] = Field(default_factory=list)
     min_failed_hint: str | None = None
     more: bool = Field(default=False, description="embed: the batch has chunks left for the next call.")
+
+
+class PrepareResult(Model):
+    """What the prepare activity returns: its fetch (and extraction) part, and its chunk part when the batch
+    had new or changed documents to chunk (``shared.outcome.after_fetch``)."""
+
+    fetch: StageResult
+    chunk: StageResult | None = None
 
 
 class DiscoverInput(Message):

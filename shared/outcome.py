@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
-from shared.models import RunStatus, SourceCounts, SourceResult, SourceStatus
+from typing import Literal
+
+from shared.models import RunStatus, SourceCounts, SourceResult, SourceStatus, StageResult
+
+AfterFetch = Literal["stop", "commit_only", "continue"]
+
+
+def after_fetch(fetched: StageResult, *, dry_run: bool) -> AfterFetch:
+    """What a batch's fetch result means for the rest of it: ``stop`` when nothing was fetched (nothing to
+    chunk, embed or commit) and always in a dry run (it writes nothing, not even change hints);
+    ``commit_only`` when every fetched document was unchanged (only their new change hints need recording);
+    else ``continue`` (chunk, embed, commit)."""
+    if fetched.items == 0 or dry_run:
+        return "stop"
+    if fetched.counts.added + fetched.counts.updated == 0:
+        return "commit_only"
+    return "continue"
 
 
 def source_status(counts: SourceCounts, *, failure_threshold: float) -> SourceStatus:

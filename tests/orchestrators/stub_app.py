@@ -18,10 +18,12 @@ import azure.functions as func
 from activities.guard import Payload, guarded
 from orchestrators import compact, run, source
 from shared import names
+from shared.models import StageResult
+from shared.outcome import after_fetch
 
 Handler = Callable[[dict[str, Any]], Any]
-ACTIVITIES = (names.LOAD_SOURCES, names.OPEN_RUN, names.INDEX_RUN, names.BEGIN_SOURCE, names.DISCOVER, names.FETCH,
-              names.CHUNK, names.EMBED, names.COMMIT, names.CHECKPOINT, names.FINISH_SOURCE, names.CLOSE_RUN,
+ACTIVITIES = (names.LOAD_SOURCES, names.OPEN_RUN, names.INDEX_RUN, names.BEGIN_SOURCE, names.DISCOVER,
+              names.PREPARE, names.EMBED, names.COMMIT, names.CHECKPOINT, names.FINISH_SOURCE, names.CLOSE_RUN,
               names.PUBLISH_RUN, names.NOTIFY_RUN, names.APPLY_RETENTION, names.COMPACT_SOURCE)
 
 
@@ -41,14 +43,25 @@ def fetched(payload: dict[str, Any]) -> dict[str, Any]:
     return {"items": 1, "counts": {"added": 1}}
 
 
+def prepared(fetch: Handler) -> Handler:
+    """A prepare stand-in made from a fetch stand-in: it chunks (``{"items": 1}``) when the real rule
+    (``shared.outcome.after_fetch``) says the fetch result goes on to chunking."""
+
+    def handle(payload: dict[str, Any]) -> dict[str, Any]:
+        out = fetch(payload)
+        go_on = after_fetch(StageResult.model_validate(out), dry_run=payload.get("dry_run", False)) == "continue"
+        return {"fetch": out, "chunk": {"items": 1}} if go_on else {"fetch": out}
+
+    return handle
+
+
 DEFAULTS: dict[str, Handler] = {
     names.LOAD_SOURCES: lambda p: plan(["a"]),
     names.OPEN_RUN: lambda p: {"run_id": p["run"]["run_id"], "status": "running"},
     names.INDEX_RUN: lambda p: {"status_url": f"http://status/{p['run_id']}"},
     names.BEGIN_SOURCE: lambda p: {"cursor": None, "since": None, "claimed": True},
     names.DISCOVER: one_page,
-    names.FETCH: fetched,
-    names.CHUNK: lambda p: {"items": 1},
+    names.PREPARE: prepared(fetched),
     names.EMBED: lambda p: {"items": 1, "counts": {"chunks_embedded": 1}},
     names.COMMIT: lambda p: {"items": 1},
     names.CHECKPOINT: lambda p: None,

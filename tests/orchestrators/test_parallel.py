@@ -15,7 +15,7 @@ from shared.errors import PermanentError, TransientError
 from shared.models import SourceResult
 
 from .conftest import RunFn
-from .stub_app import Script, plan
+from .stub_app import Script, plan, prepared
 
 
 class Tracker:
@@ -72,8 +72,7 @@ async def test_batches_of_a_page_overlap_and_the_checkpoint_follows_every_commit
     script.handlers = {
         names.LOAD_SOURCES: lambda p: plan(["a"], max_parallel_batches=3),
         names.DISCOVER: paged(5, 2),
-        names.FETCH: track.wrap(names.FETCH, lambda p: {"items": 1, "counts": {"added": 1}}, barrier=3),
-        names.CHUNK: track.wrap(names.CHUNK, lambda p: {"items": 1}),
+        names.PREPARE: track.wrap(names.PREPARE, prepared(lambda p: {"items": 1, "counts": {"added": 1}}), barrier=3),
         names.EMBED: track.wrap(names.EMBED, lambda p: {"items": 1, "counts": {"chunks_embedded": 1}}),
         names.COMMIT: track.wrap(names.COMMIT, lambda p: {"items": 1}),
         names.CHECKPOINT: track.wrap(names.CHECKPOINT, lambda p: None),
@@ -108,18 +107,18 @@ async def test_continue_as_new_carries_state_with_parallel_batches(host: LocalHo
 
 async def test_a_failing_batch_lets_the_others_finish_and_moves_no_checkpoint(script: Script,
                                                                              start_run: RunFn) -> None:
-    def chunk(p: dict[str, Any]) -> dict[str, Any]:
+    def prepare(p: dict[str, Any]) -> dict[str, Any]:
         if p["batch_id"] == "p0-b0":
             raise PermanentError("chunk refused: staged schema")
-        return {"items": 1}
+        return {"fetch": {"items": 1, "counts": {"added": 1}}, "chunk": {"items": 1}}
 
     script.handlers = {names.LOAD_SOURCES: lambda p: plan(["a"], max_parallel_batches=2),
-                       names.DISCOVER: paged(4, 1), names.CHUNK: chunk}
+                       names.DISCOVER: paged(4, 1), names.PREPARE: prepare}
     status = await start_run()
     result = result_of(status)
     assert result.status == "failed" and result.message == "chunk refused: staged schema"
     assert names.CHECKPOINT not in script.names()
-    fetched = {p["batch_id"] for p in script.called(names.FETCH)}
+    fetched = {p["batch_id"] for p in script.called(names.PREPARE)}
     committed = {p["batch_id"] for p in script.called(names.COMMIT)}
     assert "p0-b1" in fetched and fetched - committed == {"p0-b0"}  # every other started batch committed
     assert len(fetched) < 4 or committed == fetched - {"p0-b0"}
@@ -135,7 +134,7 @@ async def test_a_durable_retry_inside_the_window(script: Script, start_run: RunF
         return {"items": 1, "counts": {"added": 1}}
 
     script.handlers = {names.LOAD_SOURCES: lambda p: plan(["a"], max_parallel_batches=3),
-                       names.DISCOVER: paged(3, 1), names.FETCH: fetch}
+                       names.DISCOVER: paged(3, 1), names.PREPARE: prepared(fetch)}
     status = await start_run()
     result = result_of(status)
     assert (result.status, result.counts.added) == ("completed", 3)
@@ -157,4 +156,4 @@ async def test_a_bounded_embed_is_called_until_the_batch_is_done(script: Script,
     assert calls == {"p0-b0": 3, "p0-b1": 1}
     assert result_of(status).counts.chunks_embedded == 8
     order = [n for n, p in script.calls if p.get("batch_id") == "p0-b0"]
-    assert order == [names.FETCH, names.CHUNK, names.EMBED, names.EMBED, names.EMBED, names.COMMIT]
+    assert order == [names.PREPARE, names.EMBED, names.EMBED, names.EMBED, names.COMMIT]

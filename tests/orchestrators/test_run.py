@@ -13,7 +13,7 @@ from shared.errors import ConfigError, PermanentError
 from shared.models import RunSummary
 
 from .conftest import RunFn
-from .stub_app import Script, plan
+from .stub_app import Script, plan, prepared
 
 
 def failing(*sources: str) -> Any:
@@ -35,7 +35,7 @@ def failing(*sources: str) -> Any:
 async def test_run_status_thresholds(script: Script, start_run: RunFn, broken: tuple[str, ...], threshold: float,
                                      expected: str) -> None:
     script.handlers = {names.LOAD_SOURCES: lambda p: plan(["a", "b", "c"], failure_threshold=threshold),
-                       names.FETCH: failing(*broken)}
+                       names.PREPARE: prepared(failing(*broken))}
     status = await start_run()
     summary = RunSummary.model_validate(status["output"])
     assert summary.status == expected

@@ -14,7 +14,7 @@ from shared.errors import ClaimHeldError, PermanentError, TransientError
 from shared.models import SourceResult
 
 from .conftest import RunFn
-from .stub_app import Script, plan
+from .stub_app import Script, plan, prepared
 
 
 def pages(count: int, high_waters: list[str] | None = None) -> Any:
@@ -58,30 +58,30 @@ async def test_unchanged_batch_is_only_committed(script: Script, start_run: RunF
                "empty": {"items": 0, "counts": {"failed": 1}}}
     script.handlers = {
         names.DISCOVER: lambda p: {"page": 0, "batches": list(batches), "discovered": 5},
-        names.FETCH: lambda p: batches[p["batch_id"]],
+        names.PREPARE: prepared(lambda p: batches[p["batch_id"]]),
     }
     status = await start_run()
     by_batch = {b: [n for n, p in script.calls if p.get("batch_id") == b] for b in batches}
-    assert by_batch == {"changed": [names.FETCH, names.CHUNK, names.EMBED, names.COMMIT],
-                        "same": [names.FETCH, names.COMMIT], "empty": [names.FETCH]}
+    assert by_batch == {"changed": [names.PREPARE, names.EMBED, names.COMMIT],
+                        "same": [names.PREPARE, names.COMMIT], "empty": [names.PREPARE]}
     assert source_result(status).counts.unchanged == 3
 
 
 async def test_dry_run_never_commits_even_unchanged_batches(script: Script, start_run: RunFn) -> None:
-    script.handlers = {names.FETCH: lambda p: {"items": 1, "counts": {"unchanged": 1}}}
+    script.handlers = {names.PREPARE: prepared(lambda p: {"items": 1, "counts": {"unchanged": 1}})}
     status = await start_run(dry_run=True)
     assert source_result(status).status == "completed"
     assert names.COMMIT not in script.names() and names.CHECKPOINT not in script.names()
-    assert script.called(names.FETCH)[0]["dry_run"] is True
+    assert script.called(names.PREPARE)[0]["dry_run"] is True
 
 
 async def test_transient_failures_hold_the_high_water_mark_back(script: Script, start_run: RunFn) -> None:
     hints = {"p0": "2026-06-04", "p1": None, "p2": "2026-06-02"}
     script.handlers = {
         names.DISCOVER: pages(3, ["2026-06-05", "2026-06-08", "2026-06-07"]),
-        names.FETCH: lambda p: {"items": 1, "counts": {"added": 1, "failed": 1},
-                                "min_failed_hint": hints[p["batch_id"]],
-                                "errors": [{"stage": "fetch", "reason": "timeout", "transient": True}]},
+        names.PREPARE: prepared(lambda p: {"items": 1, "counts": {"added": 1, "failed": 1},
+                                           "min_failed_hint": hints[p["batch_id"]],
+                                           "errors": [{"stage": "fetch", "reason": "timeout", "transient": True}]}),
     }
     status = await start_run()
     assert source_result(status).status == "partial"
@@ -94,15 +94,16 @@ async def test_permanent_failure_fails_the_source_at_once(script: Script, start_
             raise PermanentError("feed URL refused: private address")
         return {"items": 1, "counts": {"added": 1}}
 
-    script.handlers = {names.LOAD_SOURCES: lambda p: plan(["a", "b"], failure_threshold=0.5), names.FETCH: fetch}
+    script.handlers = {names.LOAD_SOURCES: lambda p: plan(["a", "b"], failure_threshold=0.5),
+                       names.PREPARE: prepared(fetch)}
     status = await start_run()
     assert status["runtimeStatus"] == "Completed"
     out = status["output"]
     assert (out["status"], out["sources"]["a"]["status"], out["sources"]["b"]["status"]) == (
         "partial", "completed", "failed")
     assert out["sources"]["b"]["message"] == "feed URL refused: private address"
-    assert script.names("b").count(names.FETCH) == 1  # not retried
-    assert names.CHUNK not in script.names("b")
+    assert script.names("b").count(names.PREPARE) == 1  # not retried
+    assert names.EMBED not in script.names("b")
     (finish,) = [p for p in script.called(names.FINISH_SOURCE) if p["result"]["source_id"] == "b"]
     assert finish["result"]["status"] == "failed"  # the claim is released, the high-water mark not moved
     assert out["errors"][0] == {"source_id": "b", "reason": "feed URL refused: private address", "stage": None,
@@ -122,14 +123,14 @@ async def test_claim_held_by_another_run_is_permanent(script: Script, start_run:
 
 async def test_retry_after_waits_on_a_durable_timer(host: LocalHost, script: Script, start_run: RunFn) -> None:
     def fetch(p: dict[str, Any]) -> dict[str, Any]:
-        if len(script.called(names.FETCH)) == 1:
+        if len(script.called(names.PREPARE)) == 1:
             raise TransientError("HTTP 429 from the embedding service", retry_after=0.2)
         return {"items": 1, "counts": {"added": 1}}
 
-    script.handlers = {names.FETCH: fetch}
+    script.handlers = {names.PREPARE: prepared(fetch)}
     status = await start_run()
     assert source_result(status).status == "completed"
-    assert len(script.called(names.FETCH)) == 2
+    assert len(script.called(names.PREPARE)) == 2
     client = df.DurableOrchestrationClient(host.client_binding_json())
     history = await client.get_status(f"{status['instanceId']}:a", show_history=True)
     assert [e["EventType"] for e in history.history].count("TimerFired") == 1
@@ -139,8 +140,8 @@ async def test_retry_after_is_bounded(script: Script, start_run: RunFn) -> None:
     def fetch(p: dict[str, Any]) -> dict[str, Any]:
         raise TransientError("HTTP 503", retry_after=0)
 
-    script.handlers = {names.FETCH: fetch}
+    script.handlers = {names.PREPARE: prepared(fetch)}
     status = await start_run()
     result = source_result(status)
     assert result.status == "failed" and "still asked to retry after 5 waits: HTTP 503" in (result.message or "")
-    assert len(script.called(names.FETCH)) == 6
+    assert len(script.called(names.PREPARE)) == 6

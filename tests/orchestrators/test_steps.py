@@ -7,13 +7,12 @@ import pytest
 from orchestrators.calls import MAX_WAIT_S, MIN_WAIT_S, wait_seconds
 from orchestrators.source_steps import (
     MAX_ERRORS,
-    after_fetch,
-    batch_stages,
     final_high_water,
     later,
     merge,
 )
 from shared.models import DiscoverResult, ErrorRecord, SourceCounts, SourceResult, StageResult
+from shared.outcome import after_fetch
 
 
 def fetched(items: int, **counts: int) -> StageResult:
@@ -30,11 +29,6 @@ def fetched(items: int, **counts: int) -> StageResult:
 ])
 def test_after_fetch(outcome: StageResult, dry: bool, expected: str) -> None:
     assert after_fetch(outcome, dry_run=dry) == expected
-
-
-def test_batch_stages() -> None:
-    assert batch_stages(False) == ("fetch", "chunk", "embed", "commit")
-    assert batch_stages(True) == ("fetch",)
 
 
 @pytest.mark.parametrize(("high_water", "hint", "expected"), [
