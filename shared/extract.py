@@ -10,6 +10,7 @@ changing it marks every document as changed.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import hashlib
 import re
 import threading
@@ -218,10 +219,8 @@ def _title(tree: Any) -> str | None:
 
     try:
         meta = examine_meta(tree)
-        try:
+        with contextlib.suppress(Exception):  # trafilatura guards its JSON-LD parser the same way
             meta = extract_meta_json(tree, meta)
-        except Exception:  # trafilatura guards its JSON-LD parser the same way
-            pass
         found = Document()
         found.title = meta.title or extract_title(tree)
         found.clean_and_trim()

@@ -62,8 +62,9 @@ class Settings(BaseSettings):
     max_parallel_sources: int = Field(default=4, ge=1, le=64)
     max_parallel_batches: int = Field(default=4, ge=1, le=64,
                                       description="Batches of one source's page in flight at once.")
-    embed_max_tokens: int = Field(default=200_000, ge=1_000, le=10_000_000,
-                                  description="Tokens one embed activity embeds at most; the rest in the next call.")
+    embed_max_tokens: int = Field(default=1_000_000, ge=1_000, le=10_000_000, description=(
+        "Tokens one embed activity embeds at most; the rest in the next call. The seconds cap bounds a slow "
+        "embedder's call; this one a fast embedder's (a default batch of 256 documents fits in one call)."))
     embed_max_seconds: float = Field(default=120.0, gt=0, le=480,
                                      description="One embed activity stops after this long (functionTimeout: 10 min).")
     pages_per_execution: int = Field(default=20, ge=1, le=10_000)
