@@ -73,8 +73,9 @@ def _page(context: df.DurableOrchestrationContext, task: SourceTask, result: Sou
         batch_size=task.batch_size, full_refresh=task.options.full_refresh, dry_run=dry,
     ).model_dump(mode="json"))))
     merge(result, "discover", found)
+    share = max(1, min(task.max_parallel_batches, len(found.batches)))  # batches fetching from it at once
     refs = [BatchRef(run_id=task.run_id, source_id=task.source_id, batch_id=batch_id, dry_run=dry,
-                     reembed=task.options.reembed) for batch_id in found.batches]
+                     reembed=task.options.reembed, share=share) for batch_id in found.batches]
     result.batches += len(refs)
     flows = [_batch(context, task, result, ref, index, len(refs)) for index, ref in enumerate(refs)]
     for hint in (yield from interleave(context, flows, task.max_parallel_batches)):

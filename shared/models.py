@@ -189,6 +189,9 @@ class BatchRef(Message):
     batch_id: str
     dry_run: bool = False
     reembed: bool = False
+    share: int = Field(default=1, ge=1, le=64, description=(
+        "Batches of this page that may fetch at once: a source's rate_limit and concurrency are split "
+        "between them, so parallel batches keep the source's own limits."))
 
 
 class DiscoverResult(Model):

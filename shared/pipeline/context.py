@@ -16,7 +16,7 @@ from shared.manifest import Manifest, load_manifest
 from shared.memory import release_free_memory
 from shared.settings import Settings, get_settings
 from shared.sources import build_source
-from shared.sources.base import Source
+from shared.sources.base import Source, SourceSpec
 from shared.storage.blobs import BlobStore
 
 
@@ -43,8 +43,10 @@ class Context:
     def manifest(self) -> Manifest:
         return manifest_for(self.settings)
 
-    def source(self, source_id: str) -> Source:
-        return build_source(self.manifest.get(source_id), base_dir=self.manifest.base_dir)
+    def source(self, source_id: str, *, share: int = 1) -> Source:
+        """The source, built from its manifest entry. ``share``: how many activities fetch from it at once
+        (a page's parallel batches); its ``rate_limit`` and ``concurrency`` are split between them."""
+        return build_source(split_limits(self.manifest.get(source_id), share), base_dir=self.manifest.base_dir)
 
     @property
     def embedder(self) -> Embedder:
@@ -76,3 +78,18 @@ async def open_context(settings: Settings | None = None) -> AsyncIterator[Contex
             yield Context(settings=settings, store=store)
     finally:
         release_free_memory()
+
+
+def split_limits(spec: SourceSpec, share: int) -> SourceSpec:
+    """``spec`` with its request rate and concurrency divided between ``share`` activities fetching from the
+    source at once. The rate splits exactly; concurrency rounds down to at least one request each, so with
+    fewer allowed requests than parallel batches, one per batch may be in flight."""
+    rate, slots = getattr(spec, "rate_limit", None), getattr(spec, "concurrency", None)
+    if share <= 1 or (rate is None and slots is None):
+        return spec
+    update: dict[str, float | int] = {}
+    if rate is not None:
+        update["rate_limit"] = rate / share
+    if slots is not None:
+        update["concurrency"] = max(1, slots // share)
+    return spec.model_copy(update=update)

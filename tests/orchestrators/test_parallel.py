@@ -90,6 +90,7 @@ async def test_batches_of_a_page_overlap_and_the_checkpoint_follows_every_commit
         later = [i for i, e in enumerate(ev) if e[0] == "start" and e[2].startswith(f"p{page + 1}-")]
         assert all(i > at for i in later)  # the next page's batches start after it
     assert [p["cursor"] for p in script.called(names.CHECKPOINT)] == ["c1", "c2"]
+    assert {p["share"] for p in script.called(names.PREPARE)} == {3}  # the source's limits split three ways
 
 
 async def test_continue_as_new_carries_state_with_parallel_batches(host: LocalHost, script: Script,

@@ -10,9 +10,10 @@ import math
 from pathlib import Path
 from typing import Any
 
+from shared.manifest import load_manifest
 from shared.models import BatchRef, DiscoverInput, StageResult
 from shared.pipeline import chunk, discover, embed, fetch
-from shared.pipeline.context import Context
+from shared.pipeline.context import Context, split_limits
 from shared.pipeline.embed import EMBED_BATCH, take
 from shared.pipeline.staging import read_stage
 from tests.shared.pipeline.test_stages import write_docs
@@ -83,3 +84,20 @@ def test_a_first_page_ramps_up_to_full_batches() -> None:
     assert sizes(batch_bounds(20, 256, ramp=True)) == [20]
     assert sizes(batch_bounds(14, 1, ramp=True)) == [1] * 14  # small batches: no ramp
     assert sizes(batch_bounds(40, 64, ramp=True)) == [32, 8] and batch_bounds(0, 64, ramp=True) == []
+
+
+def test_parallel_batches_split_a_sources_rate_limit_and_concurrency(tmp_path: Path) -> None:
+    manifest = tmp_path / "sources.yaml"
+    manifest.write_text("sources:\n"
+                        "  - {id: polite, kind: rss, url: 'https://example.org/feed.xml', rate_limit: 2,"
+                        " concurrency: 6}\n"
+                        "  - {id: tiny, kind: rss, url: 'https://example.org/t.xml', concurrency: 2}\n"
+                        "  - {id: local, kind: folder, path: '.'}\n")
+    m = load_manifest(manifest)
+    polite = split_limits(m.get("polite"), 4)
+    assert (polite.rate_limit, polite.concurrency) == (0.5, 1)  # 4 batches x 0.5/s = the source's 2/s
+    assert split_limits(m.get("polite"), 3).concurrency == 2  # 3 x 2 = 6 in flight at most
+    assert split_limits(m.get("polite"), 1) is m.get("polite")
+    assert split_limits(m.get("tiny"), 4).concurrency == 1  # never below one request per batch
+    assert split_limits(m.get("local"), 4) is m.get("local")  # nothing to split
+    assert (m.get("polite").rate_limit, m.get("polite").concurrency) == (2, 6)  # the manifest is untouched
