@@ -53,3 +53,26 @@ async def test_a_row_missing_a_field_names_it(ctx: Context) -> None:
         await read_stage(ctx.store, BATCH, "chunks")
     with pytest.raises(PermanentError, match="status: Input should be 'new', 'changed' or 'unchanged'"):
         await write_stage(ctx.store, BATCH, "texts", [{**TEXT, "status": "fresh"}])
+
+
+async def test_vectors_are_checked_in_place_not_copied(ctx: Context) -> None:
+    """A vector goes through staging as the same list (no pydantic copies: they set the peak memory of a
+    batch); ints are read as floats like the row model would; anything else names the blob and field."""
+    vector = [0.25, -0.5, 1.0]
+    row = {"doc_id": "a.md", "ordinal": 0, "hash": "h0", "vector": vector}
+    await write_stage(ctx.store, BATCH, "vectors", [row])
+    (read,) = await read_stage(ctx.store, BATCH, "vectors")
+    assert read == {**row, "schema_version": SCHEMA_VERSION}
+    from shared.pipeline.staging import _checked
+
+    assert _checked("b", "vectors", row)["vector"] is vector
+    assert _checked("b", "vectors", {**row, "vector": [1, 0.5]})["vector"] == [1.0, 0.5]
+    blob = await stage_raw(ctx, "vectors", [{**row, "vector": [0.1, "x"]}])
+    with pytest.raises(PermanentError, match=f"{blob}: vector: Input should be a list of numbers"):
+        await read_stage(ctx.store, BATCH, "vectors")
+    blob = await stage_raw(ctx, "vectors", [{**row, "vector": None}])
+    with pytest.raises(PermanentError, match=f"{blob}: vector: Input should be a valid list"):
+        await read_stage(ctx.store, BATCH, "vectors")
+    blob = await stage_raw(ctx, "vectors", [{**row, "hash": None}])
+    with pytest.raises(PermanentError, match=f"{blob}: invalid VectorRow: hash"):
+        await read_stage(ctx.store, BATCH, "vectors")
