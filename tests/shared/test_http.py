@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 
@@ -10,7 +11,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from shared.errors import ConfigError, PermanentError, TransientError
-from shared.http import GuardedResolver, HttpClient, allowed, parse_retry_after
+from shared.http import GuardedResolver, HttpClient, HttpResponse, allowed, parse_retry_after
 
 LOOPBACK = ["127.0.0.1/32"]
 
@@ -212,3 +213,25 @@ async def test_connection_refused_is_transient() -> None:
     async with client(retries=1) as http:
         with pytest.raises(TransientError):
             await http.get("http://127.0.0.1:9/nothing")
+
+
+async def test_a_hop_policy_that_fetches_through_the_client_does_not_deadlock(httpserver: HTTPServer) -> None:
+    """robots.txt is fetched through the same client while document requests wait for it: those waiting
+    requests must not hold the request slots (they did: with every slot taken, the robots.txt fetch waited
+    for a slot forever — an activity hung until its functionTimeout)."""
+    httpserver.expect_request("/robots.txt").respond_with_data("User-agent: *\nAllow: /\n")
+    for i in range(3):
+        httpserver.expect_request(f"/doc{i}").respond_with_data(f"doc {i}")
+    async with client(concurrency=1) as http:
+        rules: asyncio.Task[HttpResponse] | None = None
+
+        async def robots_first(url: str) -> tuple[str, dict[str, str]]:
+            nonlocal rules
+            if rules is None:
+                rules = asyncio.ensure_future(http.get(httpserver.url_for("/robots.txt")))
+            await asyncio.shield(rules)
+            return url, {}
+
+        got = await asyncio.wait_for(asyncio.gather(
+            *(http.get(httpserver.url_for(f"/doc{i}"), on_hop=robots_first) for i in range(3))), timeout=20)
+    assert [r.body for r in got] == [b"doc 0", b"doc 1", b"doc 2"]
