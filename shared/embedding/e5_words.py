@@ -17,7 +17,7 @@ count only to choose where to split, and counts each finished chunk with the eng
 
 Texts with a character the tokenizer deletes (C0 controls) or expands into a space plus more (``¨`` → ``
 ̈``) do not split cleanly into words: those are counted by the engine. Per-word counts are memoised (the same
-words recur within and across documents).
+words recur across a batch's documents) until the activity ends.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from shared.memory import register_cache
 
 METASPACE = "\u2581"
 _WORD_CACHE = 1 << 16
@@ -95,6 +97,7 @@ class WordCounter:
         self._unsplittable = re.compile("[" + re.escape("".join(sorted(tables.unsplittable))) + "]").search
         self._base = exact("") - 1  # the prefix and specials; "" leaves one trailing "▁"
         self._word = functools.lru_cache(maxsize=_WORD_CACHE)(self._word_tokens)
+        register_cache(self._word.cache_clear)  # emptied after each activity (shared/memory.py)
 
     def _word_tokens(self, word: str) -> int:
         return self._exact(word) - self._base

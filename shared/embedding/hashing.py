@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from shared.embedding.base import l2_normalize
+from shared.memory import register_cache
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _WORD = re.compile(r"\w+")
@@ -29,6 +30,9 @@ _WORD = re.compile(r"\w+")
 def _bucket(feature: str, dim: int) -> tuple[int, float]:
     digest = int.from_bytes(hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest(), "little")
     return digest % dim, (1.0 if (digest >> 63) & 1 else -1.0)
+
+
+register_cache(_bucket.cache_clear)  # emptied after each activity (shared/memory.py)
 
 
 class HashingEmbedder:

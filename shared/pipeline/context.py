@@ -13,7 +13,7 @@ from shared.embedding import get_embedder
 from shared.embedding.base import Embedder
 from shared.http import HttpClient
 from shared.manifest import Manifest, load_manifest
-from shared.memory import release_free_memory
+from shared.memory import release_memory
 from shared.settings import Settings, get_settings
 from shared.sources import build_source
 from shared.sources.base import Source, SourceSpec
@@ -71,13 +71,14 @@ class Context:
 
 @asynccontextmanager
 async def open_context(settings: Settings | None = None) -> AsyncIterator[Context]:
-    """An activity's context; when it closes, the memory the activity freed goes back to the OS."""
+    """An activity's context; when it closes, the caches are emptied and the memory the activity freed goes
+    back to the OS (``shared/memory.py``)."""
     settings = settings or get_settings()
     try:
         async with BlobStore.from_settings(settings) as store:
             yield Context(settings=settings, store=store)
     finally:
-        release_free_memory()
+        release_memory()
 
 
 def split_limits(spec: SourceSpec, share: int) -> SourceSpec:

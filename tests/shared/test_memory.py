@@ -43,3 +43,41 @@ def test_the_hashing_feature_cache_is_bounded() -> None:
     words = [f"w{i}x{i * 7919 % 10007}" for i in range(40_000)]
     hashing.embed_passages([" ".join(words[k : k + 400]) for k in range(0, len(words), 400)])
     assert _bucket.cache_info().currsize <= 16_384
+
+
+def test_an_activity_ending_empties_the_process_wide_caches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The caches that outlive a batch (hashing features, trafilatura's, e5 word counts) are emptied when an
+    activity's context closes, so their entries do not keep the batch's arenas mapped."""
+    import trafilatura
+    from trafilatura.deduplication import LRU_TEST
+    from trafilatura.utils import trim
+
+    from shared import memory
+    from shared.memory import clear_caches, register_cache
+
+    get_embedder("hashing").embed_passages(["alpha beta gamma delta"])
+    page = "<html><body><article><p>" + "Some words in a paragraph. " * 20 + "</p></article></body></html>"
+    trafilatura.extract(page)
+    cleared: list[int] = []
+    monkeypatch.setattr(memory, "_caches", list(memory._caches))  # the registration below ends with the test
+    register_cache(lambda: cleared.append(1))
+    LRU_TEST.put("a text", 1)
+    assert _bucket.cache_info().currsize > 0 and trim.cache_info().currsize > 0 and LRU_TEST.get("a text") == 1
+    clear_caches()
+    assert _bucket.cache_info().currsize == 0 and trim.cache_info().currsize == 0 and LRU_TEST.get("a text") == -1
+    assert cleared == [1]
+
+
+async def test_the_activity_context_releases_memory_when_it_closes(azurite: str, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.pipeline import context
+    from shared.settings import Settings
+
+    calls: list[str] = []
+    monkeypatch.setattr(context, "release_memory", lambda: calls.append("released"))
+    settings = Settings(storage_connection=azurite, container="memory-test", manifest=str(tmp_path / "s.yaml"))
+    with pytest.raises(RuntimeError):
+        async with context.open_context(settings):
+            assert calls == []
+            raise RuntimeError("the activity failed")
+    assert calls == ["released"]  # also when the activity raised
