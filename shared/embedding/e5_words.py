@@ -17,7 +17,8 @@ count only to choose where to split, and counts each finished chunk with the eng
 
 Texts with a character the tokenizer deletes (C0 controls) or expands into a space plus more (``¨`` → ``
 ̈``) do not split cleanly into words: those are counted by the engine. Per-word counts are memoised (the same
-words recur across a batch's documents) until the activity ends.
+words recur across a batch's documents) until the activity ends; only words of up to 64 characters, so text
+without spaces (Chinese, Japanese, a base64 blob) cannot fill the memo with long strings.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from pathlib import Path
 from shared.memory import register_cache
 
 METASPACE = "\u2581"
-_WORD_CACHE = 1 << 16
+_WORD_CACHE = 1 << 15  # distinct words memoised (a batch of 256 English documents has ~10-20k)
+_WORD_CHARS = 64  # longer "words" (CJK runs, base64, URLs) are counted each time and never memoised
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class WordCounter:
         if self._unsplittable(text):
             return self._exact(text)
         words = self._split(text)
-        word = self._word
+        word, fresh = self._word, self._word_tokens
         # A leading space joins the prefix's own; a trailing one is a "▁" of its own.
-        return self._base + sum(word(w) for w in words if w) + (words[-1] == "")
+        total = sum(word(w) if len(w) <= _WORD_CHARS else fresh(w) for w in words if w)
+        return self._base + total + (words[-1] == "")

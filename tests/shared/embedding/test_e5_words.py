@@ -88,6 +88,25 @@ def test_words_are_counted_once_and_summed() -> None:
     assert calls == ["a\x01b c"]  # a character the tokenizer deletes: the text is counted whole
 
 
+def test_long_words_are_counted_but_not_memoised() -> None:
+    """Text without spaces (CJK, base64) is one "word" per probe: memoising those would hold every probe."""
+    calls: list[str] = []
+
+    def exact(text: str) -> int:
+        calls.append(text)
+        return 5 + len(text) // 2
+
+    tables = load_tables(_model_file())
+    assert tables is not None
+    count = WordCounter(exact, tables)
+    blob = "数据" * 500
+    assert count(blob) == count(blob) == exact(blob)
+    assert calls.count(blob) == 3  # counted each time
+    assert count("short " * 3) == 4 + 3 * (5 + 2 - 4) + 1
+    info = count._word.cache_info()
+    assert info.currsize == 1  # only "short"
+
+
 def _stress_texts(n: int) -> list[str]:
     rnd = random.Random(11)
     words = ["the", "quick", "brown", "données", "naïve", "café", "straße", "Ελληνικά", "русский", "日本語のテキスト",
@@ -118,7 +137,7 @@ def test_the_estimate_equals_the_engine_on_multilingual_and_hostile_text() -> No
 
 
 @pytest.mark.slow
-def test_chunks_are_those_of_the_engine_count_on_the_samples() -> None:
+def test_chunks_are_those_of_the_engine_count_on_samples_cjk_and_hostile_text() -> None:
     """The estimate decides where to split: the chunks (text, tokens, hashes) are what counting every
     probe with the engine gives."""
     e5 = get_embedder("e5-small")
@@ -129,8 +148,9 @@ def test_chunks_are_those_of_the_engine_count_on_the_samples() -> None:
 
     docs = sorted(SAMPLES.glob("*.md"))[:6]
     assert docs
-    for path in docs:
-        text = path.read_text()
+    cjk = "\n\n".join("数据处理是现代计算的核心。" * (5 + i) + " Harvest 2026年 " + "東京の天気は晴れです。" * 3
+                      for i in range(8))
+    for text in [p.read_text() for p in docs] + [cjk, " ".join(_stress_texts(30))]:
         for size in (128, 256):
             fast = chunk_text(text, fmt="markdown", embedder=e5, max_tokens=size, overlap=32)
             assert fast == chunk_text(text, fmt="markdown", embedder=EngineOnly(), max_tokens=size,  # type: ignore[arg-type]
