@@ -1,7 +1,7 @@
 """Split extracted text into chunks sized in the embedder's own tokens.
 
 semantic-text-splitter does the splitting (markdown-aware for markdown and for HTML, which extraction
-renders as markdown), with ``embedder.count_tokens`` as its size callback. Two additions:
+renders as markdown), with ``embedder.count_tokens`` as its size callback. Four additions:
 
 * A cheap lower bound speeds it up: the E5 tokenizer never emits fewer tokens than whitespace-separated
   words (+2 specials), so a text with more words than the capacity is "too big" without tokenising
@@ -12,9 +12,10 @@ renders as markdown), with ``embedder.count_tokens`` as its size callback. Two a
   memoised per-word counts, ~30x faster than tokenising; ``shared/embedding/e5_words.py``). It only decides
   where to split and the ``tokens`` a chunk records; a chunk within ``_EXACT_MARGIN`` tokens of the model's
   window is counted with ``count_tokens`` as well, which is what the model sees.
-* A guarantee: every chunk is re-counted exactly and any chunk over the capacity (which is never above
-  the model window) is split further by words, or by characters for a single giant "word". A chunk the
-  model silently truncates or blurs is lost content.
+* A guarantee: every chunk is re-counted (exactly, with ``count_tokens``, near the model's window) and any
+  chunk over the capacity (which is never above the model window) is split further by words, or by
+  characters for a single giant "word", counted exactly. A chunk the model silently truncates or blurs is
+  lost content.
 """
 
 from __future__ import annotations
