@@ -59,7 +59,9 @@ def clear_caches() -> None:
         clear()
     for module, names in _LIBRARY_CACHES.items():
         loaded = sys.modules.get(module)
-        for name in names if loaded is not None else ():
+        if loaded is None:
+            continue
+        for name in names:
             cache = getattr(loaded, name, None)
             empty = getattr(cache, "cache_clear", None) or getattr(cache, "clear", None)
             if callable(empty):
