@@ -168,3 +168,35 @@ def test_without_readable_tables_the_engine_counts(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(embedder, "count_tokens", lambda text: calls.append(text) or 7)
     assert embedder.estimate_tokens("any text at all") == 7
     assert calls == ["any text at all"]
+
+
+@pytest.mark.slow
+def test_counts_stay_right_while_another_activity_empties_the_memo() -> None:
+    """Parallel batches: one activity's context closes (emptying the process-wide memo) while others count."""
+    import threading
+
+    from shared.memory import clear_caches
+
+    e5 = get_embedder("e5-small")
+    texts = _stress_texts(60)
+    expected = [e5.count_tokens(t) for t in texts]
+    results: list[list[int]] = []
+    done = threading.Event()
+
+    def count() -> None:
+        results.append([e5.estimate_tokens(t) for t in texts * 3])  # type: ignore[attr-defined]
+
+    def clear() -> None:
+        while not done.is_set():
+            clear_caches()
+
+    clearer = threading.Thread(target=clear)
+    clearer.start()
+    workers = [threading.Thread(target=count) for _ in range(3)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    done.set()
+    clearer.join()
+    assert results == [expected * 3] * 3
