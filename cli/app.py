@@ -18,7 +18,9 @@ for command in (run, serve, status, corpus, maintenance, runs, report, sources, 
 
 
 def main() -> None:
-    app()
+    from cli.entry import main as entry
+
+    entry()  # the interpreter-start settings first (an install whose console script still names cli.app:main)
 
 
 if __name__ == "__main__":

@@ -182,11 +182,20 @@ var openAISettings = deployOpenAI ? union({
   HARVEST_AZURE_OPENAI_DIMENSIONS: string(openAIDimensions)
 } : {}) : {}
 
+// The worker's interpreter reads these when the host starts it: mimalloc returns freed memory to the OS at
+// once, so a long run's memory stays flat (docs/operations.md, "Speed and memory"). Needs a Python built
+// with mimalloc (3.13 is); extraAppSettings can set PYTHONMALLOC back to 'pymalloc'.
+var allocatorSettings = {
+  PYTHONMALLOC: 'mimalloc'
+  MIMALLOC_PURGE_DELAY: '0'
+  MIMALLOC_ABANDONED_PAGE_PURGE: '1'
+}
+
 var harvestSettings = union({
   HARVEST_CONTAINER: corpusContainerName
   HARVEST_SCHEDULE: schedule
   HARVEST_EMBEDDER: deployOpenAI ? 'azure-openai' : 'e5-small'
-}, openAISettings, extraAppSettings)
+}, allocatorSettings, openAISettings, extraAppSettings)
 
 module app 'modules/functionapp.bicep' = {
   name: 'functionapp'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 from tree_sitter import Node
 
 from shared.settings import Settings
+from tests.conftest import REPO_ROOT
 from tests.infra.bicep import BicepFile, Call, Decl, Expr, value
 from tests.infra.conftest import bicep_paths
 
@@ -205,3 +207,12 @@ def test_main_is_an_azd_subscription_template(templates: dict[str, BicepFile]) -
             "HARVEST_STORAGE_ACCOUNT_URL", "AZURE_OPENAI_ENDPOINT", "AZURE_KEY_VAULT_NAME"} <= set(main.outputs)
     assert main.modules["openai"].condition == Expr("(deployOpenAI)")
     assert main.modules["keyVault"].condition == Expr("(deployKeyVault)")
+
+
+def test_the_worker_starts_with_the_allocator_settings_of_the_local_host(templates: dict[str, BicepFile]) -> None:
+    """Azure's worker and the local host run the app under the same memory allocator (devhost/interpreter.py)."""
+    local = json.loads((REPO_ROOT / "local.settings.json").read_text())["Values"]
+    wanted = {k: v for k, v in local.items() if k == "PYTHONMALLOC" or k.startswith("MIMALLOC_")}
+    assert wanted["PYTHONMALLOC"] == "mimalloc"
+    assert objects_in(templates["main"].vars["allocatorSettings"]) == wanted
+    assert "allocatorSettings" in templates["main"].vars["harvestSettings"].value.text  # and deployed

@@ -63,6 +63,9 @@ EXPECTED = {
 def index(app_dir: Path) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HARVEST_")}
     env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONPATH="", HARVEST_SCHEDULE="0 0 2 * * *")
+    # the interpreter-start app settings Azure starts the worker with (infra/main.bicep allocatorSettings)
+    values = json.loads((REPO_ROOT / "local.settings.json").read_text())["Values"]
+    env.update({k: v for k, v in values.items() if k == "PYTHONMALLOC" or k.startswith("MIMALLOC_")})
     done = subprocess.run([sys.executable, str(HERE / "worker_index.py"), str(app_dir)], cwd=app_dir, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -76,6 +79,7 @@ def harvest() -> dict[str, Any]:
 
 def test_the_worker_loads_every_function(harvest: dict[str, Any]) -> None:
     assert harvest["error"] is None
+    assert harvest["allocator"] in ("mimalloc", None)  # None: a Python without the test module to ask
     found = {(f["name"], f["trigger"], f["route"], tuple(f["methods"]) if f["methods"] else None, f["auth"])
              for f in harvest["functions"]}
     assert found == EXPECTED, {"missing": EXPECTED - found, "unexpected": found - EXPECTED}

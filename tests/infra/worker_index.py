@@ -30,7 +30,16 @@ async def main(app_dir: Path) -> dict[str, object]:
                      "methods": sorted(info.methods) if info.methods else None,
                      "auth": info.auth_level if info.kind == "http" else None,
                      "clients": info.client_params, "schedule": info.schedule})
-    return {"error": None, "functions": rows}
+    return {"error": None, "functions": rows, "allocator": _allocator()}
+
+
+def _allocator() -> str | None:
+    """The memory allocator this interpreter started with (PYTHONMALLOC), where CPython's test module says."""
+    try:
+        import _testinternalcapi
+    except ImportError:
+        return None
+    return str(_testinternalcapi.pymem_getallocatorsname())
 
 
 if __name__ == "__main__":
