@@ -59,7 +59,7 @@ def restart_with(repo_root: Path, argv: list[str] | None = None) -> None:
     """Re-execute this command with the interpreter-start settings of ``local.settings.json`` (the
     environment wins, as everywhere) when its environment lacks them; return when nothing is missing."""
     missing = start_settings(load_local_settings(repo_root), os.environ)
-    if not missing:
+    if not missing or os.name == "nt":  # Windows has no exec (a new process): set them in the environment there
         return
     argv = list(sys.orig_argv if argv is None else argv)
     sys.stdout.flush()
