@@ -107,7 +107,7 @@ async def check_duplicate(store: BlobStore, batch: BatchRef, doc_id: str, digest
 
 async def _has_text(store: BlobStore, source_id: str, doc_id: str, digest: str) -> bool:
     rec = await records.read_doc(store, source_id, doc_id)
-    return rec is not None and not rec.deleted and bool(rec.current) and rec.content_hash == digest
+    return rec is not None and rec.has_text(digest)
 
 
 async def _check_in_dry_run(store: BlobStore, batch: BatchRef, doc_id: str, digest: str) -> None:

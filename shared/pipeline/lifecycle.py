@@ -113,8 +113,7 @@ async def _confirmed(ctx: Context, source_id: str, rows: list[dict[str, Any]]) -
             return True
         async with limit:
             rec = await records.read_doc(ctx.store, source_id, row["doc_id"])
-        return (rec is not None and not rec.deleted and rec.current is not None
-                and rec.content_hash == row.get("content_hash"))
+        return rec is not None and rec.has_text(row.get("content_hash"))
 
     keep = await asyncio.gather(*(ok(row) for row in rows))
     return [row for row, good in zip(rows, keep, strict=True) if good]

@@ -47,6 +47,10 @@ class DocRecord(BaseModel):
     versions: list[VersionInfo] = Field(default_factory=list)
     updated_at: datetime | None = None
 
+    def has_text(self, content_hash: str | None) -> bool:
+        """Live (not deleted, a current version) and that version has this text."""
+        return not self.deleted and bool(self.current) and self.content_hash == content_hash
+
 
 class Checkpoint(BaseModel):
     """Per-source state. ``cursor`` is the resume point inside a run; ``high_water`` carries across runs."""
