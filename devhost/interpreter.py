@@ -55,13 +55,12 @@ def start_settings(values: Mapping[str, str], environ: Mapping[str, str]) -> dic
     return {name: value for name, value in wanted.items() if environ.get(name) != value}
 
 
-def restart_with(repo_root: Path, argv: list[str] | None = None) -> None:
+def restart_with(repo_root: Path) -> None:
     """Re-execute this command with the interpreter-start settings of ``local.settings.json`` (the
     environment wins, as everywhere) when its environment lacks them; return when nothing is missing."""
     missing = start_settings(load_local_settings(repo_root), os.environ)
     if not missing or os.name == "nt":  # Windows has no exec (a new process): set them in the environment there
         return
-    argv = list(sys.orig_argv if argv is None else argv)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(sys.executable, [sys.executable, *argv[1:]], {**os.environ, **missing})
+    os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], {**os.environ, **missing})

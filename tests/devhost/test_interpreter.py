@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from devhost.interpreter import StartSettingError, start_settings
+from devhost.interpreter import StartSettingError, is_start_setting, start_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MIMALLOC = {"PYTHONMALLOC": "mimalloc", "MIMALLOC_PURGE_DELAY": "0"}
@@ -50,7 +50,7 @@ print("running", os.getpid(), _testinternalcapi.pymem_getallocatorsname(), os.en
 
 
 def _probe(root: Path, **env: str) -> list[list[str]]:
-    base = {k: v for k, v in os.environ.items() if k != "PYTHONMALLOC" and not k.startswith("MIMALLOC_")}
+    base = {k: v for k, v in os.environ.items() if not is_start_setting(k)}
     done = subprocess.run([sys.executable, "-c", PROBE, str(root)], capture_output=True, text=True, timeout=60,
                           cwd=REPO_ROOT, env={**base, "PYTHONPATH": str(REPO_ROOT), **env})
     assert done.returncode == 0, done.stderr
@@ -74,7 +74,7 @@ def test_the_environment_wins_over_local_settings(tmp_path: Path) -> None:
 def test_the_harvest_entry_point_restarts_under_the_repository_settings() -> None:
     values = json.loads((REPO_ROOT / "local.settings.json").read_text())["Values"]
     assert values["PYTHONMALLOC"] == "mimalloc" and values["MIMALLOC_PURGE_DELAY"] == "0"
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONMALLOC" and not k.startswith("MIMALLOC_")}
+    env = {k: v for k, v in os.environ.items() if not is_start_setting(k)}
     done = subprocess.run([sys.executable, "-c", "from cli.entry import main; main()", "--help"], cwd=REPO_ROOT,
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "keep a search corpus fresh" in done.stdout, done.stderr

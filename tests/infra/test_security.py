@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from tree_sitter import Node
 
+from devhost.interpreter import is_start_setting
 from shared.settings import Settings
 from tests.conftest import REPO_ROOT
 from tests.infra.bicep import BicepFile, Call, Decl, Expr, value
@@ -212,7 +213,7 @@ def test_main_is_an_azd_subscription_template(templates: dict[str, BicepFile]) -
 def test_the_worker_starts_with_the_allocator_settings_of_the_local_host(templates: dict[str, BicepFile]) -> None:
     """Azure's worker and the local host run the app under the same memory allocator (devhost/interpreter.py)."""
     local = json.loads((REPO_ROOT / "local.settings.json").read_text())["Values"]
-    wanted = {k: v for k, v in local.items() if k == "PYTHONMALLOC" or k.startswith("MIMALLOC_")}
+    wanted = {k: v for k, v in local.items() if is_start_setting(k)}
     assert wanted["PYTHONMALLOC"] == "mimalloc"
     assert objects_in(templates["main"].vars["allocatorSettings"]) == wanted
     assert "allocatorSettings" in templates["main"].vars["harvestSettings"].value.text  # and deployed

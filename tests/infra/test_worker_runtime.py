@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from devhost.interpreter import is_start_setting
 from tests.conftest import REPO_ROOT
 
 HERE = Path(__file__).resolve().parent
@@ -65,7 +66,7 @@ def index(app_dir: Path) -> dict[str, Any]:
     env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONPATH="", HARVEST_SCHEDULE="0 0 2 * * *")
     # the interpreter-start app settings Azure starts the worker with (infra/main.bicep allocatorSettings)
     values = json.loads((REPO_ROOT / "local.settings.json").read_text())["Values"]
-    env.update({k: v for k, v in values.items() if k == "PYTHONMALLOC" or k.startswith("MIMALLOC_")})
+    env.update({k: v for k, v in values.items() if is_start_setting(k)})
     done = subprocess.run([sys.executable, str(HERE / "worker_index.py"), str(app_dir)], cwd=app_dir, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
