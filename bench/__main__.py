@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         if "e5" not in args.skip:
             log(f"[e5-small] the headline ratio on {sizes['e5_docs']} documents (folder)")
             doc["suites"]["e5_folder"] = ingest_suite(ws, n=sizes["e5_docs"], embedder="e5-small", reruns=False,
-                                                      log=log)
+                                                      bracket=True, log=log)
         if "main" not in args.skip:
             log(f"[hashing] ingest, re-runs, history and Blob ops on {sizes['main_docs']} documents (folder)")
             doc["suites"]["hashing_folder"] = ingest_suite(ws, n=sizes["main_docs"], embedder="hashing", env=env,

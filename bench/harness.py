@@ -21,6 +21,7 @@ import urllib.request
 import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -156,6 +157,28 @@ class RunOutcome:
         return sum(self.blob_ops.get(container, {}).values())
 
 
+POLL_MAX_S = 1.0  # never wait longer than this between two status queries
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:  # an HTTP date: not sent by the status endpoint
+        return None
+
+
+def _finished_after(status: Any, started_at: datetime, polled_s: float) -> float:
+    """Seconds from ``started_at`` to the finished run's ``lastUpdatedTime`` (``polled_s``, the time until
+    the poll that saw it finish, if the status has no usable timestamp)."""
+    stamp = status.get("lastUpdatedTime") if isinstance(status, dict) else None
+    try:
+        finished = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return polled_s
+    seconds = (finished - started_at).total_seconds()
+    return seconds if 0 < seconds <= polled_s + 0.5 else polled_s
+
+
 def _runtime_status(status: Any) -> str | None:
     """The orchestration status from a status URL's answer: a Durable status (``runtimeStatus``) or Harvest's
     own run view (``GET /api/runs/{id}``: the run record with ``runtime_status``)."""
@@ -221,34 +244,42 @@ class Host:
                 raise RuntimeError(f"harvest serve did not start; see {log.name}")
             time.sleep(0.1)
 
-    def _request(self, method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    def _request(self, method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, Any, float | None]:
+        """(status, JSON body, the answer's ``Retry-After`` in seconds or None)."""
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(url, data=data, method=method, headers={"content-type": "application/json"})
         try:
             with urllib.request.urlopen(req, timeout=60) as resp:
-                return resp.status, json.loads(resp.read() or b"null")
+                return resp.status, json.loads(resp.read() or b"null"), _retry_after(resp.headers.get("Retry-After"))
         except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read() or b"null")
+            return exc.code, json.loads(exc.read() or b"null"), _retry_after(exc.headers.get("Retry-After"))
 
     def run(self, body: dict[str, Any] | None = None, *, timeout: float = 3600) -> RunOutcome:
-        """POST /api/runs and follow the status URL until the run ends; wall time is POST → terminal status."""
+        """POST /api/runs and follow the status URL until the run ends.
+
+        Polled as a client is told to (the status answer's ``Retry-After``, 1 s on the local host), not
+        faster: a status query costs ~9 ms of CPU (5.3 in the host, 3.7 in Azurite; 500 queries measured),
+        so polling 4 times a second took ~2 % of the 2 cores from the run it timed. The wall time is POST →
+        the run's own ``lastUpdatedTime`` (set by the host when it finished; same clock), so the poll
+        interval does not add to it."""
         before = self.storage.snapshot()
         cpu_before = (cpu_seconds(self.proc.pid if self.proc else None), self.storage.cpu_seconds())
         started = time.perf_counter()
-        code, answer = self._request("POST", f"{self.base_url}/api/runs", body or {})
+        started_at = datetime.now(UTC)
+        code, answer, _ = self._request("POST", f"{self.base_url}/api/runs", body or {})
         if code != 202:
             raise RuntimeError(f"POST /api/runs answered {code}: {answer}")
         delay = 0.05
         while True:
-            code, status = self._request("GET", answer["statusQueryGetUri"])
+            code, status, retry_after = self._request("GET", answer["statusQueryGetUri"])
             runtime = _runtime_status(status)
             if code == 200 and runtime in ("Completed", "Failed", "Terminated"):
                 break
             if time.perf_counter() - started > timeout:
                 raise TimeoutError(f"run {answer['run_id']} still {runtime} after {timeout} s")
             time.sleep(delay)
-            delay = min(delay * 1.5, 0.25)
-        wall = time.perf_counter() - started
+            delay = min(max(delay * 1.5, retry_after or 0.0), POLL_MAX_S)
+        wall = _finished_after(status, started_at, time.perf_counter() - started)
         host_cpu = cpu_seconds(self.proc.pid if self.proc else None) - cpu_before[0]
         storage_cpu = self.storage.cpu_seconds() - cpu_before[1]
         summary = status.get("output") if "runtimeStatus" in status else status  # Durable status / Harvest's view

