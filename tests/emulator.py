@@ -1,6 +1,9 @@
 """One in-memory Azurite on a free port, for as long as the generator is suspended (the ``azurite``
-fixtures). Stock Azurite scans every blob it holds on many requests, so a single emulator for the whole
-session gets slower as the suite fills it; packages that drive many runs through it get their own."""
+fixtures). Stock Azurite scans every blob it holds on many requests and re-sorts its indices after each
+delete, so a single emulator for the whole session gets slower as the suite fills it (it stalled at 100 %
+CPU for minutes on 2026-11-27); it starts with the bench's lookup patch (``bench/azurite_lookup_patch.js``:
+same results, lookups by name through the index, deletes updating indices in place), and packages that
+drive many runs through it get their own."""
 
 from __future__ import annotations
 
@@ -11,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from devhost.azurite import AzuriteError, azurite_connection_string, start_azurite
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from bench.harness import start_emulator
+from devhost.azurite import AzuriteError, azurite_connection_string
 
 
 def free_port() -> int:
@@ -27,8 +29,8 @@ def run_azurite() -> Iterator[str]:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="azurite-") as location:
         try:
-            proc = start_azurite(port=port, location=Path(location), repo_root=REPO_ROOT, in_memory=True)
-        except AzuriteError as exc:
+            proc = start_emulator(port, Path(location), patched=True)
+        except (AzuriteError, RuntimeError) as exc:
             pytest.fail(f"cannot start Azurite for the tests: {exc}")
         try:
             yield azurite_connection_string(port)
