@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -70,28 +69,14 @@ class Loop:
         self.thread.join(timeout=5)
 
 
-AZURITE_MAIN = REPO_ROOT / "node_modules" / "azurite" / "dist" / "src" / "blob" / "main.js"
 LOOKUP_PATCH = Path(__file__).with_name("azurite_lookup_patch.js")
 
 
 def start_emulator(port: int, location: Path, *, patched: bool) -> subprocess.Popen[bytes]:
     """In-memory Azurite; ``patched`` preloads ``azurite_lookup_patch.js`` (lookups by blob name use the
     name index instead of scanning every blob: same results, cost independent of the corpus size)."""
-    node = shutil.which("node")
-    if not patched or node is None or not AZURITE_MAIN.exists():
-        return start_azurite(port=port, location=location, repo_root=REPO_ROOT, in_memory=True)
-    location.mkdir(parents=True, exist_ok=True)
-    cmd = [node, "--require", str(LOOKUP_PATCH), str(AZURITE_MAIN), "--blobHost", "127.0.0.1", "--blobPort",
-           str(port), "--inMemoryPersistence", "--skipApiVersionCheck", "--loose", "--silent", "--disableTelemetry"]
-    with (location / "azurite.log").open("wb") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while not is_listening("127.0.0.1", port):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"azurite did not start: {(location / 'azurite.log').read_text()[-2000:]}")
-        time.sleep(0.1)
-    return proc
+    return start_azurite(port=port, location=location, repo_root=REPO_ROOT, in_memory=True,
+                         preload=LOOKUP_PATCH if patched else None)
 
 
 class Emulator:

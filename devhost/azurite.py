@@ -94,16 +94,26 @@ def _log_tail(path: Path, limit: int = 2000) -> str:
 
 
 def start_azurite(
-    *, port: int, location: Path | None, repo_root: Path, in_memory: bool = False
+    *, port: int, location: Path | None, repo_root: Path, in_memory: bool = False, preload: Path | None = None
 ) -> subprocess.Popen[bytes]:
-    """Start ``azurite-blob`` on 127.0.0.1:port and wait until it answers (installs it if missing)."""
+    """Start ``azurite-blob`` on 127.0.0.1:port and wait until it answers (installs it if missing).
+
+    ``preload``: a script Node loads before Azurite (``node --require``); the tests and the benchmark
+    preload ``bench/azurite_lookup_patch.js``, which makes lookups by blob name and single deletes cost
+    the same however many blobs the emulator holds (same results)."""
     repo_root = Path(repo_root)
     binary = find_azurite_binary(repo_root) or _install_azurite(repo_root)
     if location is None:
         location = repo_root / ".azurite"
     location = Path(location)
     location.mkdir(parents=True, exist_ok=True)
-    cmd = [str(binary), "--blobHost", "127.0.0.1", "--blobPort", str(port)]
+    cmd = [str(binary)]
+    if preload is not None:
+        node = shutil.which("node")
+        if node is None:
+            raise AzuriteError("Node.js not found: install Node 20 (https://nodejs.org) to run Azurite")
+        cmd = [node, "--require", str(preload), str(binary.resolve())]  # .bin/azurite-blob links to main.js
+    cmd += ["--blobHost", "127.0.0.1", "--blobPort", str(port)]
     # Azurite refuses --location together with --inMemoryPersistence; the directory then only holds the log
     cmd += ["--inMemoryPersistence"] if in_memory else ["--location", str(location)]
     cmd += ["--skipApiVersionCheck", "--loose", "--silent", "--disableTelemetry"]

@@ -2,22 +2,48 @@
 
 from __future__ import annotations
 
+import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.emulator import free_port, run_azurite  # noqa: F401 - free_port: other tests import it from here
+from devhost.azurite import AzuriteError, azurite_connection_string, start_azurite
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Stock Azurite scans every blob it holds on many requests and re-sorts its indices after each delete, so one
+# emulator for the whole session slows as the suite fills it (it stalled at 100 % CPU for minutes on
+# 2026-11-27). The bench's lookup patch makes those costs independent of the blob count, same results.
+LOOKUP_PATCH = REPO_ROOT / "bench" / "azurite_lookup_patch.js"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
 def azurite() -> Iterator[str]:
-    """Connection string of an in-memory Azurite started for this test session only (a package may
-    override it with its own: ``tests/shared/pipeline/conftest.py``)."""
-    yield from run_azurite()
+    """Connection string of an in-memory Azurite started for this test session only."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="azurite-") as location:
+        try:
+            proc = start_azurite(port=port, location=Path(location), repo_root=REPO_ROOT, in_memory=True,
+                                 preload=LOOKUP_PATCH)
+        except AzuriteError as exc:
+            pytest.fail(f"cannot start Azurite for the tests: {exc}")
+        try:
+            yield azurite_connection_string(port)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except Exception:
+                proc.kill()
+                proc.wait()
 
 
 @pytest.fixture

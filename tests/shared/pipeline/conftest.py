@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -9,18 +9,9 @@ import pytest_asyncio
 
 from shared.pipeline.context import Context, open_context
 from shared.settings import Settings
-from tests.emulator import run_azurite
 from tests.shared.pipeline.hosted import RunSource, source_runner
 
 MakeContext = Callable[..., "AsyncIterator[Context]"]
-
-
-@pytest.fixture(scope="package")
-def azurite() -> Iterator[str]:
-    """This package's own Azurite: its runs through the real stages are the suite's heaviest Blob users, and
-    behind the rest of the suite's blobs a stock emulator slowed to a stall here (twice in a row, 100 % CPU,
-    requests unread; the package alone passes in ~50 s)."""
-    yield from run_azurite()
 
 
 @pytest.fixture
