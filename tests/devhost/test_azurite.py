@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from devhost.azurite import is_listening, start_azurite
+import pytest
+
+from devhost.azurite import AzuriteError, is_listening, start_azurite
 from tests.conftest import REPO_ROOT, free_port
 
 
@@ -20,3 +22,9 @@ def test_a_preload_script_runs_before_azurite_which_still_answers(tmp_path: Path
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_a_missing_preload_script_is_a_clear_error_not_a_hang(tmp_path: Path) -> None:
+    with pytest.raises(AzuriteError, match="azurite exited"):
+        start_azurite(port=free_port(), location=tmp_path / "az", repo_root=REPO_ROOT, in_memory=True,
+                      preload=tmp_path / "missing.js")
