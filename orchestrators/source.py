@@ -12,6 +12,7 @@ import azure.durable_functions as df
 
 from orchestrators.calls import Steps, call, failure_reason
 from orchestrators.fanout import interleave
+from orchestrators.publish_step import publish_index
 from orchestrators.source_steps import earlier, final_high_water, later, merge, progress
 from shared import names
 from shared.models import (
@@ -119,6 +120,8 @@ def source_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
         result.status = "failed"
         result.message = failure_reason(exc)
 
+    context.set_custom_status(progress(result, "publish", task.page))
+    yield from publish_index(context, task, result)  # issue 22: the search index follows the corpus
     context.set_custom_status(progress(result, "done", task.page))
     finish = FinishSourceInput(run_id=task.run_id, result=result, dry_run=task.options.dry_run,
                                high_water=final_high_water(task.high_water, task.min_failed_hint),
