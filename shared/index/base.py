@@ -86,8 +86,9 @@ class IndexTarget(Protocol):
         ...
 
     async def search(self, vector: list[float], text: str | None, k: int, *,
-                     source_id: str | None = None) -> list[IndexHit]:
-        """The ``k`` chunks nearest ``vector`` in what readers see (with ``text``: hybrid, where supported)."""
+                     source_id: str | None = None, index: str | None = None) -> list[IndexHit]:
+        """The ``k`` chunks nearest ``vector`` in what readers see (or in physical ``index``); with ``text``:
+        hybrid (vector + full text, fused by reciprocal rank), where the index supports it."""
         ...
 
     async def close(self) -> None:

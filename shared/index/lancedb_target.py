@@ -215,9 +215,9 @@ class LanceDBTarget:
         await self._run(work)
 
     async def search(self, vector: list[float], text: str | None, k: int, *,
-                     source_id: str | None = None) -> list[IndexHit]:
+                     source_id: str | None = None, index: str | None = None) -> list[IndexHit]:
         def work() -> list[IndexHit]:
-            table = self._table(self.name)
+            table = self._table(index or self.name)
             if table is None:
                 return []
             hybrid = bool(text and text.strip()) and any(
