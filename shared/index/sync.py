@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.errors import CorruptBlobError
+from shared.faults import crashpoint
 from shared.index import generations, ledger
 from shared.index.base import IndexTarget, WriteOutcome, index_row
 from shared.index.generations import Writable
@@ -144,6 +145,7 @@ class Publisher:
             intents: dict[str, Entry | None] = {d.key: _intent(d) for d in uploads}
             await self._ledger(shard, intents, base)
             base.update(intents)
+            crashpoint("index.intent")
         sent = WriteOutcome()
         rows = [row for d in uploads for row in d.rows]
         for i in range(0, len(rows), self.batch_chunks):
@@ -155,6 +157,7 @@ class Publisher:
         keys = sorted({c for ids in stale.values() for c in ids})
         for i in range(0, len(keys), self.batch_chunks):
             removed.add(await self.target.delete(self.where.physical, keys[i:i + self.batch_chunks]))
+        crashpoint("index.sent")
         self.result.upserted += len(sent.acked)
         self.result.deleted += len(removed.acked)
         failures = {**sent.failed, **removed.failed}
