@@ -89,8 +89,8 @@ async def repair(ctx: Context, target: IndexTarget) -> dict[str, Any]:
     """Publish every source; delete keys the index holds that no ledger names; forget ledger entries whose
     keys the index lost and publish those documents again. Returns the drift after."""
     sources = await ctx.store.list_folders("state/")
-    published = {sid: (await publish_all(ctx, sid)).model_dump(mode="json", include={"upserted", "deleted", "failed"})
-                 for sid in sources}
+    counts = {"upserted", "deleted", "failed"}
+    published = {sid: (await publish_all(ctx, target, sid)).model_dump(mode="json", include=counts) for sid in sources}
     state = await generations.read_state(ctx.store, target)
     current = current_generation(state, target)
     if current is None:
@@ -116,7 +116,7 @@ async def repair(ctx: Context, target: IndexTarget) -> dict[str, Any]:
 
             await ledger.update_shard(ctx.store, tid, current.gen.id, source_id, shard, forget)
         for source_id in {s for s, _ in lost}:
-            part = await publish_all(ctx, source_id)
+            part = await publish_all(ctx, target, source_id)
             published[source_id]["upserted"] += part.upserted
     after = await drift(ctx, target, current.gen, current.physical)
     return {"published": published, "extra_deleted": removed, "drift": after.summary()}
@@ -129,7 +129,7 @@ async def rebuild(ctx: Context, target: IndexTarget) -> dict[str, Any]:
     published = {}
     switched = None
     for source_id in await ctx.store.list_folders("state/"):
-        part = await publish_all(ctx, source_id)
+        part = await publish_all(ctx, target, source_id)
         published[source_id] = part.model_dump(mode="json", include={"upserted", "deleted", "failed"})
         switched = part.switched or switched
     if not where.active and switched is None:  # sources with no state at all never publish: switch now

@@ -124,7 +124,10 @@ async def writable(store: BlobStore, target: IndexTarget, model_id: str, dim: in
         state = await read_state(store, target)
     where = planned(state, target, model_id, dim)
     assert where is not None
-    return await _ensure(store, target, where)
+    where = await _ensure(store, target, where)
+    if where.active and await target.reader_index() != where.physical:  # the first generation: readers see it now
+        await target.promote(where.physical, where.gen.generation())
+    return where
 
 
 async def _ensure(store: BlobStore, target: IndexTarget, where: Writable) -> Writable:

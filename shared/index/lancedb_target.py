@@ -200,7 +200,9 @@ class LanceDBTarget:
         """The full-text index on ``text`` (rows added since are searched too, unindexed, until ``optimize``)."""
         missing = not any(getattr(i, "index_type", "") == "FTS" for i in table.list_indices())
         if (force or missing) and table.count_rows():
-            table.create_fts_index("text", replace=True)
+            from lancedb.index import FTS
+
+            table.create_index("text", config=FTS(), replace=True)
 
     async def optimize(self, physical: str) -> None:
         """Compact the table's fragments, fold new rows into its indices (after a publish pass)."""

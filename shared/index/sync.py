@@ -173,7 +173,8 @@ class Publisher:
         if doc.record_blob is not None:
             async with limit:
                 try:
-                    value, doc.etag = await self.store.read_json(doc.record_blob)
+                    value, etag = await self.store.read_json(doc.record_blob)
+                    doc.etag = etag.strip('"') if etag else None
                     doc.record = None if value is None else parse_doc(value, doc.record_blob)
                 except CorruptBlobError as exc:  # left out of the corpus (export, query): out of the index too
                     log.warning("%s; its chunks leave the index", exc)
@@ -322,12 +323,15 @@ async def publish_stage(ctx: Context, source_id: str, *, cursor: str | None = No
                              batch_chunks=ctx.settings.index_batch_chunks, dry_run=dry_run, run_id=run_id)
 
 
-async def publish_all(ctx: Context, source_id: str, *, run_id: str | None = None) -> PublishResult:
-    """Every call of the publish stage for a source, outside a run (retire, ``harvest index verify --repair``)."""
+async def publish_all(ctx: Context, target: IndexTarget, source_id: str, *, run_id: str | None = None) -> PublishResult:
+    """Every call of the publish stage for a source, outside a run (retire, ``harvest index``)."""
+    embedder = ctx.embedder
     total = PublishResult()
     cursor: str | None = None
     while True:
-        part = await publish_stage(ctx, source_id, cursor=cursor, run_id=run_id)
+        part = await publish(ctx.store, target, source_id, model_id=embedder.model_id, dim=embedder.dim,
+                             cursor=cursor, max_seconds=ctx.settings.index_max_seconds,
+                             batch_chunks=ctx.settings.index_batch_chunks, run_id=run_id)
         total = total.model_copy(update={
             "target": part.target, "upserted": total.upserted + part.upserted, "deleted": total.deleted + part.deleted,
             "failed": total.failed + part.failed, "unchanged": total.unchanged + part.unchanged,

@@ -135,7 +135,7 @@ class BlobStore:
 
     async def list_etags(self, prefix: str) -> dict[str, str]:
         """Every blob under ``prefix`` with its ETag (one listing, no reads)."""
-        return {item.name: item.etag async for item in self.container.list_blobs(name_starts_with=prefix)}
+        return {item.name: item.etag.strip('"') async for item in self.container.list_blobs(name_starts_with=prefix)}
 
     async def list_folders(self, prefix: str) -> list[str]:
         """The names of the "folders" directly under ``prefix`` (``state/`` → ``["docs-a", ...]``)."""
