@@ -15,7 +15,7 @@ from shared.index.keys import decode_key
 from tests.e2e.conftest import Workspace
 from tests.shared.index.fake_search import FakeSearch, FakeSearchServer
 
-WORDS = "bees honey glacier river clock piano tea bread yeast ice mountain coffee".split()
+WORDS = ["bees", "honey", "glacier", "river", "clock", "piano", "tea", "bread", "yeast", "ice", "mountain", "coffee"]
 
 
 def write_docs(ws: Workspace, n: int = 8, version: int = 0) -> None:
