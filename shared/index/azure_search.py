@@ -78,7 +78,7 @@ class AzureSearchTarget:
                  key_backoff: float = 0.5) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.name = name
-        self.locator = self.endpoint
+        self.locator = self.endpoint.lower()  # the ledger's name: the same service however it is spelt
         self.batch_actions = min(batch_actions, MAX_ACTIONS)
         self.key_backoff = key_backoff
         self._api_key, self._credential = api_key, credential

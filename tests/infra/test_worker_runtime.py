@@ -43,6 +43,7 @@ EXPECTED = {
     ("compact_source", "activity", None, None, None),
     ("index_run", "activity", None, None, None),
     ("publish_run", "activity", None, None, None),
+    ("publish_index", "activity", None, None, None),
     ("notify_run", "activity", None, None, None),
     ("apply_retention", "activity", None, None, None),
     ("list_runs", "http", "runs", ("GET",), "function"),
