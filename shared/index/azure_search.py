@@ -189,7 +189,9 @@ class AzureSearchTarget:
             pass
         except HttpResponseError as exc:
             _raise(exc, f"delete index {physical}")
-        self._clients.pop(physical, None)
+        client = self._clients.pop(physical, None)
+        if client is not None:
+            await client.close()
 
     async def promote(self, physical: str, generation: Generation) -> None:
         from azure.search.documents.indexes.models import SearchAlias
