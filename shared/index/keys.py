@@ -36,7 +36,9 @@ def encode_key(chunk_id: str) -> str:
 def decode_key(key: str) -> str:
     """The corpus chunk id of an index key; ``ValueError`` when ``key`` is not one Harvest made."""
     try:
-        return base64.urlsafe_b64decode(key.encode("ascii")).decode("utf-8")
+        if not KEY.match(key):
+            raise ValueError(key)
+        return base64.b64decode(key.encode("ascii"), altchars=b"-_", validate=True).decode("utf-8")
     except (binascii.Error, UnicodeError, ValueError) as exc:
         raise ValueError(f"not a Harvest index key: {key!r}") from exc
 
