@@ -43,10 +43,13 @@ class LocalHost:
     def __init__(self, app: Any, *, connection_string: str, task_hub: str = "HarvestHub",
                  host: str = "127.0.0.1", port: int = 7071, max_concurrent_activities: int = 4,
                  max_concurrent_orchestrations: int = 8, fire_timers: bool = True,
-                 function_timeout: str | float | None = None, keys: HostKeys | None = None) -> None:
+                 function_timeout: str | float | None = None, keys: HostKeys | None = None,
+                 durable_checks: str = "error") -> None:
         """``app``: the path of the app's script (``function_app.py``: loaded by the worker as Azure loads it) or
         an app object (tests' small apps: indexed and validated by the worker's own registry). Raises
-        :class:`WorkerLoadError` with the worker's message when it rejects the app, as Azure loads nothing then."""
+        :class:`WorkerLoadError` with the worker's message when it rejects the app, as Azure loads nothing then.
+        ``durable_checks`` ("error", "warn", "off"): an orchestrator that yields tasks the Durable extension would
+        not start now fails ("error", for tests) or is logged by name ("warn", ``harvest serve``/``run``)."""
         self.worker = Worker()
         if isinstance(app, str | Path):
             self._script: Path | None = Path(app)
@@ -65,6 +68,7 @@ class LocalHost:
         self.store = InstanceStore(conn, task_hub)
         self.index: FunctionIndex | None = FunctionIndex(self.worker) if self._script is None else None
         self._limits = (max_concurrent_activities, max_concurrent_orchestrations)
+        self.durable_checks = durable_checks
         self.engine: Engine = None  # type: ignore[assignment]  # built once the app is indexed
         if self.index is not None:
             self._build_engine()
@@ -80,7 +84,7 @@ class LocalHost:
             log.error("The '%s' function is in error: %s", name, reason)
         self.engine = Engine(self.index, self.store, max_concurrent_activities=self._limits[0],
                              max_concurrent_orchestrations=self._limits[1], client_json=self.client_binding_json,
-                             function_timeout=self.function_timeout)
+                             function_timeout=self.function_timeout, durable_checks=self.durable_checks)
         self.api = DurableApi(self)
 
     async def load(self) -> None:
