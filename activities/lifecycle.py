@@ -33,7 +33,7 @@ async def load_sources_activity(payload: Payload) -> dict[str, Any]:
     request = LoadSourcesInput.model_validate(payload)
     async with open_context() as ctx:
         await ctx.store.ensure_container()
-        return lifecycle.plan(ctx, request.options).model_dump(mode="json")
+        return (await lifecycle.plan(ctx, request.options)).model_dump(mode="json")
 
 
 @bp.function_name(names.OPEN_RUN)

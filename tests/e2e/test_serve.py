@@ -100,15 +100,14 @@ async def test_sigkill_mid_run_then_restart_finishes_the_same_run(workspace: Wor
     started = requests.post(f"{base}/api/runs", json={}, timeout=30).json()
     deadline = time.monotonic() + 120
     src: dict = {}
-    while time.monotonic() < deadline:  # wait until the second batch is under way, then kill
-        sub = requests.get(f"{base}/runtime/webhooks/durabletask/instances/{started['run_id']}:notes",
-                           timeout=10)
-        src = (sub.json().get("customStatus") or {}) if sub.status_code in (200, 202) else {}
-        if src.get("batch", 0) >= 2:
+    while time.monotonic() < deadline:  # wait until a second batch is under way (in its lanes), then kill
+        view = requests.get(started["statusQueryGetUri"], timeout=10)
+        src = (view.json().get("sources") or {}).get("notes", {}) if view.status_code in (200, 202) else {}
+        if (src.get("position") or {}).get("batch", 0) >= 2:
             break
         time.sleep(0.1)
     workspace.kill()
-    assert src.get("batch", 0) >= 2 and src.get("phase") != "done", src  # killed mid-run
+    assert (src.get("position") or {}).get("batch", 0) >= 2 and src.get("phase") != "done", src  # killed mid-run
     base = workspace.serve(port)
     status = wait_done(started["statusQueryGetUri"])
     assert status["runtime_status"] == "Completed", workspace.log()
