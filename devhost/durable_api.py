@@ -23,12 +23,6 @@ PREFIX = "/runtime/webhooks/durabletask"
 # handlers serve it here under another prefix, so the key check on PREFIX does not apply to the SDK's calls.
 RPC_PREFIX = "/durabletask-rpc"
 RUNNING = {"Pending", "Running", "Suspended", "ContinuedAsNew"}
-_EVENT_NAMES = {
-    0: "ExecutionStarted", 1: "ExecutionCompleted", 2: "ExecutionFailed", 3: "ExecutionTerminated",
-    4: "TaskScheduled", 5: "TaskCompleted", 6: "TaskFailed", 7: "SubOrchestrationInstanceCreated",
-    8: "SubOrchestrationInstanceCompleted", 9: "SubOrchestrationInstanceFailed", 10: "TimerCreated",
-    11: "TimerFired", 12: "OrchestratorStarted", 13: "OrchestratorCompleted", 15: "EventRaised",
-}
 
 
 def client_binding(base_url: str, task_hub: str, key_query: str = "") -> dict[str, Any]:
@@ -155,7 +149,7 @@ class DurableApi:
             return web.json_response(f"No instance with ID '{iid}' found.", status=404)
         body = self.status_json(state, _flag(request, "showInput", True))
         if _flag(request, "showHistory"):
-            events = await self.history(state, _flag(request, "showHistoryOutput"))
+            events = await self.history(state, _flag(request, "showHistoryOutput"), _flag(request, "showInput", True))
             body["historyEvents"] = events
             body["history"] = events
         status = state["runtimeStatus"]
@@ -165,23 +159,14 @@ class DurableApi:
             return web.json_response(body, status=500)
         return web.json_response(body, status=200)
 
-    async def history(self, state: dict[str, Any], with_output: bool) -> list[dict[str, Any]]:
+    async def history(self, state: dict[str, Any], with_output: bool, with_input: bool = False) -> list[dict[str, Any]]:
         runner = self.engine.runners.get(state["instanceId"])
         if runner is not None:
             events = list(runner.history)
         else:
             lines = await self.engine.store.read_history(state["instanceId"], state["executionId"]) or []
             events = [ev for line in lines for ev in line["events"]]
-        out = []
-        for ev in events:
-            if ev["EventType"] in (h.ORCHESTRATOR_STARTED, h.ORCHESTRATOR_COMPLETED):
-                continue
-            item = {k: v for k, v in ev.items() if k not in ("IsPlayed", "MessageId")}
-            item["EventType"] = _EVENT_NAMES.get(ev["EventType"], str(ev["EventType"]))
-            if not with_output:
-                item.pop("Result", None)
-            out.append(item)
-        return out
+        return h.status_history(events, with_output=with_output, with_input=with_input)
 
     async def _matching(self, request: web.Request) -> list[dict[str, Any]]:
         summaries = await self.engine.store.list_state_summaries()
