@@ -24,5 +24,6 @@ def accepted(req: func.HttpRequest, run_id: str, headers: dict[str, str] | None 
              **extra: Any) -> func.HttpResponse:
     """202 for a started (or replayed) run: its id and links, ``Location`` to poll and ``Retry-After``."""
     links = request_links(req, run_id)
-    return json_response({"run_id": run_id, **links, **extra}, 202, headers={
+    # ``id``: the Durable check-status field, so a client written for Durable's HTTP API finds the instance
+    return json_response({"id": run_id, "run_id": run_id, **links, **extra}, 202, headers={
         "Location": links["statusQueryGetUri"], "Retry-After": RETRY_AFTER, **(headers or {})})

@@ -70,13 +70,22 @@ LIST_PARAMS = [
     _query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "page size"),
     _query("continuation", {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,4096}$"}, "token from the previous page"),
 ]
+# The Durable status schema (learn.microsoft.com/azure/azure-functions/durable/durable-functions-http-api, "Get
+# instance status"): a run's status URL answers with these beside Harvest's own fields.
+DURABLE_STATUS = _obj({
+    "name": {"type": "string"}, "instanceId": {"type": "string"},
+    "runtimeStatus": {"enum": ["Pending", "Running", "Suspended", "ContinuedAsNew", "Completed", "Failed",
+                               "Terminated", "Canceled"]},
+    "input": {}, "customStatus": {}, "output": {},
+    "createdTime": {"type": ["string", "null"]}, "lastUpdatedTime": {"type": ["string", "null"]},
+})
 CHECK = _obj({"name": {"type": "string"}, "ok": {"type": "boolean"}, "message": {"type": "string"},
               "ms": {"type": "number"}})
 HEALTHY = _obj({"status": {"const": "ok"}, "checks": {"type": "array", "items": CHECK}})
 
 
 def _paths() -> dict[str, Any]:
-    run_ref = {"$ref": "#/components/schemas/RunSummary"}
+    run_ref = {"allOf": [{"$ref": "#/components/schemas/RunSummary"}, DURABLE_STATUS]}
     controlled: dict[str, Any] = {**_ok(_obj({"run_id": {"type": "string"}, "operation": {"type": "string"},
                                               "status": {"type": "string"}, "reason": {"type": "string"}}),
                                         "Accepted", "202"), **_errors(400, 404, 409, 413)}
@@ -94,8 +103,9 @@ def _paths() -> dict[str, Any]:
                                      "schema": {"type": "string", "pattern": r"^[!-~][ -~]{0,199}$"},
                                      "description": "The same key returns the same run."}],
                      "requestBody": {"required": False, "content": {JSON: {"schema": OPTIONS_REF}}},
-                     "responses": {**_ok(_obj({"run_id": {"type": "string"}, **{k: {"type": "string"} for k in LINKS}},
-                                              ["run_id", *LINKS]), "Started (or replayed): poll Location", "202"),
+                     "responses": {**_ok(_obj({"id": {"type": "string"}, "run_id": {"type": "string"},
+                                               **{k: {"type": "string"} for k in LINKS}},
+                                              ["id", "run_id", *LINKS]), "Started (or replayed): poll Location", "202"),
                                    **_errors(400, 409, 413)}},
             "get": {"summary": "Run history, newest first", "operationId": "list_runs",
                     "parameters": LIST_PARAMS,
