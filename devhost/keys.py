@@ -51,11 +51,19 @@ class HostKeys:
             accepted += list(self.function)
         elif level == SYSTEM:
             accepted.append(self.system)
-        return any(hmac.compare_digest(presented, key) for key in accepted)
+        given = _bytes(presented)
+        return any(hmac.compare_digest(given, _bytes(key)) for key in accepted)
 
     def query(self) -> str:
         """What management links carry in Azure (``&code=<system key>``), when keys are on."""
         return f"&code={self.system}" if self.enabled else ""
+
+
+def _bytes(key: str) -> bytes:
+    """A key as bytes for ``hmac.compare_digest``, which refuses ``str`` holding non-ASCII characters (a
+    ``TypeError``, that is a 500, for a key like ``clé``). ``surrogatepass`` maps every ``str`` to distinct bytes,
+    so no two different keys compare equal (an undecodable header byte arrives as a lone surrogate)."""
+    return key.encode("utf-8", "surrogatepass")
 
 
 def unauthorized() -> web.Response:

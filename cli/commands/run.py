@@ -23,7 +23,7 @@ from cli.commands.common import (
     run_interruptible,
     stop_host,
 )
-from cli.instances import host_orchestrations
+from cli.instances import host_orchestrations, stored_instances
 from cli.render import print_summary, view_line, view_table
 from devhost.environment import Environment
 from devhost.keys import client_headers
@@ -116,13 +116,17 @@ async def _run(env: Environment, body: dict[str, Any], *, live: bool, where: dic
                 if resp.status != 202:
                     details = "; ".join(f"{d['field']}: {d['message']}" for d in started.get("details", []))
                     raise fail(f"{started.get('error', resp.status)}" + (f" — {details}" if details else ""))
-            # the CLI hosts (or shares) the local host: it reads the orchestrations on the extension's local RPC
-            # endpoint (which needs no key), and the run record from storage
+            # the CLI hosts the local host: it reads the orchestrations on the extension's local RPC endpoint
+            # (which needs no key), and the run record from storage
             where["run_id"] = started["run_id"]
             if not live:
                 err.print(f"run {started['run_id']} started; status: {started['statusQueryGetUri']}",
                           highlight=False, soft_wrap=True)
-            status = await _follow(host_orchestrations(base_url, env.task_hub), started["run_id"], live=live)
+            if host is not None:
+                status = await _follow(host_orchestrations(host), started["run_id"], live=live)
+            else:  # `harvest serve` runs it: its RPC endpoint is its own (loopback, no key); read the store
+                async with stored_instances(env.connection_string, env.task_hub) as stored:
+                    status = await _follow(stored, started["run_id"], live=live)
     finally:
         if host is not None:
             await stop_host(host)
@@ -245,7 +249,7 @@ async def _resume(env: Environment, *, live: bool) -> list[dict[str, Any]]:
         raise fail(f"{exc}; `harvest serve` resumes unfinished runs by itself") from None
     summaries: list[dict[str, Any]] = []
     try:
-        engine = host_orchestrations(host.base_url, env.task_hub)
+        engine = host_orchestrations(host)
         for run_id in await _unfinished_runs(host.base_url):
             await _resume_suspended(engine, run_id)
             err.print(f"resuming run {run_id}", highlight=False)
