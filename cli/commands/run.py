@@ -205,16 +205,18 @@ def resume(
     raise typer.Exit(1 if 1 in codes else 3 if 3 in codes else 0)
 
 
-async def _unfinished_runs(base_url: str) -> list[str]:
-    """The run orchestrations in the task hub that have not ended, oldest first."""
+async def _unfinished_runs(rpc_base_url: str) -> list[str]:
+    """The run orchestrations in the task hub that have not ended, oldest first: listed on the in-process
+    host's Durable RPC endpoint, which needs no key (the webhook API would need the system or master key)."""
     import aiohttp
 
     from shared import names
 
     query = ",".join(sorted(s for s in RUNTIME_ACTIVE if s != "ContinuedAsNew"))
-    async with aiohttp.ClientSession(headers=client_headers()) as http, http.get(
-            f"{base_url}/runtime/webhooks/durabletask/instances?runtimeStatus={query}") as resp:
-        listed = await resp.json(content_type=None)
+    async with aiohttp.ClientSession() as http, http.get(
+            f"{rpc_base_url}instances?runtimeStatus={query}") as resp:
+        resp.raise_for_status()
+        listed = await resp.json()
     unfinished = [s for s in listed if s.get("name") == names.RUN_ORCHESTRATOR]
     return [s["instanceId"] for s in sorted(unfinished, key=lambda s: s.get("createdTime", ""))]
 
@@ -250,7 +252,7 @@ async def _resume(env: Environment, *, live: bool) -> list[dict[str, Any]]:
     summaries: list[dict[str, Any]] = []
     try:
         engine = host_orchestrations(host)
-        for run_id in await _unfinished_runs(host.base_url):
+        for run_id in await _unfinished_runs(host.rpc_base_url):
             await _resume_suspended(engine, run_id)
             err.print(f"resuming run {run_id}", highlight=False)
             status = await _follow(engine, run_id, live=live)

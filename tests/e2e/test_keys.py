@@ -170,3 +170,12 @@ def test_routes_are_case_insensitive_and_empty_segments_match_nothing(keyed: tup
     for path in ("//api//runs", "/api//runs", "//api/runs", f"/api/runs//{run_id}", "/api/runs/x//report"):
         resp = requests.get(f"{base}{path}", headers={"x-functions-key": FUNCTION}, timeout=30)
         assert (resp.status_code, resp.content) == (404, b""), path
+
+
+def test_resume_works_with_keys_configured_and_no_master_key(workspace: Workspace) -> None:
+    """`harvest resume` listed unfinished runs on the keyed webhook API with the master key, and without one
+    (function keys only) got a 401 and died with a TypeError traceback; it asks its own RPC endpoint now."""
+    workspace.env["HARVEST_DEVHOST_FUNCTION_KEYS"] = FUNCTION
+    done = workspace.harvest("resume")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "no unfinished runs" in done.stderr and "Traceback" not in done.stderr
