@@ -95,10 +95,10 @@ async def read_json_body(request: web.Request) -> str | None:
     if not raw.strip():
         return None
     try:
-        value = _loads(raw)
+        value = loads_json(raw)
         if isinstance(value, str):
             try:
-                _loads(value)
+                loads_json(value)
                 return value
             except ValueError:
                 return json.dumps(value)
@@ -107,7 +107,7 @@ async def read_json_body(request: web.Request) -> str | None:
     return json.dumps(value)
 
 
-def _loads(raw: bytes | str) -> Any:
+def loads_json(raw: bytes | str) -> Any:
     """``json.loads``, with nesting past ``MAX_JSON_DEPTH`` a ``ValueError`` (``json.loads`` itself would raise
     ``RecursionError`` at about 1,000 levels)."""
     try:

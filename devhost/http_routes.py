@@ -18,6 +18,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from . import protocol as p
+from .durable_api import loads_json
 from .functions import ACTIVITY, HTTP, TIMER, FunctionInfo, FunctionTimeoutError
 from .keys import ADMIN, ANONYMOUS, unauthorized
 from .routing import Router
@@ -126,8 +127,8 @@ class AppRoutes:
         if info.kind == ACTIVITY:
             raw = await request.read()
             try:
-                payload = json.loads(raw) if raw.strip() else {}
-            except ValueError:
+                payload = loads_json(raw) if raw.strip() else {}
+            except ValueError:  # not JSON, or nested past Json.NET's MaxDepth (was a RecursionError: 500)
                 return _error(400, "body must be JSON: {\"input\": ...}")
             value = payload.get("input") if isinstance(payload, dict) else None
             self.host.engine.spawn(self.host.engine.run_activity(name, json.dumps(value), -1), f"activity {name}")

@@ -193,3 +193,11 @@ async def test_json_nested_past_json_nets_max_depth_is_the_extensions_400(
             else:
                 iid = (await resp.json())["id"]
                 await host.wait_for(iid, 30)
+
+
+async def test_the_admin_api_refuses_json_it_cannot_read(host: LocalHost, http: aiohttp.ClientSession) -> None:
+    """``POST /admin/functions/{activity}`` parsed its body with ``json.loads``: 20,000 levels were a
+    RecursionError, answered 500."""
+    for body in (b"[" * 20_000 + b"]" * 20_000, b'{"input": ' + b"[" * 65 + b"]" * 65 + b"}", b"{nope"):
+        async with http.post(f"{host.base_url}/admin/functions/probe", data=body) as resp:
+            assert resp.status == 400 and (await resp.json())["error"].startswith("body must be JSON")
