@@ -6,7 +6,6 @@ management URLs, which carry the system key."""
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from datetime import UTC, datetime
@@ -18,11 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from shared import names
 from shared.errors import ConfigError
 from shared.pipeline.context import manifest_for
-from shared.runs.links import origin
 from shared.runs.status import RUNTIME_ACTIVE
 from shared.settings import get_settings
-from triggers.http_requests import HttpError, handler, not_found
-from triggers.links import RETRY_AFTER
+from triggers.http_requests import HttpError, handler, json_body, not_found
+from triggers.links import RETRY_AFTER, public_base
 from triggers.responses import error_response, json_response, validation_details
 
 bp = df.Blueprint()
@@ -40,18 +38,12 @@ class CompactRequest(BaseModel):
 @bp.route(route="maintenance/compact", methods=["POST"], auth_level=func.AuthLevel.ADMIN)
 @bp.durable_client_input(client_name="client")
 async def start_compact(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    body = req.get_body() or b""
-    if len(body) > MAX_BODY:
-        return error_response(413, "request body too large", [{"field": "body", "message": f"over {MAX_BODY} bytes"}])
     try:
-        data = json.loads(body) if body.strip() else {}
-        if not isinstance(data, dict):
-            return error_response(400, "invalid request", [{"field": "body", "message": "must be a JSON object"}])
-        request = CompactRequest.model_validate(data, strict=True)
-    except ValueError as exc:
-        if isinstance(exc, ValidationError):
-            return error_response(400, "invalid request", validation_details(exc))
-        return error_response(400, "invalid JSON", [{"field": "body", "message": str(exc)}])
+        request = CompactRequest.model_validate(json_body(req, MAX_BODY), strict=True)
+    except HttpError as exc:
+        return error_response(exc.status, exc.error, exc.details, exc.headers)
+    except ValidationError as exc:
+        return error_response(400, "invalid request", validation_details(exc))
     try:
         manifest = manifest_for(get_settings())
         sources = [s.id for s in manifest.sources] if request.sources is None else request.sources
@@ -66,7 +58,7 @@ async def start_compact(req: func.HttpRequest, client: df.DurableOrchestrationCl
 
 
 def job_url(req: func.HttpRequest, job_id: str) -> str:
-    return f"{origin(req.url)}/api/maintenance/compact/{job_id}"
+    return f"{public_base(req)}/api/maintenance/compact/{job_id}"
 
 
 @bp.function_name(names.GET_COMPACT)

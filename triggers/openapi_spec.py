@@ -88,7 +88,7 @@ def _paths() -> dict[str, Any]:
     run_ref = {"allOf": [{"$ref": "#/components/schemas/RunSummary"}, DURABLE_STATUS]}
     controlled: dict[str, Any] = {**_ok(_obj({"run_id": {"type": "string"}, "operation": {"type": "string"},
                                               "status": {"type": "string"}, "reason": {"type": "string"}}),
-                                        "Accepted", "202"), **_errors(400, 404, 409, 413)}
+                                        "Accepted", "202"), **_errors(400, 404, 409, 413, 415)}
     control = {
         op: {"post": {
             "summary": f"{op.capitalize()} a run (and its source orchestrations)", "operationId": f"{op}_run",
@@ -106,7 +106,7 @@ def _paths() -> dict[str, Any]:
                      "responses": {**_ok(_obj({"id": {"type": "string"}, "run_id": {"type": "string"},
                                                **{k: {"type": "string"} for k in LINKS}},
                                               ["id", "run_id", *LINKS]), "Started (or replayed): poll Location", "202"),
-                                   **_errors(400, 409, 413)}},
+                                   **_errors(400, 409, 413, 415)}},
             "get": {"summary": "Run history, newest first", "operationId": "list_runs",
                     "parameters": LIST_PARAMS,
                     "responses": {**_ok(_obj({"runs": {"type": "array", "items": INDEX_ITEM},
@@ -143,7 +143,7 @@ def _paths() -> dict[str, Any]:
             "parameters": [SOURCE], "requestBody": REASON_BODY, "security": ADMIN, "x-auth-level": "admin",
             "responses": {**_ok(_obj({"source_id": {"type": "string"}, "reset_requested": {"type": "boolean"},
                                       "message": {"type": "string"}}), "Reset requested", "202"),
-                          **_errors(400, 404, 409, 413, 503)}}},
+                          **_errors(400, 404, 409, 413, 415, 503)}}},
         "/health": {"get": {"summary": "Storage, manifest and embedder checks", "operationId": "health", "security": [],
                             "responses": {**_ok(HEALTHY, "Healthy"),
                                           "503": {"description": "Unhealthy", "content": {JSON: {"schema": {

@@ -18,6 +18,7 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.generation import GenerationMode
 
 from tests.e2e.conftest import Workspace
 from tests.e2e.served import wait_run, workspace
@@ -62,6 +63,28 @@ def test_every_documented_operation_holds_its_contract(served: tuple[Workspace, 
     fuzzed = {(m.upper(), p) for m, p, _ in calls}
     assert len(fuzzed) == len(operations) >= 14
     assert {code for _, _, code in calls} >= {200, 202, 400, 404}
+
+
+def test_negative_cases_never_get_a_server_error(served: tuple[Workspace, str]) -> None:
+    """Schemathesis' negative mode (values, types and headers the document rules out) on every operation: each
+    answered below 500, in JSON when it is an error the app answered (the host's own 404s and 401s are empty)."""
+    document = requests.get(f"{served[1]}/api/openapi.json", timeout=10).json()
+    schema = schemathesis.openapi.from_dict(document)
+    schema.config.update(base_url=f"{served[1]}/api")
+    schema.config.generation.update(modes=[GenerationMode.NEGATIVE])
+    wrong: list[tuple[str, str, int, str]] = []
+
+    def exercise(case: Any) -> None:
+        response = case.call(timeout=30)
+        kind = (response.headers.get("content-type") or [""])[0]
+        app_error = response.status_code >= 400 and response.content
+        if response.status_code >= 500 or "Traceback" in response.text or (app_error and "json" not in kind):
+            wrong.append((case.method, case.formatted_path, response.status_code, response.text[:200]))
+
+    for operation in [result.ok() for result in schema.get_all_operations()]:
+        settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
+                 suppress_health_check=list(HealthCheck))(given(case=operation.as_strategy())(exercise))()
+    assert wrong == []
 
 
 HOSTILE: list[tuple[str, str, dict[str, Any], int]] = [

@@ -68,7 +68,8 @@ EXPECTED = {
 def index(app_dir: Path) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HARVEST_")}
     env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONPATH="", HARVEST_SCHEDULE="0 0 2 * * *")
-    # the interpreter-start app settings Azure starts the worker with (infra/main.bicep allocatorSettings)
+    # the interpreter-start app settings of the local host (Azure starts the worker with them only with
+    # useMimalloc: infra/main.bicep allocatorSettings)
     values = json.loads((REPO_ROOT / "local.settings.json").read_text())["Values"]
     env.update({k: v for k, v in values.items() if is_start_setting(k)})
     done = subprocess.run([sys.executable, str(HERE / "worker_index.py"), str(app_dir)], cwd=app_dir, env=env,
