@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,10 +18,8 @@ from shared.models import RunRef, RunSummary
 from shared.notify import notify
 from shared.pipeline.context import open_context
 from shared.runs.index import sync_index
-from shared.runs.links import run_links
 from shared.runs.operations import child_instance_id, render_run_report
 from shared.runs.retention import purge_expired
-from shared.settings import get_settings
 from shared.storage import layout, records
 from shared.storage.blobs import BlobStore
 
@@ -32,18 +29,6 @@ HISTORY_SOURCES = 100  # sources whose history feeds the report's chart
 REPORT_TYPE = "text/html; charset=utf-8"
 
 
-def status_url(run_id: str) -> str | None:
-    """Harvest's own status URL of the run (``/api/runs/{id}``), never a Durable management URL (its query
-    carries the system key), and only under an origin known to outlive the host process: the configured public
-    URL (``HARVEST_PUBLIC_URL``), else the app's hostname in Azure (``WEBSITE_HOSTNAME``, set by App Service).
-    A local host (``harvest run``'s own, on a port that is gone when it exits) leaves the record without one;
-    the live view always answers with the caller's own origin."""
-    public = get_settings().public_url
-    host = os.environ.get("WEBSITE_HOSTNAME")
-    base = public.rstrip("/") if public else (f"https://{host}" if host else None)
-    return run_links(base, run_id)["statusQueryGetUri"] if base else None
-
-
 async def _update_record(store: BlobStore, run_id: str, **changes: Any) -> None:
     def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
         if current is None:
@@ -51,18 +36,6 @@ async def _update_record(store: BlobStore, run_id: str, **changes: Any) -> None:
         return {**current, **changes}
 
     await store.update_json(layout.run_blob(run_id), change)
-
-
-@bp.function_name(names.INDEX_RUN)
-@bp.activity_trigger(input_name="payload")
-@guarded
-async def index_run_activity(payload: Payload) -> dict[str, Any]:
-    run_id = RunRef.model_validate(payload).run_id
-    url = status_url(run_id)
-    async with open_context() as ctx:
-        await _update_record(ctx.store, run_id, status_url=url)
-        await sync_index(ctx.store, run_id)
-    return {"status_url": url}
 
 
 async def _histories(client: df.DurableOrchestrationClient, summary: RunSummary) -> list[dict[str, Any]]:

@@ -107,10 +107,9 @@ def run_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
             context, names.LOAD_SOURCES, LoadSourcesInput(options=run.options).model_dump(mode="json"))))
         window = plan.max_parallel_sources
         results.update({sid: SourceResult(source_id=sid) for sid in plan.sources})
-        yield from call(context, names.OPEN_RUN,
-                        OpenRunInput(run=run, sources=plan.sources).model_dump(mode="json"))
-        indexed = yield from call(context, names.INDEX_RUN, RunRef(run_id=run.run_id).model_dump(mode="json"))
-        status_url = (indexed or {}).get("status_url")
+        opened = yield from call(context, names.OPEN_RUN,
+                                 OpenRunInput(run=run, sources=plan.sources).model_dump(mode="json"))
+        status_url = (opened or {}).get("status_url")
         yield from run_sources(context, run, plan, results)
         summary = summarize(run, results, status_url=status_url, message=plan.message,
                             status=run_status(list(results.values()), failure_threshold=plan.failure_threshold))

@@ -65,7 +65,7 @@ def _page(context: df.DurableOrchestrationContext, task: SourceTask, result: Sou
         done = StageResult.model_validate((yield from call(context, names.COMMIT, deletions.model_dump(mode="json"))))
         merge(result, "commit", done)
     task.high_water = later(task.high_water, found.high_water)
-    if not dry:
+    if not dry and not found.done:  # after the last page finish_source clears the cursor with the claim
         yield from call(context, names.CHECKPOINT, CheckpointInput(
             run_id=task.run_id, source_id=task.source_id, cursor=found.next_cursor).model_dump(mode="json"))
     return found

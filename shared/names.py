@@ -35,7 +35,6 @@ START_COMPACT = "start_compact"
 GET_COMPACT = "get_compact"
 
 # operating a run (issue 6): index, report, notifications, retention
-INDEX_RUN = "index_run"
 PUBLISH_RUN = "publish_run"
 NOTIFY_RUN = "notify_run"
 APPLY_RETENTION = "apply_retention"

@@ -12,6 +12,7 @@ from shared.models import RunInput, RunOptions, RunPlan, RunSummary, SourceResul
 from shared.pipeline.commit import COMMITTED
 from shared.pipeline.context import Context
 from shared.runs import active, control
+from shared.runs.index import sync_index
 from shared.storage import failures, hints, layout, records
 
 ERROR_BUDGET = 200  # errors the source results of one run keep in all (at least one each)
@@ -66,10 +67,12 @@ def validate_options(ctx: Context, options: RunOptions) -> list[dict[str, str]]:
     return []
 
 
-async def open_run(ctx: Context, run: RunInput, source_ids: list[str]) -> RunSummary:
-    """Create the run record, or return the one a previous attempt of this activity wrote."""
+async def open_run(ctx: Context, run: RunInput, source_ids: list[str], status_url: str | None = None) -> RunSummary:
+    """Create the run record (with its lasting status URL, if it has one), or return the one a previous attempt
+    of this activity wrote; either way the run index lists it."""
     existing = await records.read_run(ctx.store, run.run_id)
     if existing is not None and existing.status != "pending":
+        await sync_index(ctx.store, run.run_id)
         return existing
     summary = RunSummary(
         run_id=run.run_id,
@@ -79,9 +82,11 @@ async def open_run(ctx: Context, run: RunInput, source_ids: list[str]) -> RunSum
         requested_at=run.requested_at,
         started_at=datetime.now(UTC),
         sources={sid: SourceResult(source_id=sid) for sid in source_ids},
+        status_url=status_url,
     )
     await records.write_run(ctx.store, summary)
     crashpoint("run.opened")
+    await sync_index(ctx.store, run.run_id)
     return summary
 
 

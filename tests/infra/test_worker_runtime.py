@@ -45,7 +45,6 @@ EXPECTED = {
     ("embed", "activity", None, None, None),
     ("commit", "activity", None, None, None),
     ("compact_source", "activity", None, None, None),
-    ("index_run", "activity", None, None, None),
     ("publish_run", "activity", None, None, None),
     ("notify_run", "activity", None, None, None),
     ("apply_retention", "activity", None, None, None),

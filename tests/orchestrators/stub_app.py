@@ -23,7 +23,7 @@ from shared.outcome import after_fetch
 from shared.pipeline.lifecycle import ERROR_BUDGET
 
 Handler = Callable[[dict[str, Any]], Any]
-ACTIVITIES = (names.LOAD_SOURCES, names.OPEN_RUN, names.INDEX_RUN, names.BEGIN_SOURCE, names.DISCOVER,
+ACTIVITIES = (names.LOAD_SOURCES, names.OPEN_RUN, names.BEGIN_SOURCE, names.DISCOVER,
               names.PREPARE, names.EMBED, names.COMMIT, names.CHECKPOINT, names.FINISH_SOURCE, names.CLOSE_RUN,
               names.PUBLISH_RUN, names.NOTIFY_RUN, names.APPLY_RETENTION, names.COMPACT_SOURCE)
 
@@ -61,8 +61,8 @@ def prepared(fetch: Handler) -> Handler:
 
 DEFAULTS: dict[str, Handler] = {
     names.LOAD_SOURCES: lambda p: plan(["a"]),
-    names.OPEN_RUN: lambda p: {"run_id": p["run"]["run_id"], "status": "running"},
-    names.INDEX_RUN: lambda p: {"status_url": f"http://status/{p['run_id']}"},
+    names.OPEN_RUN: lambda p: {"run_id": p["run"]["run_id"], "status": "running",
+                               "status_url": f"http://status/{p['run']['run_id']}"},
     names.BEGIN_SOURCE: lambda p: {"cursor": None, "since": None, "claimed": True},
     names.DISCOVER: one_page,
     names.PREPARE: prepared(fetched),

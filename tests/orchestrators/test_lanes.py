@@ -109,7 +109,7 @@ async def test_payloads_stay_bounded_with_200_sources_of_20_errors_each(script: 
         names.LOAD_SOURCES: lambda p: plan(sources, max_parallel_sources=8),
         names.PREPARE: lambda p: {"fetch": {"items": 20, "counts": {"failed": 20}, "errors": errors}},
     }
-    status = await start_run()
+    status = await start_run(timeout=180)  # 200 sources, ~1,400 activities
     assert status["runtimeStatus"] == "Completed", status
     closing = json.dumps(script.called(names.CLOSE_RUN)[0])
     output = json.dumps(status["output"])

@@ -52,7 +52,7 @@ def refuse(reason: str) -> Any:
     return handler
 
 
-@pytest.mark.parametrize("step", [names.LOAD_SOURCES, names.OPEN_RUN, names.INDEX_RUN])
+@pytest.mark.parametrize("step", [names.LOAD_SOURCES, names.OPEN_RUN])
 async def test_run_that_cannot_start_is_closed_failed_reported_and_notified(
         script: Script, start_run: RunFn, step: str) -> None:
     script.handlers = {step: refuse("HARVEST_MANIFEST: sources.yaml is not valid YAML")}
