@@ -58,6 +58,8 @@ async def test_post_runs_then_poll_status_query_uri_to_completed(workspace: Work
     summary = wait_done(started["statusQueryGetUri"])
     assert summary["runtime_status"] == "Completed", workspace.log()
     assert summary["status"] == "completed" and summary["run_id"] == started["run_id"]
+    assert f"GET  {base}/api/runs/<run_id>" in workspace.log()  # the banner points at the status URL
+    assert "/runtime/webhooks/" not in workspace.log().split("Ctrl-C")[0]
     counts = summary["sources"]["notes"]["counts"]
     assert (counts["discovered"], counts["added"], counts["failed"]) == (len(DOCS), len(DOCS), 0)
     rows = await corpus(workspace)
