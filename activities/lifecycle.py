@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import azure.durable_functions as df
@@ -21,6 +22,8 @@ from shared.pipeline import lifecycle
 from shared.pipeline.context import open_context
 from shared.redact import redact_value
 from shared.runs.control import is_cancelled, refuse_if_cancelled
+from shared.runs.links import lasting_status_url
+from shared.settings import get_settings
 from shared.storage import layout, records
 
 bp = df.Blueprint()
@@ -33,7 +36,7 @@ async def load_sources_activity(payload: Payload) -> dict[str, Any]:
     request = LoadSourcesInput.model_validate(payload)
     async with open_context() as ctx:
         await ctx.store.ensure_container()
-        return lifecycle.plan(ctx, request.options).model_dump(mode="json")
+        return (await lifecycle.plan(ctx, request.options)).model_dump(mode="json")
 
 
 @bp.function_name(names.OPEN_RUN)
@@ -41,8 +44,10 @@ async def load_sources_activity(payload: Payload) -> dict[str, Any]:
 @guarded
 async def open_run_activity(payload: Payload) -> dict[str, Any]:
     request = OpenRunInput.model_validate(payload)
+    url = lasting_status_url(request.run.run_id, public_url=get_settings().public_url,
+                             website_hostname=os.environ.get("WEBSITE_HOSTNAME"))
     async with open_context() as ctx:
-        return (await lifecycle.open_run(ctx, request.run, request.sources)).model_dump(mode="json")
+        return (await lifecycle.open_run(ctx, request.run, request.sources, url)).model_dump(mode="json")
 
 
 @bp.function_name(names.CLOSE_RUN)

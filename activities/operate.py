@@ -14,11 +14,10 @@ from azure.durable_functions.models.OrchestrationRuntimeStatus import Orchestrat
 
 from activities.guard import Payload, guarded
 from shared import names
-from shared.models import RunRef
+from shared.models import RunRef, RunSummary
 from shared.notify import notify
 from shared.pipeline.context import open_context
 from shared.runs.index import sync_index
-from shared.runs.links import origin, run_links
 from shared.runs.operations import child_instance_id, render_run_report
 from shared.runs.retention import purge_expired
 from shared.storage import layout, records
@@ -30,13 +29,6 @@ HISTORY_SOURCES = 100  # sources whose history feeds the report's chart
 REPORT_TYPE = "text/html; charset=utf-8"
 
 
-def status_url(client: df.DurableOrchestrationClient, run_id: str) -> str:
-    """Harvest's own status URL of the run (``/api/runs/{id}`` on the app's host), never the Durable
-    management URL, whose query carries the system key."""
-    return run_links(origin(client.get_client_response_links(None, run_id)["statusQueryGetUri"]),
-                     run_id)["statusQueryGetUri"]
-
-
 async def _update_record(store: BlobStore, run_id: str, **changes: Any) -> None:
     def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
         if current is None:
@@ -46,33 +38,26 @@ async def _update_record(store: BlobStore, run_id: str, **changes: Any) -> None:
     await store.update_json(layout.run_blob(run_id), change)
 
 
-@bp.function_name(names.INDEX_RUN)
-@bp.activity_trigger(input_name="payload")
-@bp.durable_client_input(client_name="client")
-@guarded
-async def index_run_activity(payload: Payload, client: df.DurableOrchestrationClient) -> dict[str, Any]:
-    run_id = RunRef.model_validate(payload).run_id
-    url = status_url(client, run_id)
-    async with open_context() as ctx:
-        await _update_record(ctx.store, run_id, status_url=url)
-        await sync_index(ctx.store, run_id)
-    return {"status_url": url}
-
-
-async def _histories(client: df.DurableOrchestrationClient, run_id: str, source_ids: list[str]) -> list[dict[str, Any]]:
+async def _histories(client: df.DurableOrchestrationClient, summary: RunSummary) -> list[dict[str, Any]]:
+    """The history of the run's source orchestrations and of their batch lanes (where its prepare activities
+    ran), as the status API shows it; a source whose history cannot be read is left out of the chart."""
     limit = asyncio.Semaphore(8)
+    ids: list[str] = []
+    for sid, result in list(summary.sources.items())[:HISTORY_SOURCES]:
+        ids.append(child_instance_id(summary.run_id, sid))
+        ids += [names.batch_lane_id(summary.run_id, sid, page, lane) for page in range(result.pages)
+                for lane in range(result.lanes)]
 
-    async def one(sid: str) -> list[dict[str, Any]]:
+    async def one(instance_id: str) -> list[dict[str, Any]]:
         async with limit:
             try:
-                status = await client.get_status(child_instance_id(run_id, sid), show_history=True,
-                                                 show_history_output=True)
+                status = await client.get_status(instance_id, show_history=True, show_history_output=True)
             except Exception as exc:  # the chart falls back to per-source finish times
-                log.info("no history for %s (%s)", child_instance_id(run_id, sid), exc)
+                log.info("no history for %s (%s)", instance_id, exc)
                 return []
         return list(getattr(status, "historyEvents", None) or status.history or [])
 
-    events = await asyncio.gather(*(one(sid) for sid in source_ids[:HISTORY_SOURCES]))
+    events = await asyncio.gather(*(one(iid) for iid in ids))
     return [ev for group in events for ev in group if isinstance(ev, dict)]
 
 
@@ -87,7 +72,7 @@ async def publish_run_activity(payload: Payload, client: df.DurableOrchestration
         summary = await records.read_run(ctx.store, run_id)
         if summary is None:
             return {"report": None}
-        history = await _histories(client, run_id, list(summary.sources))
+        history = await _histories(client, summary)
         html = render_run_report(summary, history)
         report = layout.report_blob(run_id)
         await ctx.store.write_bytes(report, html.encode("utf-8"), content_settings=_html_type())

@@ -19,15 +19,6 @@ from azure.storage.blob.aio import ContainerClient
 from devhost import history as h
 from devhost.store import decode_id
 
-EVENT_NAMES = {
-    h.EXECUTION_STARTED: "ExecutionStarted", h.EXECUTION_COMPLETED: "ExecutionCompleted",
-    h.TASK_SCHEDULED: "TaskScheduled", h.TASK_COMPLETED: "TaskCompleted", h.TASK_FAILED: "TaskFailed",
-    h.SUB_ORCHESTRATION_CREATED: "SubOrchestrationInstanceCreated",
-    h.SUB_ORCHESTRATION_COMPLETED: "SubOrchestrationInstanceCompleted", h.TIMER_CREATED: "TimerCreated",
-    h.TIMER_FIRED: "TimerFired", h.ORCHESTRATOR_STARTED: "OrchestratorStarted",
-    h.ORCHESTRATOR_COMPLETED: "OrchestratorCompleted", h.EVENT_RAISED: "EventRaised",
-}
-
 
 async def read_run_history(connection_string: str, container: str, run_id: str) -> dict[str, list[dict[str, Any]]]:
     """``{instance id: [round, ...]}`` for the run's instances still in the hub (latest executions)."""
@@ -69,7 +60,7 @@ def summarize(history: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             events = line["events"]
             rounds += 1
             for ev in events:
-                types[EVENT_NAMES.get(ev["EventType"], str(ev["EventType"]))] += 1
+                types[h.EVENT_NAMES.get(ev["EventType"], str(ev["EventType"]))] += 1
             start = next((e for e in events if e["EventType"] == h.ORCHESTRATOR_STARTED), None)
             if start is None:
                 continue

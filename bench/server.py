@@ -42,7 +42,7 @@ def _to_html(path: Path) -> str:
 
 
 class Site:
-    """``delay``: seconds added to every request's answer (a site far away: the latency suite's 50 ms)."""
+    """``delay``: seconds added to every request's answer (a site far away: the latency suite's 1 s)."""
 
     def __init__(self, root: Path, host: str = "127.0.0.1", *, delay: float = 0.0) -> None:
         self.root = Path(root)

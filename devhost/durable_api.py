@@ -5,6 +5,7 @@ Status codes follow the extension, because ``DurableOrchestrationClient`` switch
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -13,28 +14,26 @@ from aiohttp import web
 
 from . import history as h
 from .engine import InstanceExistsError, InvalidInstanceIdError, UnknownFunctionError
+from .routing import Router
 from .runner import TERMINAL
 
 if TYPE_CHECKING:
     from .host import LocalHost
 
 PREFIX = "/runtime/webhooks/durabletask"
-# The extension's RPC endpoint for out-of-process SDKs (``rpcBaseUrl``): local to the instance, no key. The same
-# handlers serve it here under another prefix, so the key check on PREFIX does not apply to the SDK's calls.
-RPC_PREFIX = "/durabletask-rpc"
+# The extension's RPC endpoint for out-of-process SDKs (``rpcBaseUrl``): ``http://127.0.0.1:<port>/durabletask/`` on
+# a listener of its own, loopback only, no key (extension ``LocalHttpListener.cs``); see devhost.listeners.
+RPC_PATH = "/durabletask"
+# Json.NET's default MaxDepth (``JsonSerializerSettings.DefaultMaxDepth``, Newtonsoft.Json 13): the extension reads
+# request bodies with it, so deeper JSON is its 400 "Invalid JSON content" (a JsonReaderException).
+MAX_JSON_DEPTH = 64
 RUNNING = {"Pending", "Running", "Suspended", "ContinuedAsNew"}
-_EVENT_NAMES = {
-    0: "ExecutionStarted", 1: "ExecutionCompleted", 2: "ExecutionFailed", 3: "ExecutionTerminated",
-    4: "TaskScheduled", 5: "TaskCompleted", 6: "TaskFailed", 7: "SubOrchestrationInstanceCreated",
-    8: "SubOrchestrationInstanceCompleted", 9: "SubOrchestrationInstanceFailed", 10: "TimerCreated",
-    11: "TimerFired", 12: "OrchestratorStarted", 13: "OrchestratorCompleted", 15: "EventRaised",
-}
 
 
-def client_binding(base_url: str, task_hub: str, key_query: str = "") -> dict[str, Any]:
-    """The durableClient binding payload the Functions host hands to starters. ``key_query`` is
+def client_binding(base_url: str, task_hub: str, rpc_base_url: str, key_query: str = "") -> dict[str, Any]:
+    """The durableClient binding payload the Functions host hands to starters: management links on the public
+    ``base_url``, the SDK's own calls to ``rpc_base_url`` (the loopback RPC listener). ``key_query`` is
     ``&code=<system key>`` when keys are on: Azure's management links carry it."""
-    rpc = f"{base_url}{RPC_PREFIX}/"
     query = f"taskHub={quote(task_hub)}&connection=Storage{key_query}"
     inst = f"{base_url}{PREFIX}/instances/INSTANCEID"
     return {
@@ -46,7 +45,7 @@ def client_binding(base_url: str, task_hub: str, key_query: str = "") -> dict[st
                 f"&pollingInterval={{intervalInSeconds}}&{query}",
         },
         "managementUrls": management_urls(inst, "INSTANCEID", query),
-        "rpcBaseUrl": rpc,
+        "rpcBaseUrl": rpc_base_url,
         "baseUrl": f"{base_url}{PREFIX}",
         "requiredQueryStringParameters": "",
         "httpBaseUrl": f"{base_url}{PREFIX}",
@@ -76,22 +75,73 @@ def _json_value(text: str | None) -> Any:
         return text
 
 
+def bad_request(message: str, detail: str) -> web.HTTPBadRequest:
+    """The extension's 400 (``request.CreateErrorResponse(BadRequest, message, e)``): ``Message`` and
+    ``ExceptionMessage``, which the SDK reads."""
+    body = json.dumps({"Message": message, "ExceptionMessage": detail})
+    return web.HTTPBadRequest(text=body, content_type="application/json")
+
+
 async def read_json_body(request: web.Request) -> str | None:
-    """Body -> JSON text. The SDK double-encodes (a JSON string holding JSON); curl sends plain JSON."""
+    """Body -> JSON text. The SDK double-encodes (a JSON string holding JSON); curl sends plain JSON. What is
+    not JSON, or nests deeper than Json.NET's ``MaxDepth``, is the extension's 400 "Invalid JSON content"."""
     raw = await request.read()
     if not raw.strip():
         return None
     try:
-        value = json.loads(raw)
-    except ValueError:
-        return json.dumps(raw.decode("utf-8", errors="replace"))
-    if isinstance(value, str):
-        try:
-            json.loads(value)
-            return value
-        except ValueError:
-            return json.dumps(value)
+        value = loads_json(raw)
+        if isinstance(value, str):
+            try:
+                loads_json(value)
+                return value
+            except ValueError:
+                return json.dumps(value)
+    except ValueError as exc:
+        raise bad_request("Invalid JSON content", str(exc)[:200]) from None
     return json.dumps(value)
+
+
+def loads_json(raw: bytes | str) -> Any:
+    """``json.loads``, with nesting past ``MAX_JSON_DEPTH`` a ``ValueError`` (``json.loads`` itself would raise
+    ``RecursionError`` at about 1,000 levels)."""
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        value = None
+        level = MAX_JSON_DEPTH + 1
+    else:
+        level, frontier = 0, [value]
+        while frontier and level <= MAX_JSON_DEPTH:  # breadth-first, one level at a time
+            level += 1
+            frontier = [c for node in frontier if isinstance(node, dict | list)
+                        for c in (node.values() if isinstance(node, dict) else node)]
+            frontier = [c for c in frontier if isinstance(c, dict | list)]
+    if level > MAX_JSON_DEPTH:
+        raise ValueError(f"the reader's MaxDepth of {MAX_JSON_DEPTH} has been exceeded")
+    return value
+
+
+def _time(request: web.Request, name: str) -> dt.datetime | None:
+    """A date-time query parameter. The extension drops one ``DateTime.TryParse`` refuses (a list filtered on a
+    typo lists everything; a purge answers 400): devhost refuses it on both, so the mistake shows locally."""
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return h.parse_ts(raw)
+    except (ValueError, OverflowError):
+        raise bad_request("One or more of the arguments submitted is incorrect",
+                          f"{name}: {raw[:80]!r} is not a date-time (ISO 8601, e.g. 2026-12-06T10:00:00Z)") from None
+
+
+def _count(request: web.Request, name: str) -> int:
+    raw = request.query.get(name, "")
+    if raw == "":
+        return 0
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
+        raise bad_request("One or more of the arguments submitted is incorrect",
+                          f"{name}: {raw[:80]!r} is not a whole number (ASCII digits, at most 9)")
+    return int(raw)
 
 
 def _flag(request: web.Request, name: str, default: bool = False) -> bool:
@@ -104,22 +154,20 @@ class DurableApi:
         self.host = host
         self.engine = host.engine
 
-    def routes(self) -> list[web.AbstractRouteDef]:
-        return self._routes(PREFIX) + self._routes(RPC_PREFIX)
-
-    def _routes(self, p: str) -> list[web.AbstractRouteDef]:
-        return [
-            web.post(p + "/orchestrators/{name}", self.start),
-            web.post(p + "/orchestrators/{name}/{instance_id}", self.start),
-            web.get(p + "/instances", self.list_instances),
-            web.get(p + "/instances/", self.list_instances),
-            web.delete(p + "/instances", self.purge_by),
-            web.delete(p + "/instances/", self.purge_by),
-            web.get(p + "/instances/{instance_id}", self.get_status),
-            web.delete(p + "/instances/{instance_id}", self.purge),
-            web.post(p + "/instances/{instance_id}/raiseEvent/{event}", self.raise_event),
-            web.post(p + "/instances/{instance_id}/{operation}", self.operation),
-        ]
+    def add_routes(self, router: Router, prefix: str, level: str) -> None:
+        """The extension's routes (``HttpApiHandler``: ``StartOrchestrationRoute``, ``InstancesRoute``,
+        ``InstanceRaiseEventRoute``) under ``prefix``, each needing ``level``."""
+        for methods, path, handler in (
+            ("POST", "/orchestrators/{name}", self.start),
+            ("POST", "/orchestrators/{name}/{instance_id}", self.start),
+            ("GET", "/instances", self.list_instances),
+            ("DELETE", "/instances", self.purge_by),
+            ("GET", "/instances/{instance_id}", self.get_status),
+            ("DELETE", "/instances/{instance_id}", self.purge),
+            ("POST", "/instances/{instance_id}/raiseEvent/{event}", self.raise_event),
+            ("POST", "/instances/{instance_id}/{operation}", self.operation),
+        ):
+            router.add(methods, prefix + path, handler, level)
 
     def payload(self, instance_id: str) -> dict[str, str]:
         query = f"taskHub={quote(self.host.task_hub)}&connection=Storage{self.host.keys.query()}"
@@ -155,7 +203,7 @@ class DurableApi:
             return web.json_response(f"No instance with ID '{iid}' found.", status=404)
         body = self.status_json(state, _flag(request, "showInput", True))
         if _flag(request, "showHistory"):
-            events = await self.history(state, _flag(request, "showHistoryOutput"))
+            events = await self.history(state, _flag(request, "showHistoryOutput"), _flag(request, "showInput", True))
             body["historyEvents"] = events
             body["history"] = events
         status = state["runtimeStatus"]
@@ -165,30 +213,20 @@ class DurableApi:
             return web.json_response(body, status=500)
         return web.json_response(body, status=200)
 
-    async def history(self, state: dict[str, Any], with_output: bool) -> list[dict[str, Any]]:
+    async def history(self, state: dict[str, Any], with_output: bool, with_input: bool = False) -> list[dict[str, Any]]:
         runner = self.engine.runners.get(state["instanceId"])
         if runner is not None:
             events = list(runner.history)
         else:
             lines = await self.engine.store.read_history(state["instanceId"], state["executionId"]) or []
             events = [ev for line in lines for ev in line["events"]]
-        out = []
-        for ev in events:
-            if ev["EventType"] in (h.ORCHESTRATOR_STARTED, h.ORCHESTRATOR_COMPLETED):
-                continue
-            item = {k: v for k, v in ev.items() if k not in ("IsPlayed", "MessageId")}
-            item["EventType"] = _EVENT_NAMES.get(ev["EventType"], str(ev["EventType"]))
-            if not with_output:
-                item.pop("Result", None)
-            out.append(item)
-        return out
+        return h.status_history(events, with_output=with_output, with_input=with_input)
 
     async def _matching(self, request: web.Request) -> list[dict[str, Any]]:
         summaries = await self.engine.store.list_state_summaries()
         statuses = {s.strip() for s in request.query.get("runtimeStatus", "").split(",") if s.strip()}
         prefix = request.query.get("instanceIdPrefix", "")
-        t_from = request.query.get("createdTimeFrom")
-        t_to = request.query.get("createdTimeTo")
+        t_from, t_to = _time(request, "createdTimeFrom"), _time(request, "createdTimeTo")
         ids = []
         for iid, md in summaries:
             created = h.parse_ts(md["createdTime"]) if md.get("createdTime") else None
@@ -196,9 +234,9 @@ class DurableApi:
                 continue
             if prefix and not iid.startswith(prefix):
                 continue
-            if t_from and created and created < h.parse_ts(t_from):
+            if t_from and created and created < t_from:
                 continue
-            if t_to and created and created > h.parse_ts(t_to):
+            if t_to and created and created > t_to:
                 continue
             ids.append(iid)
         states = []
@@ -210,9 +248,9 @@ class DurableApi:
         return [s or loaded[i] for i, s in zip(ids, states, strict=True) if s or i in loaded]
 
     async def list_instances(self, request: web.Request) -> web.Response:
+        top = _count(request, "top")
         states = await self._matching(request)
         states.sort(key=lambda s: s["createdTime"])
-        top = int(request.query.get("top", "0") or 0)
         if top > 0:
             states = states[:top]
         show_input = _flag(request, "showInput")
@@ -239,7 +277,7 @@ class DurableApi:
         return self._op_response(code, iid)
 
     async def operation(self, request: web.Request) -> web.Response:
-        iid, op = request.match_info["instance_id"], request.match_info["operation"]
+        iid, op = request.match_info["instance_id"], request.match_info["operation"].lower()  # OrdinalIgnoreCase
         reason = request.query.get("reason", "")
         if op in ("terminate", "suspend", "resume"):
             return self._op_response(await self.engine.send(iid, {"type": op, "reason": reason}), iid)

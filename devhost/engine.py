@@ -18,6 +18,9 @@ from .worker import InvocationError
 log = logging.getLogger("harvest.devhost")
 
 
+DURABLE_CHECKS = ("error", "warn", "off")
+
+
 class UnknownFunctionError(Exception):
     pass
 
@@ -38,7 +41,14 @@ class InstanceExistsError(Exception):
 class Engine:
     def __init__(self, index: FunctionIndex, store: InstanceStore, *, max_concurrent_activities: int,
                  max_concurrent_orchestrations: int, client_json: Callable[[], str],
-                 function_timeout: float | None = None) -> None:
+                 function_timeout: float | None = None, durable_checks: str = "error") -> None:
+        """``durable_checks``: what to do when an orchestrator yields tasks the Durable extension would not start
+        now, or waits on one it never will (``InstanceRunner._check``): "error" fails the orchestration with
+        the finding, "warn" logs it naming the orchestrator, "off" says nothing. Either way the actions run as
+        the extension runs them."""
+        if durable_checks not in DURABLE_CHECKS:
+            raise ValueError(f"durable_checks must be one of {', '.join(DURABLE_CHECKS)}")
+        self.durable_checks = durable_checks
         self.index = index
         self.store = store
         self.client_json = client_json
@@ -183,10 +193,12 @@ class Engine:
             ev = h.event(h.SUB_ORCHESTRATION_COMPLETED, TaskScheduledId=ref["taskId"],
                          Result=json.dumps(state.get("output")))
         else:
-            reason = state.get("output") if state["runtimeStatus"] == "Failed" else (
-                f"Sub-orchestration '{state['instanceId']}' was terminated: {state.get('output')}")
-            ev = h.event(h.SUB_ORCHESTRATION_FAILED, TaskScheduledId=ref["taskId"], Reason=str(reason),
-                         Details="")
+            # DTFx (TaskOrchestrationDispatcher): a Failed or Terminated sub-orchestration sends its parent
+            # SubOrchestrationInstanceFailedEvent(Reason = its result). A terminated one's result is the reason
+            # given to terminate, as given; it has no details.
+            terminated = state["runtimeStatus"] == "Terminated"
+            ev = h.event(h.SUB_ORCHESTRATION_FAILED, TaskScheduledId=ref["taskId"], Reason=str(state.get("output")),
+                         Details=None if terminated else "")
         self.deliver(ref, ev)
 
     def deliver(self, ref: dict[str, Any], ev: dict[str, Any]) -> None:

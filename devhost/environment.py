@@ -33,6 +33,9 @@ class Environment:
     max_orchestrations: int
     function_timeout: str | None = None
     azurite: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    # an orchestrator yielding tasks the Durable extension would not start at once: "warn" (log it, naming the
+    # orchestrator), "error" (fail it: what the tests use), or "off" (HARVEST_DEVHOST_DURABLE_CHECKS)
+    durable_checks: str = "warn"
 
     def close(self) -> None:
         if self.azurite is not None and self.azurite.poll() is None:
@@ -85,6 +88,7 @@ def prepare(manifest: str | None = None, *, quiet: bool = False,
         max_orchestrations=int(host.get("maxConcurrentOrchestratorFunctions", 8)),
         function_timeout=host.get("functionTimeout"),
         azurite=proc,
+        durable_checks=os.environ.get("HARVEST_DEVHOST_DURABLE_CHECKS") or "warn",
     )
 
 

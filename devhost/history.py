@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 from typing import Any
 
 # HistoryEventType codes (azure/durable_functions/models/history/HistoryEventType.py)
@@ -92,3 +93,69 @@ def task_failed(task_id: int, reason: str, details: str) -> dict[str, Any]:
 def completion_id(ev: dict[str, Any]) -> int | None:
     key = COMPLETION_KEYS.get(ev["EventType"])
     return None if key is None else ev.get(key)
+
+
+# EventType names of the status API (DTFx ``EventType``)
+EVENT_NAMES = {
+    EXECUTION_STARTED: "ExecutionStarted", EXECUTION_COMPLETED: "ExecutionCompleted",
+    EXECUTION_FAILED: "ExecutionFailed", EXECUTION_TERMINATED: "ExecutionTerminated",
+    TASK_SCHEDULED: "TaskScheduled", TASK_COMPLETED: "TaskCompleted", TASK_FAILED: "TaskFailed",
+    SUB_ORCHESTRATION_CREATED: "SubOrchestrationInstanceCreated",
+    SUB_ORCHESTRATION_COMPLETED: "SubOrchestrationInstanceCompleted",
+    SUB_ORCHESTRATION_FAILED: "SubOrchestrationInstanceFailed", TIMER_CREATED: "TimerCreated",
+    TIMER_FIRED: "TimerFired", ORCHESTRATOR_STARTED: "OrchestratorStarted",
+    ORCHESTRATOR_COMPLETED: "OrchestratorCompleted", EVENT_RAISED: "EventRaised", CONTINUE_AS_NEW: "ContinueAsNew",
+}
+
+
+def _token(value: Any) -> Any:
+    """``ParseToJToken``: a result that is JSON text becomes the JSON value; anything else stays text."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def status_history(events: list[dict[str, Any]], *, with_output: bool, with_input: bool) -> list[dict[str, Any]]:
+    """An instance's history as the extension's status API shows it (``showHistory=true``; extension
+    ``DurableClient.GetDurableOrchestrationStatusAsync``): ``EventType`` by name; a completion carries its
+    task's ``FunctionName`` and ``ScheduledTime`` and the scheduling event itself is left out, as are
+    ``OrchestratorStarted``/``OrchestratorCompleted``; ``EventId``, ``IsPlayed``, ``TaskScheduledId``,
+    ``TimerId`` are dropped; ``Result`` (with ``showHistoryOutput``) is the parsed JSON; ``Input`` only with
+    ``showInput``."""
+    scheduled: dict[tuple[int, int], dict[str, Any]] = {}
+    out: list[dict[str, Any]] = []
+    for ev in events:
+        t = ev["EventType"]
+        if t in (ORCHESTRATOR_STARTED, ORCHESTRATOR_COMPLETED):
+            continue
+        if t in (TASK_SCHEDULED, SUB_ORCHESTRATION_CREATED):
+            scheduled[(t, int(ev["EventId"]))] = ev
+            continue
+        item = {k: v for k, v in ev.items() if k not in ("EventId", "IsPlayed", "MessageId", "TaskScheduledId")}
+        item["EventType"] = EVENT_NAMES.get(t, str(t))
+        kind = {TASK_COMPLETED: TASK_SCHEDULED, TASK_FAILED: TASK_SCHEDULED,
+                SUB_ORCHESTRATION_COMPLETED: SUB_ORCHESTRATION_CREATED,
+                SUB_ORCHESTRATION_FAILED: SUB_ORCHESTRATION_CREATED}.get(t)
+        if kind is not None and (origin := scheduled.get((kind, int(ev.get("TaskScheduledId", -1))))) is not None:
+            item["ScheduledTime"] = origin.get("Timestamp")
+            item["FunctionName"] = origin.get("Name")
+            if with_input:
+                item["Input"] = origin.get("Input")
+        if t == EXECUTION_STARTED:
+            item["FunctionName"] = item.pop("Name", None)
+            for key in ("OrchestrationInstance", "ParentInstance", "Version", "Tags"):
+                item.pop(key, None)
+        if t == TIMER_FIRED:
+            item.pop("TimerId", None)
+        if t in (TASK_COMPLETED, SUB_ORCHESTRATION_COMPLETED, EXECUTION_COMPLETED):
+            if with_output:
+                item["Result"] = _token(item.get("Result"))
+            else:
+                item.pop("Result", None)
+        if not with_input and kind is None:
+            item.pop("Input", None)
+        out.append(item)
+    return out

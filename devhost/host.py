@@ -19,12 +19,14 @@ from aiohttp import web
 
 from . import history as h
 from .azurite import resolve_storage
-from .durable_api import PREFIX, DurableApi, client_binding
+from .durable_api import PREFIX, RPC_PATH, DurableApi, client_binding
 from .engine import Engine
 from .functions import FunctionIndex, parse_timespan
 from .http_routes import BODY_GRACE_S, MAX_REQUEST_BYTES, AppRoutes
-from .keys import SYSTEM, HostKeys, unauthorized
+from .keys import ANONYMOUS, SYSTEM, HostKeys
+from .listeners import application, listen, listen_rpc
 from .lock import HostLock, HostLockError
+from .routing import Router
 from .runner import TERMINAL
 from .settings import apply_local_settings, load_host_settings, load_local_settings
 from .store import InstanceStore
@@ -43,10 +45,14 @@ class LocalHost:
     def __init__(self, app: Any, *, connection_string: str, task_hub: str = "HarvestHub",
                  host: str = "127.0.0.1", port: int = 7071, max_concurrent_activities: int = 4,
                  max_concurrent_orchestrations: int = 8, fire_timers: bool = True,
-                 function_timeout: str | float | None = None, keys: HostKeys | None = None) -> None:
+                 function_timeout: str | float | None = None, keys: HostKeys | None = None,
+                 durable_checks: str = "error", rpc_port: int | None = None) -> None:
         """``app``: the path of the app's script (``function_app.py``: loaded by the worker as Azure loads it) or
         an app object (tests' small apps: indexed and validated by the worker's own registry). Raises
-        :class:`WorkerLoadError` with the worker's message when it rejects the app, as Azure loads nothing then."""
+        :class:`WorkerLoadError` with the worker's message when it rejects the app, as Azure loads nothing then.
+        ``durable_checks`` ("error", "warn", "off"): an orchestrator that yields tasks the Durable extension would
+        not start now fails ("error", for tests) or is logged by name ("warn", ``harvest serve``/``run``).
+        ``rpc_port``: the Durable RPC endpoint's port on 127.0.0.1 (default: the extension's, 17071 first)."""
         self.worker = Worker()
         if isinstance(app, str | Path):
             self._script: Path | None = Path(app)
@@ -65,11 +71,13 @@ class LocalHost:
         self.store = InstanceStore(conn, task_hub)
         self.index: FunctionIndex | None = FunctionIndex(self.worker) if self._script is None else None
         self._limits = (max_concurrent_activities, max_concurrent_orchestrations)
+        self.durable_checks = durable_checks
         self.engine: Engine = None  # type: ignore[assignment]  # built once the app is indexed
         if self.index is not None:
             self._build_engine()
         self._lock: HostLock | None = None
-        self._runner: web.AppRunner | None = None
+        self.rpc_port = rpc_port
+        self._runners: list[web.AppRunner] = []
         self._timers: TimerScheduler | None = None
         self._client_json: str | None = None
         self.lease_lost = asyncio.Event()  # set when this host lost the task hub (it then runs nothing)
@@ -80,7 +88,7 @@ class LocalHost:
             log.error("The '%s' function is in error: %s", name, reason)
         self.engine = Engine(self.index, self.store, max_concurrent_activities=self._limits[0],
                              max_concurrent_orchestrations=self._limits[1], client_json=self.client_binding_json,
-                             function_timeout=self.function_timeout)
+                             function_timeout=self.function_timeout, durable_checks=self.durable_checks)
         self.api = DurableApi(self)
 
     async def load(self) -> None:
@@ -101,9 +109,17 @@ class LocalHost:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def rpc_base_url(self) -> str:
+        """The Durable client's ``rpcBaseUrl``: the extension's loopback-only endpoint (once started)."""
+        if self.rpc_port is None:
+            raise RuntimeError("the RPC endpoint is not open yet: await LocalHost.start()")
+        return f"http://127.0.0.1:{self.rpc_port}{RPC_PATH}/"
+
     def client_binding_json(self) -> str:
         if self._client_json is None:
-            self._client_json = json.dumps(client_binding(self.base_url, self.task_hub, self.keys.query()))
+            self._client_json = json.dumps(
+                client_binding(self.base_url, self.task_hub, self.rpc_base_url, self.keys.query()))
         return self._client_json
 
     async def start(self) -> None:
@@ -118,28 +134,41 @@ class LocalHost:
             await self.store.close()
             raise
         self.store.fence = self._lock  # every write checks the lease; history appends carry it
-        app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=[self._system_key])
-        app.add_routes(self.api.routes() + AppRoutes(self).routes())
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        server = getattr(site, "_server", None)
-        if self.port == 0 and server is not None and server.sockets:
-            self.port = int(server.sockets[0].getsockname()[1])
-        log.info("devhost serving %d function(s) on %s (task hub %s)", len(self.index.functions),
-                 self.base_url, self.task_hub)
+        try:
+            await self._listen()
+        except BaseException:
+            await self._close_listeners()
+            await self._lock.release()
+            await self.store.close()
+            raise
+        log.info("devhost serving %d function(s) on %s (task hub %s; Durable RPC endpoint %s)",
+                 len(self.index.functions), self.base_url, self.task_hub, self.rpc_base_url)
         await self.engine.resume_all()
         if self.fire_timers and self.index.timers:
             self._timers = TimerScheduler(self.index.timers, self.fire_timer, self.engine.spawn)
             self._timers.start()
 
+    async def _listen(self) -> None:
+        """The RPC endpoint first (the client binding names it), then the served port: the Durable webhook API
+        (system key), the app's routes and the admin API, keyed per route."""
+        rpc = Router()
+        self.api.add_routes(rpc, RPC_PATH, ANONYMOUS)
+        runner, self.rpc_port = await listen_rpc(application(rpc, self.keys, MAX_REQUEST_BYTES), self.rpc_port)
+        self._runners.append(runner)
+        served = Router()
+        self.api.add_routes(served, PREFIX, SYSTEM)
+        AppRoutes(self).add_routes(served)
+        runner, self.port = await listen(application(served, self.keys, MAX_REQUEST_BYTES), self.host, self.port)
+        self._runners.append(runner)
+
+    async def _close_listeners(self) -> None:
+        while self._runners:
+            await self._runners.pop().cleanup()
+
     async def stop(self) -> None:
         if self._timers is not None:
             self._timers.stop()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._close_listeners()
         await self.engine.stop()
         if self._lock is not None:
             await self._lock.release()
@@ -163,15 +192,6 @@ class LocalHost:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
-
-    @web.middleware
-    async def _system_key(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        """The Durable webhook API needs the extension's system key when keys are configured (the SDK's own
-        calls go to ``rpcBaseUrl``, the extension's local-only RPC endpoint, which needs none)."""
-        if request.path.startswith(PREFIX + "/") and not self.keys.allows(SYSTEM, request):
-            return unauthorized()
-        response: web.StreamResponse = await handler(request)
-        return response
 
     async def fire_timer(self, function_name: str) -> None:
         """Run a timer-triggered function now (with its durable client binding, if any)."""

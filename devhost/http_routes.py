@@ -18,8 +18,10 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from . import protocol as p
+from .durable_api import loads_json
 from .functions import ACTIVITY, HTTP, TIMER, FunctionInfo, FunctionTimeoutError
-from .keys import ADMIN, unauthorized
+from .keys import ADMIN, ANONYMOUS, unauthorized
+from .routing import Router
 from .worker import InvocationError
 
 if TYPE_CHECKING:
@@ -83,15 +85,14 @@ class AppRoutes:
     def __init__(self, host: LocalHost) -> None:
         self.host = host
 
-    def routes(self) -> list[web.AbstractRouteDef]:
-        return [
-            web.route("*", "/api/{tail:.*}", self.dispatch),
-            web.post("/admin/functions/{name}", self.admin_invoke),
-            web.get("/admin/host/status", self.admin_status),
-        ]
+    def add_routes(self, router: Router) -> None:
+        """``/api/...`` (each function's own level is checked in :meth:`dispatch`) and the admin API (master key)."""
+        router.add(None, "api/{*tail}", self.dispatch, ANONYMOUS)
+        router.add("POST", "admin/functions/{name}", self.admin_invoke, ADMIN)
+        router.add("GET", "admin/host/status", self.admin_status, ADMIN)
 
     async def dispatch(self, request: web.Request) -> web.Response:
-        path = request.match_info["tail"].strip("/")
+        path = request.match_info["tail"]
         found = self.host.loaded_index.match(path, request.method)
         if found is None:
             return web.Response(status=404)  # the host answers an unmatched route with an empty 404
@@ -114,8 +115,6 @@ class AppRoutes:
             return web.Response(status=500)  # the host's answer to a failed invocation: 500, no body
 
     async def admin_invoke(self, request: web.Request) -> web.Response:
-        if not self.host.keys.allows(ADMIN, request):
-            return unauthorized()
         name = request.match_info["name"]
         info = self.host.loaded_index.functions.get(name)
         if info is None:
@@ -128,8 +127,8 @@ class AppRoutes:
         if info.kind == ACTIVITY:
             raw = await request.read()
             try:
-                payload = json.loads(raw) if raw.strip() else {}
-            except ValueError:
+                payload = loads_json(raw) if raw.strip() else {}
+            except ValueError:  # not JSON, or nested past Json.NET's MaxDepth (was a RecursionError: 500)
                 return _error(400, "body must be JSON: {\"input\": ...}")
             value = payload.get("input") if isinstance(payload, dict) else None
             self.host.engine.spawn(self.host.engine.run_activity(name, json.dumps(value), -1), f"activity {name}")
@@ -137,7 +136,5 @@ class AppRoutes:
         return _error(400, f"'{name}' ({info.kind}) cannot be invoked through the admin API")
 
     async def admin_status(self, request: web.Request) -> web.Response:
-        if not self.host.keys.allows(ADMIN, request):
-            return unauthorized()
         return web.json_response({"state": "Running", "taskHub": self.host.task_hub,
                                   "functions": sorted(self.host.loaded_index.functions)})

@@ -8,7 +8,8 @@ extension's system key (or the master key). A key is presented as the ``code`` q
 
 ``func start`` skips every check locally. devhost does the same unless keys are configured
 (``HARVEST_DEVHOST_MASTER_KEY``, ``HARVEST_DEVHOST_FUNCTION_KEYS`` comma-separated), so a test can hold the
-app to Azure's rules.
+app to Azure's rules. The Durable system key is random per host unless ``HARVEST_DEVHOST_SYSTEM_KEY`` names it
+(in Azure it is the host's ``durabletask_extension`` system key).
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ class HostKeys:
     def from_env(cls) -> HostKeys:
         master = os.environ.get("HARVEST_DEVHOST_MASTER_KEY") or None
         function = tuple(k.strip() for k in os.environ.get("HARVEST_DEVHOST_FUNCTION_KEYS", "").split(",") if k.strip())
-        return cls(master=master, function=function)
+        system = os.environ.get("HARVEST_DEVHOST_SYSTEM_KEY") or None
+        return cls(master=master, function=function) if system is None else cls(master, function, system)
 
     def allows(self, level: str, request: web.Request) -> bool:
         """Whether ``request`` carries a key good enough for ``level``."""
@@ -51,11 +53,19 @@ class HostKeys:
             accepted += list(self.function)
         elif level == SYSTEM:
             accepted.append(self.system)
-        return any(hmac.compare_digest(presented, key) for key in accepted)
+        given = _bytes(presented)
+        return any(hmac.compare_digest(given, _bytes(key)) for key in accepted)
 
     def query(self) -> str:
         """What management links carry in Azure (``&code=<system key>``), when keys are on."""
         return f"&code={self.system}" if self.enabled else ""
+
+
+def _bytes(key: str) -> bytes:
+    """A key as bytes for ``hmac.compare_digest``, which refuses ``str`` holding non-ASCII characters (a
+    ``TypeError``, that is a 500, for a key like ``clé``). ``surrogatepass`` maps every ``str`` to distinct bytes,
+    so no two different keys compare equal (an undecodable header byte arrives as a lone surrogate)."""
+    return key.encode("utf-8", "surrogatepass")
 
 
 def unauthorized() -> web.Response:

@@ -10,15 +10,13 @@ simply redoes the episode.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import copy
 import datetime as dt
 import json
 import logging
 from typing import TYPE_CHECKING, Any
 
 from . import history as h
-from .actions import flatten_actions, plan_actions, plan_retry, split_retry_first
+from . import shim
 from .worker import InvocationError
 
 if TYPE_CHECKING:
@@ -28,6 +26,12 @@ log = logging.getLogger("harvest.devhost")
 TERMINAL = {"Completed", "Failed", "Terminated"}
 OUT_OF_PROC_MARK = "\n\n$OutOfProcData$:"
 MAX_CUSTOM_STATUS_KB = 16
+# What the extension sends besides history and input (``OrchestrationTriggerAttributeBindingProvider
+# .OrchestrationContextToString``): schema V2 and, for SDKs that know it, V3; the Azure Storage provider's
+# long-timer settings (``AzureStorageDurabilityProvider``: MaximumDelayTime 6 days, LongRunningTimerIntervalLength
+# 3 days), as .NET ``TimeSpan`` strings; the default ``call_http`` polling interval.
+CONTEXT_FIELDS = ('"upperSchemaVersion":1,"upperSchemaVersionNew":2,"longRunningTimerIntervalDuration":"3.00:00:00",'
+                  '"maximumShortTimerDuration":"6.00:00:00","defaultHttpAsyncRequestSleepTimeMillseconds":30000')
 
 
 def custom_status_error(value: Any) -> str | None:
@@ -46,10 +50,6 @@ def custom_status_error(value: Any) -> str | None:
             f"The current payload size is {size_kb} KB.")
 
 
-def new_meta() -> dict[str, Any]:
-    return {"next_id": 0, "n_actions": 0, "timers": {}, "cancelled": [], "retries": {}}
-
-
 class InstanceRunner:
     def __init__(self, engine: Engine, state: dict[str, Any]) -> None:
         self.engine = engine
@@ -62,13 +62,13 @@ class InstanceRunner:
     def _reset_execution(self) -> None:
         self.history: list[dict[str, Any]] = []
         self.played: list[str] = []
-        self.meta = new_meta()
         self.seq = 0
         self.open_ids: set[int] = set()
         self.delivered_messages: set[str] = set()
         self.timer_tasks: dict[int, asyncio.Task[None]] = {}
         self.held: list[dict[str, Any]] = []
         self.pending_continue: str | None = None
+        self.reported: set[str] = set()  # durable-check findings already logged for this execution
 
     # ---- properties ------------------------------------------------------------------------
     @property
@@ -112,8 +112,6 @@ class InstanceRunner:
         for line in lines:
             self._absorb(line["events"])
             self.seq = max(self.seq, int(line["seq"]))
-            if line.get("meta") is not None:
-                self.meta = line["meta"]
         last = next((e for e in reversed(self.history) if e["EventType"] in h.TERMINAL_TYPES), None)
         if last is not None:
             if last.get("OrchestrationStatus") == "ContinuedAsNew":
@@ -135,7 +133,7 @@ class InstanceRunner:
                 self.post({"type": "event", "event": results[tid], "exec": self.execution_id})
             elif ev["EventType"] == h.TASK_SCHEDULED:
                 self._dispatch(("activity", tid, ev["Name"], ev.get("Input")))
-            elif ev["EventType"] == h.TIMER_CREATED and tid not in self.meta["cancelled"]:
+            elif ev["EventType"] == h.TIMER_CREATED:
                 self._dispatch(("timer", tid, ev["FireAt"]))
             elif ev["EventType"] == h.SUB_ORCHESTRATION_CREATED:
                 self._dispatch(("suborch", tid, ev["Name"], ev.get("Input"), ev["InstanceId"]))
@@ -191,9 +189,10 @@ class InstanceRunner:
 
     # ---- one episode -------------------------------------------------------------------------
     async def _episode(self, messages: list[dict[str, Any]]) -> None:
+        """One orchestrator episode: the worker replays the history with the new events, then the actions it
+        returns are replayed as the extension does (``devhost.shim``), which decides what starts now."""
         now = h.utcnow()
-        meta = copy.deepcopy(self.meta)
-        delivered = split_retry_first([m["event"] for m in messages], meta)
+        delivered = [m["event"] for m in messages]  # in arrival order, as the extension appends them
         for ev in delivered:  # a completion claims its task once, even if delivered twice
             cid = h.completion_id(ev)
             if cid is not None:
@@ -203,47 +202,48 @@ class InstanceRunner:
             parent = self.state.get("parent")
             episode.append(h.execution_started(self.state["name"], self.state.get("input"), parent))
         episode.extend(delivered)
-        planned: list[dict[str, Any]] = []
-        work: list[tuple[Any, ...]] = []
-        for ev in delivered:
-            plan_retry(ev, meta, planned, work, now, self.instance_id)
-        outcome = await self._replay(episode)
-        closing: list[dict[str, Any]] = []
+        state = await self._replay(episode)
+        name = self.state["name"]
         status, output, continue_input = "Running", None, None
-        if (too_big := custom_status_error(outcome.get("customStatus"))) is not None:
-            outcome = {"error": too_big}
-        if "error" in outcome:
-            status, output = "Failed", f"Orchestrator function '{self.state['name']}' failed: {outcome['error']}"
+        planned: list[dict[str, Any]] = []
+        new: list[shim.Scheduled] = []
+        failure = custom_status_error(state.get("customStatus"))
+        actions = _top_level(state.get("actions"))
+        if failure is None and actions is None:
+            failure = "With OOProc schema V3, expected actions array to be of length 1 in outer layer"
+        if failure is None and (bad := shim.unsupported(actions or [])):
+            failure = bad
+        if failure is None and state.get("fatal"):
+            failure = str(state["error"])  # the worker failed before the SDK answered: no actions to replay
+        if failure is None:
+            outcome = shim.replay(self.history + episode, actions or [], execution_id=self.execution_id)
+            new = outcome.new
+            planned = [_scheduled_event(s) for s in new]
+            if outcome.error is not None:
+                failure = f"Non-Deterministic workflow detected: {outcome.error}"
+            elif outcome.finished and state.get("error") is not None:
+                failure = str(state["error"])
+            elif outcome.finished and outcome.continued:
+                continue_input = outcome.continue_as_new
+            elif outcome.finished and state.get("isDone"):
+                status, output = "Completed", state.get("output")
+            else:
+                failure = self._check(outcome, state)
+        closing: list[dict[str, Any]] = []
+        if failure is not None:
+            status, output = "Failed", f"Orchestrator function '{name}' failed: {failure}"
             closing.append(h.event(h.EXECUTION_COMPLETED, OrchestrationStatus="Failed", Result=output))
-            work = []
-        else:
-            flat = flatten_actions(outcome.get("actions") or [])
-            error, continue_input = plan_actions(flat, meta, planned, work, self.instance_id)
-            if error:
-                status, output = "Failed", f"Orchestrator function '{self.state['name']}' failed: {error}"
-                closing.append(h.event(h.EXECUTION_COMPLETED, OrchestrationStatus="Failed", Result=output))
-                work = []
-            elif outcome.get("isDone"):
-                if continue_input is not None:
-                    closing.append(h.event(h.EXECUTION_COMPLETED, OrchestrationStatus="ContinuedAsNew",
-                                           Result=continue_input))
-                else:
-                    status, output = "Completed", outcome.get("output")
-                    closing.append(h.event(h.EXECUTION_COMPLETED, OrchestrationStatus="Completed",
-                                           Result=json.dumps(output)))
-                work = [w for w in work if w[0] != "timer"]
-        if "customStatus" in outcome:
-            self.state["customStatus"] = outcome["customStatus"]
+        elif continue_input is not None:
+            closing.append(h.event(h.EXECUTION_COMPLETED, OrchestrationStatus="ContinuedAsNew", Result=continue_input))
+        elif status == "Completed":
+            closing.append(h.event(h.EXECUTION_COMPLETED, OrchestrationStatus="Completed", Result=json.dumps(output)))
+        if "customStatus" in state:
+            self.state["customStatus"] = state["customStatus"]
         events = episode + planned + [h.event(h.ORCHESTRATOR_COMPLETED)] + closing
         self.seq += 1
-        await self.store.append_history(self.instance_id, self.execution_id,
-                                        {"seq": self.seq, "events": events, "meta": meta})
-        self.meta = meta
+        await self.store.append_history(self.instance_id, self.execution_id, {"seq": self.seq, "events": events})
         self._absorb(events)
-        for tid in self.meta["cancelled"]:
-            if (timer := self.timer_tasks.pop(tid, None)) is not None:
-                timer.cancel()
-        if closing and continue_input is not None and status == "Running":
+        if continue_input is not None:
             await self._switch_execution(continue_input)
             return
         if status in TERMINAL:
@@ -252,10 +252,43 @@ class InstanceRunner:
         if self.state["runtimeStatus"] == "Pending":
             self.state["runtimeStatus"] = "Running"
         await self._write_state()
-        for item in work:
-            self._dispatch(item)
+        for item in new:
+            self._dispatch(_work(item))
+
+    def _check(self, outcome: shim.Outcome, state: dict[str, Any]) -> str | None:
+        """What the extension's in-order replay means for an orchestration still running: actions it has not
+        started (the orchestrator waits on tasks Azure runs one after another), or none it ever will (the
+        instance would stay Running for ever in Azure). ``durable_checks``: "error" fails the orchestration
+        with the finding (tests), "warn" logs it once, naming the orchestrator (``harvest serve``/``run``)."""
+        name = self.state["name"]
+        stuck = outcome.stuck or (outcome.finished and not state.get("isDone") and state.get("error") is None)
+        if stuck:
+            finding = (f"devhost: orchestrator '{name}' waits on a task the Durable extension will never start: "
+                       "nothing is scheduled or open and it has not finished, so in Azure the instance stays "
+                       "Running for ever (the SDK's and the extension's task ids disagree, as in "
+                       "azure-functions-durable-python#603)")
+        elif outcome.deferred:
+            shown = ", ".join(outcome.deferred[:3]) + (" ..." if len(outcome.deferred) > 3 else "")
+            finding = (f"devhost: orchestrator '{name}' yielded tasks the Durable extension has not started: it "
+                       f"starts actions in order and is still awaiting {outcome.awaiting}; not started: {shown}. "
+                       "In Azure these run one after another (yield only new tasks, never a task_any/task_all "
+                       "over tasks from an earlier yield)")
+        else:
+            return None
+        mode = self.engine.durable_checks
+        if mode == "error":
+            return finding
+        key = finding.split(":", 2)[1]
+        if mode == "warn" and key not in self.reported:
+            self.reported.add(key)
+            (log.error if stuck else log.warning)("%s [instance %s]", finding, self.instance_id)
+        return None
 
     async def _replay(self, episode: list[dict[str, Any]]) -> dict[str, Any]:
+        """The worker's answer: the SDK's orchestrator state (``isDone``, ``actions``, ``output``,
+        ``customStatus``), with ``error`` set when the orchestrator raised (the SDK then still reports its
+        actions behind ``$OutOfProcData$``, and the extension replays them before failing the instance) and
+        ``fatal`` when no state came back at all."""
         parent = self.state.get("parent") or {}
         body = (
             '{"history":[' + ",".join(self.played + [json.dumps(e) for e in episode]) + "]"
@@ -263,23 +296,23 @@ class InstanceRunner:
             + ',"isReplaying":' + ("true" if self.played else "false")
             + ',"parentInstanceId":' + json.dumps(parent.get("instanceId"))
             + ',"input":' + json.dumps(self.state.get("input"))
-            + ',"upperSchemaVersion":2}'
+            + "," + CONTEXT_FIELDS + "}"
         )
         info = self.engine.index.orchestrators.get(self.state["name"])
         if info is None:
-            return {"error": f"orchestrator function '{self.state['name']}' does not exist"}
+            return {"error": f"orchestrator function '{self.state['name']}' does not exist", "fatal": True}
         try:
             raw = await self.engine.run_replay(info, body)
         except InvocationError as exc:
             # the worker reports "<Type>: <message>"; the SDK's own failures are plain Exceptions
             text = exc.message.removeprefix("Exception: ")
-            message = text.split(OUT_OF_PROC_MARK, 1)
-            outcome: dict[str, Any] = {"error": message[0]}
-            if len(message) == 2:
-                with contextlib.suppress(ValueError):
-                    outcome["customStatus"] = json.loads(message[1]).get("customStatus")
-            log.info("orchestration %s failed: %s", self.instance_id, message[0])
-            return outcome
+            message, _, data = text.partition(OUT_OF_PROC_MARK)
+            log.info("orchestration %s failed: %s", self.instance_id, message)
+            try:
+                state = dict(json.loads(data))
+            except ValueError:
+                return {"error": message, "fatal": True}
+            return {**state, "error": message}
         return dict(json.loads(raw))
 
     # ---- side effects ------------------------------------------------------------------------
@@ -316,8 +349,7 @@ class InstanceRunner:
     async def _terminate(self, reason: str) -> None:
         self.seq += 1
         ev = h.event(h.EXECUTION_TERMINATED, Input=json.dumps(reason))
-        await self.store.append_history(self.instance_id, self.execution_id,
-                                        {"seq": self.seq, "events": [ev], "meta": self.meta})
+        await self.store.append_history(self.instance_id, self.execution_id, {"seq": self.seq, "events": [ev]})
         self._absorb([ev])
         await self._finish("Terminated", reason)
 
@@ -347,6 +379,31 @@ class InstanceRunner:
         self.engine.spawn(self.store.delete_prefix(self.store.results_prefix(self.instance_id, self.execution_id)),
                           "cleanup")
         self.engine.forget(self)
+
+
+def _top_level(actions: Any) -> list[dict[str, Any]] | None:
+    """The schema-V2/V3 action list: one list in the outer layer (``ReplayOOProcOrchestration`` refuses others)."""
+    if not actions:
+        return []
+    if isinstance(actions, list) and len(actions) == 1 and isinstance(actions[0], list):
+        return [a for a in actions[0] if isinstance(a, dict)]
+    return None
+
+
+def _scheduled_event(s: shim.Scheduled) -> dict[str, Any]:
+    if s.kind == "activity":
+        return h.event(h.TASK_SCHEDULED, s.id, Name=s.name, Input=s.input)
+    if s.kind == "timer":
+        return h.event(h.TIMER_CREATED, s.id, FireAt=s.fire_at)
+    return h.event(h.SUB_ORCHESTRATION_CREATED, s.id, Name=s.name, Input=s.input, InstanceId=s.instance_id)
+
+
+def _work(s: shim.Scheduled) -> tuple[Any, ...]:
+    if s.kind == "activity":
+        return ("activity", s.id, s.name, s.input)
+    if s.kind == "timer":
+        return ("timer", s.id, s.fire_at)
+    return ("suborch", s.id, s.name, s.input, s.instance_id)
 
 
 def _terminal_status(ev: dict[str, Any], name: str) -> tuple[str, Any]:

@@ -114,6 +114,14 @@ param maximumInstanceCount int = 40
 ])
 param instanceMemoryMB int = 2048
 
+@description('Always-ready instances for the durable group (orchestrators, activities, entities): 1 is what Microsoft recommends for Durable Functions on Flex Consumption (no cold start per hop); 0 lets the app scale to zero (billed baseline gone, cold starts back).')
+@minValue(0)
+@maxValue(20)
+param durableAlwaysReady int = 1
+
+@description('Start the Python worker under mimalloc (PYTHONMALLOC=mimalloc, MIMALLOC_PURGE_DELAY=0, MIMALLOC_ABANDONED_PAGE_PURGE=1): flat memory over long runs, as measured locally. Off by default: Flex Consumption\'s Python build was not checked to include mimalloc, and a worker whose allocator is missing does not start (docs/deploy.md).')
+param useMimalloc bool = false
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
   'azd-env-name': environmentName
@@ -225,13 +233,15 @@ var openAISettings = deployOpenAI ? union({
 } : {}) : {}
 
 // The worker's interpreter reads these when the host starts it: mimalloc returns freed memory to the OS at
-// once, so a long run's memory stays flat (docs/operations.md, "Speed and memory"). Needs a Python built
-// with mimalloc (3.13 is); extraAppSettings can set PYTHONMALLOC back to 'pymalloc'.
-var allocatorSettings = {
+// once, so a long run's memory stays flat (docs/operations.md, "Speed and memory"). Opt-in (useMimalloc): a
+// Python built without mimalloc stops with "Fatal Python error" and no function loads, and whether the Python
+// that Flex Consumption runs has it was read from image sources, never checked on a running instance. The
+// local host (local.settings.json) sets the same three, for an interpreter it checks first (devhost/interpreter.py).
+var allocatorSettings = useMimalloc ? {
   PYTHONMALLOC: 'mimalloc'
   MIMALLOC_PURGE_DELAY: '0'
   MIMALLOC_ABANDONED_PAGE_PURGE: '1'
-}
+} : {}
 
 var harvestSettings = union({
   HARVEST_CONTAINER: corpusContainerName
@@ -258,6 +268,7 @@ module app 'modules/functionapp.bicep' = {
     secretSettings: secretSettings
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
+    durableAlwaysReady: durableAlwaysReady
   }
 }
 

@@ -1,9 +1,9 @@
-"""The compaction orchestrator: every source at once (each touches only its own source's records), each
-in pages — one bounded ``compact_source`` activity per page of document records, the next page from the
-continuation token the previous one returned — so no activity walks a whole source against the function
-timeout. After ``PAGES_PER_EXECUTION`` pages of a source the job continues as new with every source's
-progress, so history stays bounded. A source whose compaction failed gets ``{"error": ...}``; the others'
-results stand."""
+"""The compaction orchestrator: the sources in ``lanes`` compaction lanes (``orchestrators.lanes``; each source
+touches only its own records), each lane compacting its sources one after another, each source in pages —
+one bounded ``compact_source`` activity per page of document records, the next page from the continuation
+token the previous one returned — so no activity walks a whole source against the function timeout. After
+``PAGES_PER_EXECUTION`` pages a lane continues as new with its sources' progress, so history stays bounded.
+A source whose compaction failed gets ``{"error": ...}``; the others' results stand."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from orchestrators.calls import Steps, call, failure_reason
-from orchestrators.fanout import interleave
+from orchestrators.lanes import join, lane_failure, shares
 from shared import names
 from shared.models import CompactJob, CompactResult, CompactSourceInput
 
@@ -21,40 +21,55 @@ PAGES_PER_EXECUTION = 50
 bp = df.Blueprint()
 
 
-def _source(context: df.DurableOrchestrationContext, job: CompactJob, source_id: str) -> Steps:
-    """Up to ``PAGES_PER_EXECUTION`` pages of one source; its progress so far (``continuation`` set: more)."""
-    done = job.progress.get(source_id)
-    if isinstance(done, dict):  # failed in an earlier execution
-        return done
-    result = done or CompactResult(source_id=source_id)
-    try:
-        for _ in range(PAGES_PER_EXECUTION):
-            page = CompactResult.model_validate((yield from call(context, names.COMPACT_SOURCE, CompactSourceInput(
-                source_id=source_id, keep=job.keep, continuation=result.continuation).model_dump(mode="json"))))
-            result = result.add(page)
-            if result.continuation is None:
-                break
-    except Exception as exc:  # a permanent failure for this source
-        return {"error": failure_reason(exc)}
-    return result
+def _finished(progress: CompactResult | dict[str, str] | None) -> bool:
+    return progress is not None and (isinstance(progress, dict) or progress.continuation is None)
+
+
+def _shown(progress: CompactResult | dict[str, str]) -> dict[str, Any]:
+    return progress if isinstance(progress, dict) else progress.model_dump(mode="json", exclude={"continuation"})
 
 
 @bp.function_name(names.COMPACT_ORCHESTRATOR)
 @bp.orchestration_trigger(context_name="context")
 def compact_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
     job = CompactJob.model_validate(context.get_input())
-    pending = [s for s in job.sources if not _finished(job.progress.get(s))]
-    outcomes = yield from interleave(context, [_source(context, job, s) for s in pending], len(pending))
-    job.progress.update(zip(pending, outcomes, strict=True))
-    if not all(_finished(p) for p in job.progress.values()):
-        context.continue_as_new(job.model_dump(mode="json"))
-        return None
+    lanes = [CompactJob(sources=share, keep=job.keep, lanes=1) for share in shares(job.sources, job.lanes)]
+    calls = [context.call_sub_orchestrator(names.COMPACT_LANE, lane.model_dump(mode="json"),
+                                           names.compact_lane_id(context.instance_id, i))
+             for i, lane in enumerate(lanes)]
     results: dict[str, Any] = {}
+    for lane, (ok, value) in zip(lanes, (yield from join(context, calls)), strict=True):
+        for source_id in lane.sources:
+            done = value.get(source_id) if ok and isinstance(value, dict) else None
+            results[source_id] = done if done is not None else {"error": lane_failure(value)}
+    return {"keep": job.keep, "sources": {sid: results[sid] for sid in job.sources}}
+
+
+@bp.function_name(names.COMPACT_LANE)
+@bp.orchestration_trigger(context_name="context")
+def compact_lane(context: df.DurableOrchestrationContext) -> Steps:
+    """Up to ``PAGES_PER_EXECUTION`` pages of this lane's sources, then continue as new with their progress."""
+    job = CompactJob.model_validate(context.get_input())
+    pages = 0
     for source_id in job.sources:
-        done = job.progress[source_id]
-        results[source_id] = done if isinstance(done, dict) else done.model_dump(mode="json", exclude={"continuation"})
-    return {"keep": job.keep, "sources": results}
-
-
-def _finished(progress: CompactResult | dict[str, str] | None) -> bool:
-    return progress is not None and (isinstance(progress, dict) or progress.continuation is None)
+        done = job.progress.get(source_id)
+        if _finished(done):
+            continue
+        if pages >= PAGES_PER_EXECUTION:  # history stays bounded: the rest in a fresh execution
+            context.continue_as_new(job.model_dump(mode="json"))
+            return None
+        result = done if isinstance(done, CompactResult) else CompactResult(source_id=source_id)
+        try:
+            while True:
+                page = CompactResult.model_validate((yield from call(context, names.COMPACT_SOURCE, CompactSourceInput(
+                    source_id=source_id, keep=job.keep, continuation=result.continuation).model_dump(mode="json"))))
+                result, pages = result.add(page), pages + 1
+                if result.continuation is None or pages >= PAGES_PER_EXECUTION:
+                    break
+            job.progress[source_id] = result
+        except Exception as exc:  # a permanent failure for this source
+            job.progress[source_id] = {"error": failure_reason(exc)}
+        if not _finished(job.progress[source_id]):
+            context.continue_as_new(job.model_dump(mode="json"))
+            return None
+    return {sid: _shown(job.progress[sid]) for sid in job.sources}

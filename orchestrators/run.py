@@ -1,6 +1,7 @@
 """The run orchestrator: one per run. Plans the sources, opens the run record, runs one source
-sub-orchestration per source in a bounded window (``task_any``, so one failure never cancels the
-others), publishes progress as custom status, closes the run record and returns the run summary.
+sub-orchestration per source, at most ``max_parallel_sources`` at once (``orchestrators.sources``; one
+failure never cancels the others), publishes progress as custom status, closes the run record and returns
+the run summary.
 
 If planning, opening, indexing or the source window fails, the run is still closed — ``failed``, with the
 reason — and its report and notifications still go out; if closing fails, it is closed again as
@@ -13,6 +14,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from orchestrators.calls import ActivityFailed, Steps, call, failure_reason
+from orchestrators.sources import run_sources
 from shared import names
 from shared.models import (
     CloseRunInput,
@@ -24,7 +26,6 @@ from shared.models import (
     RunRef,
     RunSummary,
     SourceResult,
-    SourceTask,
 )
 from shared.outcome import run_status, totals
 from shared.progress import build_status
@@ -51,47 +52,12 @@ def failure_message(exc: Exception) -> str:
     return failure_reason(exc, 1000)
 
 
-def source_task(run: RunInput, plan: RunPlan, source_id: str) -> SourceTask:
-    return SourceTask(run_id=run.run_id, source_id=source_id, options=run.options,
-                      batch_size=plan.batch_sizes.get(source_id, SourceTask.model_fields["batch_size"].default),
-                      max_parallel_batches=plan.max_parallel_batches, pages_per_execution=plan.pages_per_execution,
-                      failure_threshold=plan.failure_threshold)
-
-
 def summarize(run: RunInput, results: dict[str, SourceResult], *, status: str, message: str | None = None,
               status_url: str | None = None) -> RunSummary:
     ordered = list(results.values())
     return RunSummary(run_id=run.run_id, status=status, trigger=run.trigger, options=run.options,
                       requested_at=run.requested_at, sources=results, totals=totals(ordered),
                       errors=first_errors(results), message=message, status_url=status_url)
-
-
-def run_sources(context: df.DurableOrchestrationContext, run: RunInput, plan: RunPlan,
-                results: dict[str, SourceResult]) -> Steps:
-    """Every source's sub-orchestration, at most ``max_parallel_sources`` at a time; fills ``results``."""
-    started = context.current_utc_datetime
-    queue = list(plan.sources)
-    running: list[tuple[Any, str]] = []
-    while queue or running:
-        while queue and len(running) < plan.max_parallel_sources:
-            sid = queue.pop(0)
-            child = context.call_sub_orchestrator(names.SOURCE_ORCHESTRATOR,
-                                                  source_task(run, plan, sid).model_dump(mode="json"),
-                                                  names.source_instance_id(run.run_id, sid))
-            running.append((child, sid))
-            results[sid] = SourceResult(source_id=sid, status="running", started_at=context.current_utc_datetime)
-        context.set_custom_status(build_status(run.run_id, started, context.current_utc_datetime, results,
-                                               window=plan.max_parallel_sources))
-        winner = yield context.task_any([child for child, _ in running])
-        index = next(i for i, (child, _) in enumerate(running) if child is winner)
-        _, sid = running.pop(index)
-        began = results[sid].started_at
-        if isinstance(winner.result, Exception):
-            results[sid] = SourceResult(source_id=sid, status="failed", message=failure_reason(str(winner.result)))
-        else:
-            results[sid] = SourceResult.model_validate(winner.result)
-        results[sid].phase, results[sid].started_at = "done", began
-        results[sid].finished_at = context.current_utc_datetime
 
 
 def close(context: df.DurableOrchestrationContext, summary: RunSummary) -> Steps:
@@ -141,10 +107,9 @@ def run_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
             context, names.LOAD_SOURCES, LoadSourcesInput(options=run.options).model_dump(mode="json"))))
         window = plan.max_parallel_sources
         results.update({sid: SourceResult(source_id=sid) for sid in plan.sources})
-        yield from call(context, names.OPEN_RUN,
-                        OpenRunInput(run=run, sources=plan.sources).model_dump(mode="json"))
-        indexed = yield from call(context, names.INDEX_RUN, RunRef(run_id=run.run_id).model_dump(mode="json"))
-        status_url = (indexed or {}).get("status_url")
+        opened = yield from call(context, names.OPEN_RUN,
+                                 OpenRunInput(run=run, sources=plan.sources).model_dump(mode="json"))
+        status_url = (opened or {}).get("status_url")
         yield from run_sources(context, run, plan, results)
         summary = summarize(run, results, status_url=status_url, message=plan.message,
                             status=run_status(list(results.values()), failure_threshold=plan.failure_threshold))

@@ -1,68 +1,41 @@
-"""The source orchestrator: one per (run, source). Claims the source, then page by page: discover →
-the page's batches, up to ``max_parallel_batches`` at once (``orchestrators.fanout``), each prepare (fetch →
-extract → chunk) → embed → commit → once every batch of the page has committed, advance the checkpoint
-cursor. After
-``pages_per_execution`` pages it continues as new with its cursor and counts, so history stays bounded.
-Any failure ends this source ``failed`` in its result; it never fails the run. The decisions are pure
-functions in ``orchestrators.source_steps``."""
+"""The source orchestrator: one per (run, source). Claims the source, then page by page: discover → the
+page's batches, each prepare (fetch → extract → chunk) → embed → commit (``orchestrators.batches``), in up to
+``max_parallel_batches`` lanes (``orchestrators.lanes``) → once every batch of the page has committed, advance
+the checkpoint cursor. After ``pages_per_execution`` pages it continues as new with its cursor and counts, so
+history stays bounded. Any failure ends this source ``failed`` in its result; it never fails the run. The
+decisions are pure functions in ``orchestrators.source_steps``."""
 
 from __future__ import annotations
 
 import azure.durable_functions as df
 
+from orchestrators.batches import run_share
 from orchestrators.calls import Steps, call, failure_reason
-from orchestrators.fanout import interleave
+from orchestrators.lanes import join, lane_failure, shares
 from orchestrators.publish_step import publish_index
-from orchestrators.source_steps import earlier, final_high_water, later, merge, progress
+from orchestrators.source_steps import absorb, earlier, final_high_water, later, merge, progress
 from shared import names
 from shared.models import (
+    BatchLaneTask,
     BatchRef,
     CheckpointInput,
     CommitInput,
     DiscoverInput,
     DiscoverResult,
     FinishSourceInput,
-    PrepareResult,
+    LaneOutcome,
     SourceResult,
     SourceStart,
     SourceTask,
     StageResult,
 )
-from shared.outcome import after_fetch, source_status
+from shared.outcome import source_status
 
 bp = df.Blueprint()
 
 
-def _stage(context: df.DurableOrchestrationContext, name: str, payload: object) -> Steps:
-    return StageResult.model_validate((yield from call(context, name, payload)))
-
-
-def _batch(context: df.DurableOrchestrationContext, task: SourceTask, result: SourceResult, ref: BatchRef,
-           index: int, batches: int) -> Steps:
-    """One batch: prepare (fetch → extract → chunk) → embed → commit; returns the earliest change hint
-    among documents that failed transiently (the high-water mark is held back to it). Embedding is bounded
-    per activity (tokens, time): embed is called again while it says the batch has chunks left."""
-    payload = ref.model_dump(mode="json")
-    context.set_custom_status(progress(result, "fetch", task.page, index + 1, batches))
-    prepared = PrepareResult.model_validate((yield from call(context, names.PREPARE, payload)))
-    merge(result, "fetch", prepared.fetch)
-    if prepared.chunk is not None:
-        merge(result, "chunk", prepared.chunk)
-    step = after_fetch(prepared.fetch, dry_run=task.options.dry_run)
-    if step == "commit_only":
-        context.set_custom_status(progress(result, "commit", task.page, index + 1, batches))
-        merge(result, "commit", (yield from _stage(context, names.COMMIT, payload)))
-    if step != "continue":
-        return prepared.fetch.min_failed_hint
-    context.set_custom_status(progress(result, "embed", task.page, index + 1, batches))
-    outcome = yield from _stage(context, names.EMBED, payload)
-    merge(result, "embed", outcome)
-    while outcome.more:
-        outcome = yield from _stage(context, names.EMBED, payload)
-        merge(result, "embed", outcome)
-    context.set_custom_status(progress(result, "commit", task.page, index + 1, batches))
-    merge(result, "commit", (yield from _stage(context, names.COMMIT, payload)))
-    return prepared.fetch.min_failed_hint
+class BatchesFailed(Exception):
+    """A batch of the page failed permanently: the source fails (the other batches were finished first)."""
 
 
 def _page(context: df.DurableOrchestrationContext, task: SourceTask, result: SourceResult) -> Steps:
@@ -74,25 +47,54 @@ def _page(context: df.DurableOrchestrationContext, task: SourceTask, result: Sou
         batch_size=task.batch_size, full_refresh=task.options.full_refresh, dry_run=dry,
     ).model_dump(mode="json"))))
     merge(result, "discover", found)
-    share = max(1, min(task.max_parallel_batches, len(found.batches)))  # batches fetching from it at once
+    lanes = max(1, min(task.max_parallel_batches, len(found.batches)))  # batches fetching from it at once
     refs = [BatchRef(run_id=task.run_id, source_id=task.source_id, batch_id=batch_id, dry_run=dry,
-                     reembed=task.options.reembed, share=share) for batch_id in found.batches]
+                     reembed=task.options.reembed, share=lanes) for batch_id in found.batches]
     result.batches += len(refs)
-    flows = [_batch(context, task, result, ref, index, len(refs)) for index, ref in enumerate(refs)]
-    for hint in (yield from interleave(context, flows, task.max_parallel_batches)):
-        task.min_failed_hint = earlier(task.min_failed_hint, hint)
+    weights = [float(n) for n in found.sizes] if len(found.sizes) == len(refs) else None
+    outcomes = yield from _batches(context, task, result, refs, lanes, weights)
+    for outcome in outcomes:
+        task.min_failed_hint = earlier(task.min_failed_hint, outcome.min_failed_hint)
+    if failed := [outcome.failure for outcome in outcomes if outcome.failure]:
+        raise BatchesFailed(failed[0])
     if found.deleted_batch and dry:
         result.counts = result.counts.add({"deleted": found.deleted})
     elif found.deleted_batch:
         context.set_custom_status(progress(result, "commit", task.page))
         deletions = CommitInput(run_id=task.run_id, source_id=task.source_id, batch_id=found.deleted_batch,
                                 deletions=True)
-        merge(result, "commit", (yield from _stage(context, names.COMMIT, deletions.model_dump(mode="json"))))
+        done = StageResult.model_validate((yield from call(context, names.COMMIT, deletions.model_dump(mode="json"))))
+        merge(result, "commit", done)
     task.high_water = later(task.high_water, found.high_water)
-    if not dry:
+    if not dry and not found.done:  # after the last page finish_source clears the cursor with the claim
         yield from call(context, names.CHECKPOINT, CheckpointInput(
             run_id=task.run_id, source_id=task.source_id, cursor=found.next_cursor).model_dump(mode="json"))
     return found
+
+
+def _batches(context: df.DurableOrchestrationContext, task: SourceTask, result: SourceResult, refs: list[BatchRef],
+             lanes: int, weights: list[float] | None) -> Steps:
+    """The page's batches: in this orchestration, one after another, when one lane is all there is; else in
+    ``lanes`` batch lanes started together (balanced by the batches' document counts, ``weights``), whose
+    counts are added to ``result`` when they end."""
+    if lanes <= 1:
+        lane = BatchLaneTask(run_id=task.run_id, source_id=task.source_id, page=task.page, lane=0, refs=refs,
+                             dry_run=task.options.dry_run)
+        return [(yield from run_share(context, lane, result))]
+    inputs = [BatchLaneTask(run_id=task.run_id, source_id=task.source_id, page=task.page, lane=i, refs=share,
+                            dry_run=task.options.dry_run) for i, share in enumerate(shares(refs, lanes, weights))]
+    ids = [names.batch_lane_id(task.run_id, task.source_id, task.page, lane.lane) for lane in inputs]
+    result.lanes = max(result.lanes, len(ids))
+    context.set_custom_status({**progress(result, "batches", task.page, 0, len(refs)), "lanes": ids})
+    calls = [context.call_sub_orchestrator(names.BATCH_LANE, lane.model_dump(mode="json"), iid)
+             for lane, iid in zip(inputs, ids, strict=True)]
+    outcomes: list[LaneOutcome] = []
+    for ok, value in (yield from join(context, calls)):
+        outcome = LaneOutcome.model_validate(value) if ok else LaneOutcome(
+            result=SourceResult(source_id=task.source_id), failure=lane_failure(value))
+        absorb(result, outcome.result)
+        outcomes.append(outcome)
+    return outcomes
 
 
 @bp.function_name(names.SOURCE_ORCHESTRATOR)
@@ -100,6 +102,7 @@ def _page(context: df.DurableOrchestrationContext, task: SourceTask, result: Sou
 def source_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
     task = SourceTask.model_validate(context.get_input())
     result = task.result or SourceResult(source_id=task.source_id, status="running")
+    result.started_at = result.started_at or context.current_utc_datetime  # when Azure started it
     try:
         if not task.started:
             context.set_custom_status(progress(result, "claim", task.page))
@@ -122,6 +125,8 @@ def source_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
 
     context.set_custom_status(progress(result, "publish", task.page))
     yield from publish_index(context, task, result)  # issue 22: the search index follows the corpus
+    result.finished_at = context.current_utc_datetime
+    result.errors = result.errors[: task.errors_kept]  # the run's summary stays bounded (RunPlan.errors_kept)
     context.set_custom_status(progress(result, "done", task.page))
     finish = FinishSourceInput(run_id=task.run_id, result=result, dry_run=task.options.dry_run,
                                high_water=final_high_water(task.high_water, task.min_failed_hint),

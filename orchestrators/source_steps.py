@@ -10,6 +10,7 @@ from shared.models import DiscoverResult, SourceResult, Stage, StageResult
 
 MAX_ERRORS = 20  # errors kept per source result
 
+
 def merge(result: SourceResult, stage: Stage, outcome: StageResult | DiscoverResult) -> None:
     """Add one stage's timing, errors (the first ``MAX_ERRORS``) and counts to the source's result."""
     result.timings[stage] = round(result.timings.get(stage, 0.0) + outcome.seconds, 4)
@@ -22,6 +23,19 @@ def merge(result: SourceResult, stage: Stage, outcome: StageResult | DiscoverRes
         result.pages += 1
         result.counts = result.counts.add({"discovered": outcome.discovered, "unchanged": outcome.unchanged,
                                            "deferred": outcome.deferred})
+
+
+def absorb(result: SourceResult, lane: SourceResult) -> None:
+    """Add what a batch lane did (counts, stage seconds, the first ``MAX_ERRORS`` errors) to the source's
+    result. A lane's result is its own: ``result`` itself when the batches ran in the source's history."""
+    if lane is result:
+        return
+    for stage, seconds in lane.timings.items():
+        result.timings[stage] = round(result.timings.get(stage, 0.0) + seconds, 4)
+    room = MAX_ERRORS - len(result.errors)
+    if room > 0:
+        result.errors.extend(lane.errors[:room])
+    result.counts = result.counts.add(lane.counts)
 
 
 def later(a: str | None, b: str | None) -> str | None:

@@ -68,6 +68,10 @@ class RunInput(Model):
     requested_at: datetime
 
 
+MAX_REASON = 300  # characters of a failure's reason kept in results and run records
+MAX_ERROR_ID = 200  # characters of its document id (a URL, say) kept there
+
+
 class ErrorRecord(Model):
     """One failure, kept in batch results and (the first few) in run records."""
 
@@ -75,6 +79,16 @@ class ErrorRecord(Model):
     reason: str
     doc_id: str | None = None
     transient: bool = False
+
+    @field_validator("reason")
+    @classmethod
+    def _bounded(cls, value: str) -> str:
+        return value if len(value) <= MAX_REASON else value[: MAX_REASON - 1] + "…"
+
+    @field_validator("doc_id")
+    @classmethod
+    def _bounded_id(cls, value: str | None) -> str | None:
+        return value if value is None or len(value) <= MAX_ERROR_ID else value[: MAX_ERROR_ID - 1] + "…"
 
 
 class SourceCounts(Model):
@@ -109,6 +123,7 @@ class SourceResult(Model):
     errors: list[ErrorRecord] = Field(default_factory=list, description="The first few errors.")
     pages: int = 0
     batches: int = 0
+    lanes: int = Field(default=0, description="Most batch lanes any page of it ran in (0: none, in its own history).")
     message: str | None = None
     phase: str | None = Field(default=None, description="discover, fetch, chunk, embed, commit or done.")
     started_at: datetime | None = None
@@ -174,6 +189,7 @@ class SourceTask(Message):
     max_parallel_batches: int = 1  # a task without it (started before it existed) replays one batch at a time
     pages_per_execution: int = 20
     failure_threshold: float = 0.5
+    errors_kept: int = Field(default=20, ge=1, le=20)
     page: int = 0
     cursor: str | None = None
     since: str | None = None
@@ -196,9 +212,30 @@ class BatchRef(Message):
         "between them, so parallel batches keep the source's own limits."))
 
 
+class BatchLaneTask(Message):
+    """Input of a batch lane (``orchestrators.lanes``): its share of one page's batches, one after another."""
+
+    run_id: str
+    source_id: str
+    page: int
+    lane: int = Field(ge=0)
+    refs: list[BatchRef]
+    dry_run: bool = False
+
+
+class LaneOutcome(Model):
+    """What a batch lane returns. A lane never fails as an orchestration: the source joins its lanes with
+    ``task_all``, which would fail fast while the other lanes still run."""
+
+    result: SourceResult = Field(description="Counts, stage seconds and errors of the lane's batches.")
+    min_failed_hint: str | None = None
+    failure: str | None = Field(default=None, description="The permanent failure that stopped the lane.")
+
+
 class DiscoverResult(Model):
     page: int
     batches: list[str] = Field(default_factory=list)
+    sizes: list[int] = Field(default_factory=list, description="Documents in each batch (balances batch lanes).")
     discovered: int = 0
     unchanged: int = 0
     deleted_batch: str | None = None
@@ -254,6 +291,14 @@ class SourceStart(Model):
 # ---- messages between the orchestrators and their activities (inputs: ``Message``, extra keys refused) --
 
 
+class SourceLaneTask(Message):
+    """Input of a source lane: its share of the run's sources, each run to its end before the next."""
+
+    run_id: str
+    lane: int = Field(ge=0)
+    tasks: list[SourceTask]
+
+
 class RunPlan(Message):
     """What ``load_sources`` tells the run orchestrator: the sources and the knobs it may not read itself."""
 
@@ -264,6 +309,11 @@ class RunPlan(Message):
     max_parallel_batches: int = Field(default=1, ge=1)
     pages_per_execution: int = Field(ge=1)
     failure_threshold: float = Field(ge=0, le=1)
+    weights: dict[str, float] = Field(default_factory=dict, description=(
+        "Each source's last run time in seconds, to balance source lanes (only when there are more sources "
+        "than max_parallel_sources)."))
+    errors_kept: int = Field(default=20, ge=1, le=20, description=(
+        "Errors each source's result keeps, so the run's summary stays bounded whatever the source count."))
 
 
 class LoadSourcesInput(Message):
@@ -332,11 +382,13 @@ class CompactResult(Model):
 
 
 class CompactJob(Message):
-    """Input of the compaction orchestrator (carried across ``continue_as_new`` with each source's progress)."""
+    """Input of the compaction orchestrator, and of each of its lanes (a lane carries its share of the
+    sources and, across ``continue_as_new``, each source's progress)."""
 
     sources: list[str]
     keep: int = Field(ge=1)
     progress: dict[str, CompactResult | dict[str, str]] = Field(default_factory=dict)
+    lanes: int = Field(default=4, ge=1, le=64, description="Sources compacted at once.")
 
 
 class PublishInput(Message):

@@ -12,6 +12,9 @@ SOURCE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")  # the manifest's source i
 
 RUN_ORCHESTRATOR = "run_orchestrator"
 SOURCE_ORCHESTRATOR = "source_orchestrator"
+SOURCE_LANE = "source_lane"  # a share of a run's sources, one after another (orchestrators/lanes.py)
+BATCH_LANE = "batch_lane"  # a share of a page's batches, one after another
+COMPACT_LANE = "compact_lane"  # a share of the sources being compacted
 
 LOAD_SOURCES = "load_sources"
 OPEN_RUN = "open_run"
@@ -30,9 +33,9 @@ CHECKPOINT = "checkpoint"
 COMPACT_ORCHESTRATOR = "compact_orchestrator"
 COMPACT_SOURCE = "compact_source"
 START_COMPACT = "start_compact"
+GET_COMPACT = "get_compact"
 
 # operating a run (issue 6): index, report, notifications, retention
-INDEX_RUN = "index_run"
 PUBLISH_RUN = "publish_run"
 NOTIFY_RUN = "notify_run"
 APPLY_RETENTION = "apply_retention"
@@ -55,3 +58,18 @@ def source_instance_id(run_id: str, source_id: str) -> str:
     """The instance id of a run's source orchestration: the one place it is built (the run orchestrator
     starts it; cancel, suspend, resume, purge, the live view and the report find it)."""
     return f"{run_id}:{source_id}"
+
+
+# Lane instance ids carry a '.', which no source id may hold: they never collide with a source's.
+def source_lane_id(run_id: str, lane: int) -> str:
+    """The instance id of lane ``lane`` of a run's sources."""
+    return f"{run_id}:lane.{lane}"
+
+
+def batch_lane_id(run_id: str, source_id: str, page: int, lane: int) -> str:
+    """The instance id of lane ``lane`` of one page's batches (a new one each page)."""
+    return f"{source_instance_id(run_id, source_id)}:p{page}.{lane}"
+
+
+def compact_lane_id(job_id: str, lane: int) -> str:
+    return f"{job_id}:lane.{lane}"

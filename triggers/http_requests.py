@@ -6,7 +6,6 @@ unexpected exception is logged and answered 500 without details)."""
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,6 +15,7 @@ from typing import Any
 
 import azure.functions as func
 
+from shared import json_input
 from shared.errors import ConfigError
 from shared.logs import configure_logging, log_context
 from shared.names import RUN_ID
@@ -76,9 +76,9 @@ def query_int(req: func.HttpRequest, name: str, default: int, low: int, high: in
     raw: str | None = req.params.get(name)
     if raw is None:
         return default
-    if re.fullmatch(r"\s*-\d{1,9}\s*", raw):
+    if re.fullmatch(r"\s*-[0-9]{1,9}\s*", raw):
         raise HttpError(400, "invalid request", [{"field": name, "message": f"must be ≥ {low} (got {raw.strip()})"}])
-    if not re.fullmatch(r"\d{1,9}", raw.strip()):
+    if not re.fullmatch(r"[0-9]{1,9}", raw.strip()):  # ASCII only: \d and int() take full-width and Arabic-Indic digits
         raise HttpError(400, "invalid request", [{"field": name, "message": "must be a whole number"}])
     value = int(raw)
     if not low <= value <= high:
@@ -132,15 +132,21 @@ def run_route_id(req: func.HttpRequest) -> str:
 
 
 def json_body(req: func.HttpRequest, max_bytes: int) -> dict[str, Any]:
-    """An optional small JSON object body."""
+    """An optional small JSON object body, sent uncompressed (the Functions host passes a compressed body on as
+    it came: 415) and read by ``shared.json_input`` (bounded nesting, unique names, Unicode text: 400)."""
     body = req.get_body() or b""
     if len(body) > max_bytes:
         raise HttpError(413, "request body too large", [{"field": "body", "message": f"over {max_bytes} bytes"}])
     if not body.strip():
         return {}
+    encoding = (req.headers.get("content-encoding") or "identity").strip().lower()
+    if encoding != "identity":
+        raise HttpError(415, "unsupported Content-Encoding", [
+            {"field": "Content-Encoding", "message": f"{encoding[:40]!r}: send the JSON body uncompressed"}],
+            headers={"Accept-Encoding": "identity"})
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        data = json_input.loads(body)
+    except ValueError as exc:  # json_input's refusals and UnicodeDecodeError are ValueErrors
         raise HttpError(400, "invalid JSON", [{"field": "body", "message": str(exc)[:200]}]) from None
     if not isinstance(data, dict):
         raise HttpError(400, "invalid request", [{"field": "body", "message": "must be a JSON object"}])

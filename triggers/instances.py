@@ -3,9 +3,18 @@ terminate, suspend, resume and purge, for the operator routes."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import azure.durable_functions as df
 
 from shared.runs.engine import Instance
+
+
+def _iso(value: datetime | None) -> str | None:
+    """A status time as the Durable HTTP API writes it (``2026-12-06T12:00:00Z``)."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class DurableOrchestrations:
@@ -18,7 +27,8 @@ class DurableOrchestrations:
         status = await self.client.get_status(instance_id, show_input=True)
         if not status or status.runtime_status is None:
             return None
-        return Instance(instance_id, status.runtime_status.value, status.custom_status, status.output, status.input_)
+        return Instance(instance_id, status.runtime_status.value, status.custom_status, status.output, status.input_,
+                        status.name, _iso(status.created_time), _iso(status.last_updated_time))
 
     async def terminate(self, instance_id: str, reason: str) -> None:
         await self.client.terminate(instance_id, reason)

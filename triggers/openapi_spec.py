@@ -70,16 +70,25 @@ LIST_PARAMS = [
     _query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "page size"),
     _query("continuation", {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,4096}$"}, "token from the previous page"),
 ]
+# The Durable status schema (learn.microsoft.com/azure/azure-functions/durable/durable-functions-http-api, "Get
+# instance status"): a run's status URL answers with these beside Harvest's own fields.
+DURABLE_STATUS = _obj({
+    "name": {"type": "string"}, "instanceId": {"type": "string"},
+    "runtimeStatus": {"enum": ["Pending", "Running", "Suspended", "ContinuedAsNew", "Completed", "Failed",
+                               "Terminated", "Canceled"]},
+    "input": {}, "customStatus": {}, "output": {},
+    "createdTime": {"type": ["string", "null"]}, "lastUpdatedTime": {"type": ["string", "null"]},
+})
 CHECK = _obj({"name": {"type": "string"}, "ok": {"type": "boolean"}, "message": {"type": "string"},
               "ms": {"type": "number"}})
 HEALTHY = _obj({"status": {"const": "ok"}, "checks": {"type": "array", "items": CHECK}})
 
 
 def _paths() -> dict[str, Any]:
-    run_ref = {"$ref": "#/components/schemas/RunSummary"}
+    run_ref = {"allOf": [{"$ref": "#/components/schemas/RunSummary"}, DURABLE_STATUS]}
     controlled: dict[str, Any] = {**_ok(_obj({"run_id": {"type": "string"}, "operation": {"type": "string"},
                                               "status": {"type": "string"}, "reason": {"type": "string"}}),
-                                        "Accepted", "202"), **_errors(400, 404, 409, 413)}
+                                        "Accepted", "202"), **_errors(400, 404, 409, 413, 415)}
     control = {
         op: {"post": {
             "summary": f"{op.capitalize()} a run (and its source orchestrations)", "operationId": f"{op}_run",
@@ -94,9 +103,10 @@ def _paths() -> dict[str, Any]:
                                      "schema": {"type": "string", "pattern": r"^[!-~][ -~]{0,199}$"},
                                      "description": "The same key returns the same run."}],
                      "requestBody": {"required": False, "content": {JSON: {"schema": OPTIONS_REF}}},
-                     "responses": {**_ok(_obj({"run_id": {"type": "string"}, **{k: {"type": "string"} for k in LINKS}},
-                                              ["run_id", *LINKS]), "Started (or replayed): poll Location", "202"),
-                                   **_errors(400, 409, 413)}},
+                     "responses": {**_ok(_obj({"id": {"type": "string"}, "run_id": {"type": "string"},
+                                               **{k: {"type": "string"} for k in LINKS}},
+                                              ["id", "run_id", *LINKS]), "Started (or replayed): poll Location", "202"),
+                                   **_errors(400, 409, 413, 415)}},
             "get": {"summary": "Run history, newest first", "operationId": "list_runs",
                     "parameters": LIST_PARAMS,
                     "responses": {**_ok(_obj({"runs": {"type": "array", "items": INDEX_ITEM},
@@ -133,7 +143,7 @@ def _paths() -> dict[str, Any]:
             "parameters": [SOURCE], "requestBody": REASON_BODY, "security": ADMIN, "x-auth-level": "admin",
             "responses": {**_ok(_obj({"source_id": {"type": "string"}, "reset_requested": {"type": "boolean"},
                                       "message": {"type": "string"}}), "Reset requested", "202"),
-                          **_errors(400, 404, 409, 413, 503)}}},
+                          **_errors(400, 404, 409, 413, 415, 503)}}},
         "/health": {"get": {"summary": "Storage, manifest and embedder checks", "operationId": "health", "security": [],
                             "responses": {**_ok(HEALTHY, "Healthy"),
                                           "503": {"description": "Unhealthy", "content": {JSON: {"schema": {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -19,7 +18,7 @@ from shared.runs.active import release
 from shared.settings import get_settings
 from triggers import idempotency
 from triggers.active import take
-from triggers.http_requests import open_store
+from triggers.http_requests import HttpError, json_body, open_store
 from triggers.links import RETRY_AFTER, accepted, request_links
 from triggers.responses import error_response, validation_details
 
@@ -34,17 +33,10 @@ def new_run_id(now: datetime) -> str:
 
 
 def parse_options(req: func.HttpRequest) -> RunOptions | func.HttpResponse:
-    body = req.get_body() or b""
-    if len(body) > MAX_BODY:
-        return error_response(413, "request body too large", [{"field": "body", "message": f"over {MAX_BODY} bytes"}])
-    if not body.strip():
-        return RunOptions()
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return error_response(400, "invalid JSON", [{"field": "body", "message": str(exc)}])
-    if not isinstance(data, dict):
-        return error_response(400, "invalid request", [{"field": "body", "message": "must be a JSON object"}])
+        data = json_body(req, MAX_BODY)
+    except HttpError as exc:
+        return error_response(exc.status, exc.error, exc.details, exc.headers)
     try:
         options = RunOptions.model_validate(data, strict=True)
     except ValidationError as exc:

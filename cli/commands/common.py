@@ -98,7 +98,8 @@ def local_host(env: Environment, *, port: int, host: str = "127.0.0.1", fire_tim
     return LocalHost(REPO_ROOT / "function_app.py", connection_string=env.connection_string, task_hub=env.task_hub,
                      host=host, port=port, max_concurrent_activities=env.max_activities,
                      max_concurrent_orchestrations=env.max_orchestrations, fire_timers=fire_timers,
-                     function_timeout=env.function_timeout, keys=HostKeys.from_env())
+                     function_timeout=env.function_timeout, keys=HostKeys.from_env(),
+                     durable_checks=env.durable_checks)
 
 
 async def stop_host(host: Any, timeout: float = 20.0) -> None:

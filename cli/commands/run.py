@@ -23,7 +23,7 @@ from cli.commands.common import (
     run_interruptible,
     stop_host,
 )
-from cli.instances import host_orchestrations
+from cli.instances import host_orchestrations, stored_instances
 from cli.render import print_summary, view_line, view_table
 from devhost.environment import Environment
 from devhost.keys import client_headers
@@ -118,13 +118,17 @@ async def _run(env: Environment, body: dict[str, Any], *, live: bool, where: dic
                 if resp.status != 202:
                     details = "; ".join(f"{d['field']}: {d['message']}" for d in started.get("details", []))
                     raise fail(f"{started.get('error', resp.status)}" + (f" — {details}" if details else ""))
-            # the CLI hosts (or shares) the local host: it reads the orchestrations on the extension's local RPC
-            # endpoint (which needs no key), and the run record from storage
+            # the CLI hosts the local host: it reads the orchestrations on the extension's local RPC endpoint
+            # (which needs no key), and the run record from storage
             where["run_id"] = started["run_id"]
             if not live:
                 err.print(f"run {started['run_id']} started; status: {started['statusQueryGetUri']}",
                           highlight=False, soft_wrap=True)
-            status = await _follow(host_orchestrations(base_url, env.task_hub), started["run_id"], live=live)
+            if host is not None:
+                status = await _follow(host_orchestrations(host), started["run_id"], live=live)
+            else:  # `harvest serve` runs it: its RPC endpoint is its own (loopback, no key); read the store
+                async with stored_instances(env.connection_string, env.task_hub) as stored:
+                    status = await _follow(stored, started["run_id"], live=live)
     finally:
         if host is not None:
             await stop_host(host)
@@ -203,16 +207,18 @@ def resume(
     raise typer.Exit(1 if 1 in codes else 3 if 3 in codes else 0)
 
 
-async def _unfinished_runs(base_url: str) -> list[str]:
-    """The run orchestrations in the task hub that have not ended, oldest first."""
+async def _unfinished_runs(rpc_base_url: str) -> list[str]:
+    """The run orchestrations in the task hub that have not ended, oldest first: listed on the in-process
+    host's Durable RPC endpoint, which needs no key (the webhook API would need the system or master key)."""
     import aiohttp
 
     from shared import names
 
     query = ",".join(sorted(s for s in RUNTIME_ACTIVE if s != "ContinuedAsNew"))
-    async with aiohttp.ClientSession(headers=client_headers()) as http, http.get(
-            f"{base_url}/runtime/webhooks/durabletask/instances?runtimeStatus={query}") as resp:
-        listed = await resp.json(content_type=None)
+    async with aiohttp.ClientSession() as http, http.get(
+            f"{rpc_base_url}instances?runtimeStatus={query}") as resp:
+        resp.raise_for_status()
+        listed = await resp.json()
     unfinished = [s for s in listed if s.get("name") == names.RUN_ORCHESTRATOR]
     return [s["instanceId"] for s in sorted(unfinished, key=lambda s: s.get("createdTime", ""))]
 
@@ -247,8 +253,8 @@ async def _resume(env: Environment, *, live: bool) -> list[dict[str, Any]]:
         raise fail(f"{exc}; `harvest serve` resumes unfinished runs by itself") from None
     summaries: list[dict[str, Any]] = []
     try:
-        engine = host_orchestrations(host.base_url, env.task_hub)
-        for run_id in await _unfinished_runs(host.base_url):
+        engine = host_orchestrations(host)
+        for run_id in await _unfinished_runs(host.rpc_base_url):
             await _resume_suspended(engine, run_id)
             err.print(f"resuming run {run_id}", highlight=False)
             status = await _follow(engine, run_id, live=live)

@@ -53,8 +53,9 @@ async def _serve(env: Environment, host: str, port: int, *, fire_timers: bool) -
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)  # Ctrl-C: run_interruptible
     err.print(f"Harvest local host on {local.base_url}\n"
-              f"  POST {local.base_url}/api/runs            start a run\n"
-              f"  GET  {local.base_url}/runtime/webhooks/durabletask/instances/<id>   status\n"
+              f"  POST {local.base_url}/api/runs            start a run (202: its status URL in Location)\n"
+              f"  GET  {local.base_url}/api/runs/<run_id>   its status: Durable's schema, 202 until it ends\n"
+              f"  GET  {local.base_url}/api/openapi.json    every route\n"
               "Ctrl-C to stop.", highlight=False)
     waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(local.lease_lost.wait())]
     try:

@@ -54,6 +54,11 @@ param maximumInstanceCount int = 40
 ])
 param instanceMemoryMB int = 2048
 
+@description('Always-ready instances for the durable group (Durable Functions triggers); 0 = none.')
+@minValue(0)
+@maxValue(20)
+param durableAlwaysReady int = 1
+
 @description('Python version the app runs on: 3.13, the version the app pins its worker runtime for (azure-functions-runtime).')
 @allowed([
   '3.13'
@@ -126,9 +131,18 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
           }
         }
       }
+      // Durable Functions on Flex Consumption: one always-ready instance for the durable group, so a run's
+      // next orchestrator or activity does not wait for a cold start (MicrosoftDocs azure-docs,
+      // articles/azure-functions/durable/durable-functions-azure-storage-provider.md, "Flex Consumption plan").
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
+        alwaysReady: durableAlwaysReady > 0 ? [
+          {
+            name: 'durable'
+            instanceCount: durableAlwaysReady
+          }
+        ] : []
       }
       runtime: {
         name: 'python'

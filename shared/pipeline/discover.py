@@ -66,11 +66,13 @@ async def discover(ctx: Context, task: DiscoverInput) -> DiscoverResult:
         deferred, candidates = len(candidates) - len(due), due
 
     batches: list[str] = []
+    sizes: list[int] = []
     for k, (start, end) in enumerate(batch_bounds(len(candidates), task.batch_size, ramp=task.page == 0)):
         batch_id = f"p{task.page:05d}-b{k:03d}"
         rows = [r.model_dump(mode="json") for r in candidates[start:end]]
         await write_stage(ctx.store, _ref(task, batch_id), "refs", rows)
         batches.append(batch_id)
+        sizes.append(end - start)
 
     deleted_batch, deleted = None, 0
     done = page.next_cursor is None
@@ -90,6 +92,7 @@ async def discover(ctx: Context, task: DiscoverInput) -> DiscoverResult:
     return DiscoverResult(
         page=task.page,
         batches=batches,
+        sizes=sizes,
         discovered=len(refs),
         unchanged=unchanged,
         deleted_batch=deleted_batch,

@@ -11,12 +11,16 @@ from shared.faults import crashpoint
 from shared.models import RunInput, RunOptions, RunPlan, RunSummary, SourceResult, SourceStart, SourceTask
 from shared.pipeline.commit import COMMITTED
 from shared.pipeline.context import Context
-from shared.runs import active
+from shared.runs import active, control
+from shared.runs.index import sync_index
 from shared.storage import failures, hints, layout, records
 
+ERROR_BUDGET = 200  # errors the source results of one run keep in all (at least one each)
 
-def plan(ctx: Context, options: RunOptions) -> RunPlan:
-    """The sources a run covers and the knobs the orchestrators need (they may not read settings)."""
+
+async def plan(ctx: Context, options: RunOptions) -> RunPlan:
+    """The sources a run covers and the knobs the orchestrators need (they may not read settings). With more
+    sources than run at once, each source's last run time balances the source lanes."""
     specs = ctx.manifest.select(options.sources)
     s = ctx.settings
     message = None
@@ -31,7 +35,27 @@ def plan(ctx: Context, options: RunOptions) -> RunPlan:
         max_parallel_batches=s.max_parallel_batches,
         pages_per_execution=s.pages_per_execution,
         failure_threshold=s.failure_threshold,
+        weights=await last_seconds(ctx, [spec.id for spec in specs]) if len(specs) > s.max_parallel_sources else {},
+        errors_kept=max(1, min(20, ERROR_BUDGET // max(1, len(specs)))),
     )
+
+
+async def last_seconds(ctx: Context, source_ids: list[str]) -> dict[str, float]:
+    """How long each source's last run took (sources never run, or whose checkpoint cannot be read, get the
+    mean of the others, or 1)."""
+    limit = asyncio.Semaphore(16)
+
+    async def one(sid: str) -> float | None:
+        async with limit:
+            try:
+                return (await records.read_checkpoint(ctx.store, sid)).last_seconds
+            except Exception:  # a corrupt checkpoint is reported when the source runs; here it only weighs
+                return None
+
+    found = dict(zip(source_ids, await asyncio.gather(*(one(sid) for sid in source_ids)), strict=True))
+    known = [v for v in found.values() if v]
+    default = sum(known) / len(known) if known else 1.0
+    return {sid: (value or default) for sid, value in found.items()}
 
 
 def validate_options(ctx: Context, options: RunOptions) -> list[dict[str, str]]:
@@ -43,10 +67,12 @@ def validate_options(ctx: Context, options: RunOptions) -> list[dict[str, str]]:
     return []
 
 
-async def open_run(ctx: Context, run: RunInput, source_ids: list[str]) -> RunSummary:
-    """Create the run record, or return the one a previous attempt of this activity wrote."""
+async def open_run(ctx: Context, run: RunInput, source_ids: list[str], status_url: str | None = None) -> RunSummary:
+    """Create the run record (with its lasting status URL, if it has one), or return the one a previous attempt
+    of this activity wrote; either way the run index lists it."""
     existing = await records.read_run(ctx.store, run.run_id)
     if existing is not None and existing.status != "pending":
+        await sync_index(ctx.store, run.run_id)
         return existing
     summary = RunSummary(
         run_id=run.run_id,
@@ -56,9 +82,11 @@ async def open_run(ctx: Context, run: RunInput, source_ids: list[str]) -> RunSum
         requested_at=run.requested_at,
         started_at=datetime.now(UTC),
         sources={sid: SourceResult(source_id=sid) for sid in source_ids},
+        status_url=status_url,
     )
     await records.write_run(ctx.store, summary)
     crashpoint("run.opened")
+    await sync_index(ctx.store, run.run_id)
     return summary
 
 
@@ -77,7 +105,10 @@ async def close_run(ctx: Context, summary: RunSummary) -> RunSummary:
 
 
 async def begin_source(ctx: Context, task: SourceTask) -> SourceStart:
-    """Claim the source for this run (not for dry runs) and say where discovery starts."""
+    """Claim the source for this run (not for dry runs), mark it running in the run record, and say where
+    discovery starts."""
+    await control.record_source(ctx.store, task.run_id, SourceResult(
+        source_id=task.source_id, status="running", phase="running", started_at=datetime.now(UTC)))
     if task.options.dry_run:
         cp = await records.read_checkpoint(ctx.store, task.source_id)
         since = None if task.options.full_refresh or cp.reset_requested else cp.high_water
@@ -139,10 +170,13 @@ async def finish_source(ctx: Context, run_id: str, result: SourceResult, high_wa
         rebuild = full_refresh and result.status == "completed"
         await hints.merge(ctx.store, result.source_id, committed, replace=rebuild)
     await ctx.store.delete_prefix(staging)
+    await control.record_source(ctx.store, run_id, result.model_copy(update={"phase": "done"}))
     if dry_run:
         return
     cp = await records.read_checkpoint(ctx.store, result.source_id)
     changes: dict[str, Any] = {"last_run_id": run_id, "last_status": result.status, "counts": result.counts}
+    if result.started_at and result.finished_at:
+        changes["last_seconds"] = round((result.finished_at - result.started_at).total_seconds(), 1)
     if result.status in ("completed", "partial"):
         changes.update(last_success_at=datetime.now(UTC), reset_requested=False, last_error=None)
         if high_water is not None:

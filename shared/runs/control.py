@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.errors import PermanentError
-from shared.models import RunSummary
+from shared.models import RunSummary, SourceResult
+from shared.outcome import totals
 from shared.runs.index import sync_index
 from shared.runs.status import RUN_FINAL
 from shared.storage import layout, records
@@ -62,6 +63,25 @@ async def set_status(store: BlobStore, run_id: str, status: str, *, reason: str 
     if value is None:
         return None
     return await sync_index(store, run_id)
+
+
+async def record_source(store: BlobStore, run_id: str, result: SourceResult) -> None:
+    """Write one source's state into the run record as the source starts and as it ends, with the run's
+    totals: the live view and ``harvest status`` read which sources have started, and how the finished ones
+    ended, from here (these writes happen only once Azure really runs the source). A record already final,
+    or none, is left alone."""
+
+    def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
+        if current is None:
+            return None
+        summary = RunSummary.model_validate(current)
+        if summary.status in RUN_FINAL:
+            return current
+        sources = {**summary.sources, result.source_id: result}
+        update = {"sources": sources, "totals": totals(list(sources.values()))}
+        return summary.model_copy(update=update).model_dump(mode="json")
+
+    await store.update_json(layout.run_blob(run_id), change)
 
 
 async def release_claims(store: BlobStore, run_id: str, source_ids: list[str]) -> list[str]:

@@ -21,6 +21,9 @@ class Instance:
     custom_status: Any = None
     output: Any = None
     input: Any = None
+    name: str | None = None
+    created_time: str | None = None  # ISO 8601, as the Durable status API shows them
+    last_updated_time: str | None = None
 
     @property
     def active(self) -> bool:
@@ -37,7 +40,8 @@ class Instance:
         status = data.get("runtimeStatus")
         if not isinstance(status, str):
             return None
-        return cls(instance_id, status, data.get("customStatus"), data.get("output"), data.get("input"))
+        return cls(instance_id, status, data.get("customStatus"), data.get("output"), data.get("input"),
+                   data.get("name"), data.get("createdTime"), data.get("lastUpdatedTime"))
 
 
 class Orchestrations(Protocol):

@@ -18,10 +18,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from shared import names
-from shared.models import RunSummary
+from shared.models import RunSummary, SourceCounts
 from shared.notify import notify
 from shared.redact import redact_value
 from shared.report import render_report
@@ -39,6 +40,7 @@ from shared.storage.blobs import BlobStore
 log = logging.getLogger("harvest.runs")
 CONTROL_CONCURRENCY = 16  # source orchestrations terminated / suspended / resumed at once
 VIEW_CHILDREN = 64  # running source orchestrations whose own progress the live view reads
+VIEW_LANES = 64  # batch lanes of one running source whose counts it reads
 
 
 def child_instance_id(run_id: str, source_id: str) -> str:
@@ -108,11 +110,26 @@ async def read_run(store: BlobStore, engine: Orchestrations, run_id: str) -> tup
 
 
 async def running_children(engine: Orchestrations, run_id: str, source_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """The progress (custom status) of each of these source orchestrations that is still active."""
+    """The progress (custom status) of each of these source orchestrations that is still active; while a
+    source's batches run in batch lanes, what the lanes have done so far is added to its counts (the source
+    adds it itself only when the page's lanes have ended)."""
 
     async def one(sid: str) -> tuple[str, dict[str, Any] | None]:
         child = await engine.get(child_instance_id(run_id, sid))
-        return sid, child.progress if child is not None and child.active else None
+        if child is None or not child.active:
+            return sid, None
+        progress = dict(child.progress)
+        lanes = progress.get("lanes")
+        if isinstance(lanes, list) and lanes:
+            found = await asyncio.gather(*(engine.get(str(iid)) for iid in lanes[:VIEW_LANES]))
+            counts = SourceCounts.model_validate(progress.get("counts") or {})
+            started = 0
+            for lane in found:
+                if lane is not None:
+                    counts = counts.add(lane.progress.get("counts") or {})
+                    started += int(lane.progress.get("batch") or 0)
+            progress.update(counts=counts.model_dump(), batch=started)
+        return sid, progress
 
     found = await asyncio.gather(*(one(sid) for sid in source_ids[:VIEW_CHILDREN]), return_exceptions=True)
     children: dict[str, dict[str, Any]] = {}
@@ -130,7 +147,7 @@ async def live_view(store: BlobStore, engine: Orchestrations, run_id: str) -> di
     summary, run = await read_run(store, engine, run_id)
     record = summary.model_dump(mode="json") if summary else None
     children = await running_children(engine, run_id, running_source_ids(record, run)) if run and run.active else {}
-    return compose(record, run, children)
+    return compose(record, run, children, now=datetime.now(UTC))
 
 
 def render_run_report(summary: RunSummary, history: list[dict[str, Any]] | None = None) -> str:
@@ -153,20 +170,35 @@ async def report_html(store: BlobStore, run_id: str) -> bytes | None:
 
 async def apply_to_run(engine: OrchestrationControl, method: str, run_id: str, source_ids: list[str], reason: str,
                        *, parent: bool = True) -> None:
-    """terminate/suspend/resume the run (unless ``parent`` is False: it already ended), then every source
-    orchestration it may have started (one that does not exist or already ended is fine)."""
+    """terminate/suspend/resume the run (unless ``parent`` is False: it already ended), then its source lanes,
+    every source orchestration it may have started, and their batch lanes — parents first, so no lane starts
+    new work after its parent has stopped (one that does not exist or already ended is fine; a Durable
+    terminate stops only the one instance). Lanes are found in their parents' custom status."""
     if parent:
         await getattr(engine, method)(run_id, reason)
     limit = asyncio.Semaphore(CONTROL_CONCURRENCY)
 
-    async def child(sid: str) -> None:
+    async def one(instance_id: str) -> None:
         async with limit:
             try:
-                await getattr(engine, method)(child_instance_id(run_id, sid), reason)
+                await getattr(engine, method)(instance_id, reason)
             except Exception as exc:  # not started yet, or already finished
-                log.debug("%s %s: %s", method, child_instance_id(run_id, sid), exc)
+                log.debug("%s %s: %s", method, instance_id, exc)
 
-    await asyncio.gather(*(child(sid) for sid in source_ids))
+    async def lanes_of(instance_id: str) -> list[str]:
+        try:
+            found = await engine.get(instance_id)
+        except Exception as exc:  # the control still reaches every instance it can name
+            log.debug("reading %s: %s", instance_id, exc)
+            return []
+        ids = found.progress.get("lanes") if found is not None else None
+        return [str(i) for i in ids] if isinstance(ids, list) else []
+
+    await asyncio.gather(*(one(iid) for iid in await lanes_of(run_id)))
+    sources = [child_instance_id(run_id, sid) for sid in source_ids]
+    await asyncio.gather(*(one(iid) for iid in sources))
+    batch_lanes = [iid for found in await asyncio.gather(*(lanes_of(s) for s in sources)) for iid in found]
+    await asyncio.gather(*(one(iid) for iid in batch_lanes))
 
 
 async def control(store: BlobStore, engine: OrchestrationControl, run_id: str, operation: str, reason: str,
@@ -216,9 +248,19 @@ async def purge(store: BlobStore, engine: OrchestrationControl, run_id: str) -> 
     if run is not None and run.active:
         raise RunStillActive(f"run {run_id} is still {run.runtime_status.lower()}",
                              "purge applies to runs that have ended: cancel it first")
+    ids = [names.source_lane_id(run_id, i) for i in range((run.progress.get("window") or 0) if run else 0)]
+    for sid, result in (summary.sources if summary else {}).items():
+        ids.append(child_instance_id(run_id, sid))
+        ids += [names.batch_lane_id(run_id, sid, page, lane) for page in range(result.pages)
+                for lane in range(result.lanes)]
     instances = await engine.purge(run_id)
-    for sid in summary.sources if summary else {}:
-        instances += await engine.purge(child_instance_id(run_id, sid))
+    limit = asyncio.Semaphore(CONTROL_CONCURRENCY)
+
+    async def one(instance_id: str) -> int:
+        async with limit:
+            return await engine.purge(instance_id)
+
+    instances += sum(await asyncio.gather(*(one(iid) for iid in ids)))
     blobs = await delete_run_data(store, run_id, None)
     if summary is not None:
         await delete_index(store, summary)

@@ -1,9 +1,12 @@
-"""Documents processed over time, from the Durable history of a run's source orchestrations.
+"""Documents processed over time, from the Durable history of a run's source orchestrations and their batch
+lanes.
 
 Each completed ``discover`` contributes the documents it found unchanged (dropped by their change hint),
-each completed ``fetch`` the documents it classified (added, updated, unchanged, failed), at the time the
-activity completed. Works with the Durable extension's status history (``FunctionName`` on completions)
-and the local host's (``TaskScheduled`` events carry the name). Pure.
+each completed ``prepare`` the documents its fetch classified (added, updated, unchanged, failed), at the
+time the activity completed. Activity results are envelopes (``shared.envelope``: ``{"outcome": "ok",
+"value": ...}``). The history is read as the Durable status API shows it (``showHistory=true``: completions
+carry ``FunctionName``; the local host mirrors that, ``devhost.history.status_history``); a raw history whose
+``TaskScheduled`` events carry the names works too. Pure.
 """
 
 from __future__ import annotations
@@ -12,17 +15,21 @@ import json
 from datetime import datetime
 from typing import Any
 
+from shared import names
+
 DOC_FIELDS = ("added", "updated", "unchanged", "failed")
 
 
 def _result(ev: dict[str, Any]) -> dict[str, Any]:
-    raw = ev.get("Result")
+    """The activity's value: the envelope's ``value`` (results may be JSON text, possibly twice encoded)."""
+    value: Any = ev.get("Result")
     try:
-        value = json.loads(raw) if isinstance(raw, str) else raw
-        if isinstance(value, str):  # activity outputs may be JSON strings holding JSON
+        while isinstance(value, str):
             value = json.loads(value)
     except ValueError:
         return {}
+    if isinstance(value, dict) and value.get("outcome") == "ok" and "value" in value:
+        value = value["value"]
     return value if isinstance(value, dict) else {}
 
 
@@ -37,21 +44,21 @@ def _when(ev: dict[str, Any]) -> datetime | None:
 
 
 def processed_events(history: list[dict[str, Any]]) -> list[tuple[datetime, int]]:
-    """(time, documents) for each discover/fetch completion in one orchestration's history."""
-    names = {ev.get("EventId"): ev.get("Name") for ev in history if ev.get("EventType") in ("TaskScheduled", 4)}
+    """(time, documents) for each discover/prepare completion in these orchestrations' histories."""
+    scheduled = {ev.get("EventId"): ev.get("Name") for ev in history if ev.get("EventType") in ("TaskScheduled", 4)}
     out: list[tuple[datetime, int]] = []
     for ev in history:
         if ev.get("EventType") not in ("TaskCompleted", 5):
             continue
-        name = ev.get("FunctionName") or names.get(ev.get("TaskScheduledId"))
+        name = ev.get("FunctionName") or scheduled.get(ev.get("TaskScheduledId"))
         when = _when(ev)
-        if when is None or name not in ("discover", "fetch"):
+        if when is None or name not in (names.DISCOVER, names.PREPARE):
             continue
         result = _result(ev)
-        if name == "discover":
+        if name == names.DISCOVER:
             docs = int(result.get("unchanged", 0) or 0)
         else:
-            counts = result.get("counts") or {}
+            counts = (result.get("fetch") or {}).get("counts") or {}
             docs = sum(int(counts.get(k, 0) or 0) for k in DOC_FIELDS)
         if docs:
             out.append((when, docs))

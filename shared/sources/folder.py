@@ -4,6 +4,12 @@ Discovery lists every matching file in sorted relative-POSIX-path order; the cur
 of the previous page, so resuming after files were added or removed neither skips nor repeats. Files
 whose real path (after symlinks) leaves the folder root are ignored, and never read.
 
+A file name that is not valid UTF-8 (Linux allows any bytes but ``/`` and NUL) cannot be a document id, a
+cursor or a blob name, which are text. Such a file is listed under its name with the undecodable bytes
+written ``\\xNN`` (``backslashreplace``), and fetching it fails that one document, saying to rename the file:
+the rest of the folder is ingested (a single such name used to fail discovery, and the whole source, with a
+``UnicodeEncodeError``). A valid name that happens to spell another's ``\\xNN`` form wins over it.
+
 Glob matching is hand-written (``_glob_regex``) because Python 3.11's ``PurePath.match`` cannot make
 ``**/`` match zero directories (``**/*.md`` must match ``a.md``) and ``glob.translate`` is 3.13+.
 """
@@ -23,6 +29,7 @@ from shared.http import HttpClient
 from shared.models import DocumentRef
 from shared.sources.base import DiscoveryPage, Fetched, SourceSpec
 
+_ESCAPED_BYTE = re.compile(rb"\\x([0-9a-f]{2})")
 DEFAULT_INCLUDE = ["**/*.md", "**/*.markdown", "**/*.txt", "**/*.html", "**/*.htm", "**/*.pdf"]
 
 
@@ -46,6 +53,21 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
             out.append(re.escape(pattern[i]))
             i += 1
     return re.compile("".join(out) + r"\Z", re.IGNORECASE)
+
+
+def as_text(rel: str) -> str:
+    """``rel`` as text: itself, or, when it holds undecodable bytes (``os.fsdecode``'s surrogates), with those
+    bytes written ``\\xNN``."""
+    try:
+        rel.encode("utf-8")
+        return rel
+    except UnicodeEncodeError:
+        return os.fsencode(rel).decode("utf-8", "backslashreplace")
+
+
+def from_text(text: str) -> str:
+    """The file name :func:`as_text` wrote ``text`` for (``\\xNN`` back to bytes)."""
+    return os.fsdecode(_ESCAPED_BYTE.sub(lambda m: bytes([int(m[1], 16)]), text.encode("utf-8")))
 
 
 def glob_match(path: str, pattern: str) -> bool:
@@ -83,7 +105,7 @@ class FolderSource:
         )
 
     def list_paths(self) -> list[str]:
-        """Every matching file, as sorted relative POSIX paths."""
+        """Every matching file, as sorted relative POSIX paths (as text: :func:`as_text`)."""
         found = []
         for dirpath, dirnames, filenames in os.walk(self.root):
             dirnames[:] = [d for d in dirnames if self._inside(Path(dirpath, d)) is not None]
@@ -91,11 +113,18 @@ class FolderSource:
                 full = Path(dirpath, name)
                 rel = full.relative_to(self.root).as_posix()
                 if self._wanted(rel) and (real := self._inside(full)) is not None and real.is_file():
-                    found.append(rel)
-        return sorted(found)
+                    found.append(as_text(rel))
+        return sorted(set(found))  # a UTF-8 name that spells another's \xNN form is listed (and read) once
+
+    def _path(self, rel: str) -> Path:
+        """The file listed as ``rel``: by that name, or by the undecodable one :func:`as_text` wrote as ``rel``."""
+        path = self.root / rel
+        if not path.exists() and (original := self.root / from_text(rel)).exists():
+            return original
+        return path
 
     def _ref(self, rel: str) -> DocumentRef | None:
-        path = self.root / rel
+        path = self._path(rel)
         try:
             st = path.stat()
         except FileNotFoundError:
@@ -130,6 +159,9 @@ class FolderSource:
 
     def _read(self, rel: str) -> bytes:
         path = self.root / rel
+        if self._path(rel) != path:
+            raise PermanentError(f"{rel}: the file name is not valid UTF-8 (shown with \\xNN for its undecodable "
+                                 "bytes): rename the file to ingest it")
         real = self._inside(path)
         if real is None:
             raise PermanentError(f"{rel}: path leaves the folder {self.root}")

@@ -66,6 +66,7 @@ class Checkpoint(BaseModel):
     last_success_at: datetime | None = None
     last_error: str | None = None
     counts: SourceCounts = SourceCounts()
+    last_seconds: float | None = None  # the last run's wall time for this source (balances source lanes)
     reset_requested: bool = False
     retired_at: datetime | None = None
     retired_reason: str | None = None

@@ -44,7 +44,9 @@ def create_app() -> df.DFApp:
         body = req.get_body()
         return func.HttpResponse(json.dumps({
             "method": req.method, "params": dict(req.params), "route": dict(req.route_params),
-            "headers": {k: v for k, v in req.headers.items() if k.startswith("x-")}, "body": body.decode(),
+            "headers": {k: v for k, v in req.headers.items() if k.startswith("x-")},
+            "body": body.decode("utf-8", "replace"), "body_hex": body.hex(),
+            "content_encoding": req.headers.get("content-encoding"),
         }), mimetype="application/json", headers={"X-Echo": "1"})
 
     @app.function_name("admin_only")

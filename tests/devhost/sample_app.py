@@ -94,6 +94,26 @@ def create_app() -> df.DFApp:
         raise ValueError("boom from activity")
 
     @app.activity_trigger(input_name="payload")
+    def timed(payload: Payload) -> str:
+        """Sleeps, and records when it ran: the tests read which activities overlapped."""
+        began = time.time()
+        time.sleep(payload["s"])
+        with open(Path(payload["dir"]) / "timed.log", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"key": payload["key"], "start": began, "end": time.time()}) + "\n")
+        return str(payload["key"])
+
+    @app.activity_trigger(input_name="payload")
+    def flaky_slow(payload: Payload) -> str:
+        """Fails its first ``fail_times`` attempts, each after ``s`` seconds."""
+        time.sleep(payload["s"])
+        path = Path(payload["dir"]) / f"{payload['key']}.attempts"
+        attempts = int(path.read_text()) + 1 if path.exists() else 1
+        path.write_text(str(attempts))
+        if attempts <= payload["fail_times"]:
+            raise ConnectionError(f"transient failure {attempts}")
+        return f"ok after {attempts}"
+
+    @app.activity_trigger(input_name="payload")
     def slow_record(payload: Payload) -> str:
         record(payload["dir"], payload["key"], "start")
         time.sleep(payload["s"])
@@ -203,6 +223,76 @@ def create_app() -> df.DFApp:
         value = yield context.wait_for_external_event("go")
         doubled = yield context.call_activity("double", value)
         return doubled
+
+    @app.orchestration_trigger(context_name="context")
+    def sliding_window(context: df.DurableOrchestrationContext):
+        """The pattern Azure runs serially: a task_any window over tasks from earlier yields plus one new."""
+        cfg = context.get_input()
+        queue = [context.call_activity("timed", {"dir": cfg["dir"], "key": f"t{i}", "s": s})
+                 for i, s in enumerate(cfg["seconds"])]
+        running, done = queue[: cfg["window"]], []
+        queue = queue[cfg["window"]:]
+        while running:
+            winner = yield context.task_any(running)
+            running.remove(winner)
+            done.append(winner.result)
+            if queue:
+                running.append(queue.pop(0))
+        return done
+
+    @app.orchestration_trigger(context_name="context")
+    def lanes(context: df.DurableOrchestrationContext):
+        """The shape Azure runs in parallel: each yield hands over only new tasks (a sub-orchestration per lane)."""
+        cfg = context.get_input()
+        shares = [cfg["seconds"][i:: cfg["window"]] for i in range(cfg["window"])]
+        keys = [list(range(len(cfg["seconds"])))[i:: cfg["window"]] for i in range(cfg["window"])]
+        lanes = [context.call_sub_orchestrator("lane", {"dir": cfg["dir"], "seconds": s, "keys": k})
+                 for s, k in zip(shares, keys, strict=True)]
+        return [key for lane in (yield context.task_all(lanes)) for key in lane]
+
+    @app.orchestration_trigger(context_name="context")
+    def lane(context: df.DurableOrchestrationContext):
+        cfg = context.get_input()
+        out = []
+        for key, s in zip(cfg["keys"], cfg["seconds"], strict=True):
+            out.append((yield context.call_activity("timed", {"dir": cfg["dir"], "key": f"t{key}", "s": s})))
+        return out
+
+    @app.orchestration_trigger(context_name="context")
+    def retry_window(context: df.DurableOrchestrationContext):
+        """azure-functions-durable-python#603's shape: a retried activity in a task_any window that keeps
+        taking new tasks. Returns what each completion delivered, in order."""
+        cfg = context.get_input()
+        opts = df.RetryOptions(first_retry_interval_in_milliseconds=cfg["retry_ms"], max_number_of_attempts=3)
+        running = [context.call_activity("slow_value", {"s": cfg["x0"], "v": "x0"}),
+                   context.call_activity("slow_value", {"s": cfg["x1"], "v": "x1"}),
+                   context.call_activity_with_retry("flaky_slow", opts, {
+                       "dir": cfg["dir"], "key": cfg["key"], "s": cfg["a"], "fail_times": 1})]
+        later = [("c", cfg["c"]), ("d", cfg["d"])]
+        seen = []
+        while running:
+            winner = yield context.task_any(running)
+            running.remove(winner)
+            seen.append(winner.result)
+            if later:
+                name, seconds = later.pop(0)
+                running.append(context.call_activity("slow_value", {"s": seconds, "v": name}))
+        return seen
+
+    @app.orchestration_trigger(context_name="context")
+    def parent_of_waiter(context: df.DurableOrchestrationContext):
+        """Calls ``wait_forever`` as a sub-orchestration and returns how its failure read."""
+        try:
+            return (yield context.call_sub_orchestrator("wait_forever", None, f"{context.instance_id}:child"))
+        except Exception as exc:
+            return {"error": str(exc)}
+
+    @app.orchestration_trigger(context_name="context")
+    def context_fields(context: df.DurableOrchestrationContext):
+        """What the SDK made of the context the host sent."""
+        return {"schema": context._replay_schema.value,
+                "max_short_timer_s": context._maximum_short_timer_duration.total_seconds(),
+                "long_timer_interval_s": context._long_timer_interval_duration.total_seconds()}
 
     @app.orchestration_trigger(context_name="context")
     def slow_steps(context: df.DurableOrchestrationContext):

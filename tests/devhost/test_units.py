@@ -9,11 +9,9 @@ from pathlib import Path
 import pytest
 
 from devhost import history as h
-from devhost.actions import flatten_actions, plan_actions, plan_retry, split_retry_first
 from devhost.azurite import azurite_connection_string, find_azurite_binary, resolve_storage
 from devhost.functions import compile_route
 from devhost.host import load_host_settings, load_local_settings
-from devhost.runner import new_meta
 from devhost.settings import apply_local_settings
 from devhost.store import container_name_for, decode_id, encode_id
 from devhost.timers import ScheduleError, next_fire
@@ -86,53 +84,6 @@ def test_settings_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     import os
 
     assert os.environ["DEVHOST_TEST_A"] == "from-file" and os.environ["DEVHOST_TEST_B"] == "from-env"
-
-
-def test_flatten_nested_compound_actions() -> None:
-    actions = [[
-        {"actionType": 0, "functionName": "a", "input": "1"},
-        {"actionType": 12, "compoundActions": [
-            {"actionType": 0, "functionName": "b", "input": "2"},
-            {"actionType": 11, "compoundActions": [{"actionType": 5, "fireAt": "x", "isCanceled": False},
-                                                   {"actionType": 6, "externalEventName": "e"}]},
-        ]},
-    ]]
-    assert [a["actionType"] for a in flatten_actions(actions)] == [0, 0, 5, 6]
-
-
-def test_retry_ids_are_taken_before_new_generator_tasks() -> None:
-    """SDK order: a retry timer claims its id when the failure is processed, before new yields."""
-    meta = new_meta()
-    planned: list[dict[str, object]] = []
-    work: list[tuple[object, ...]] = []
-    flat = [{"actionType": 1, "functionName": "f", "input": "null",
-             "retryOptions": {"firstRetryIntervalInMilliseconds": 10, "maxNumberOfAttempts": 2}},
-            {"actionType": 0, "functionName": "g", "input": "null"}]
-    assert plan_actions(flat, meta, planned, work, "i") == (None, None)
-    assert [e["EventId"] for e in planned] == [0, 1]
-    completed_g = h.event(h.TASK_COMPLETED, TaskScheduledId=1, Result="1")
-    failed_f = h.task_failed(0, "boom", "")
-    ordered = split_retry_first([completed_g, failed_f], meta)
-    assert ordered == [failed_f, completed_g]
-    planned.clear()
-    now = h.utcnow()
-    for ev in ordered:
-        plan_retry(ev, meta, planned, work, now, "i")
-    assert planned[0]["EventType"] == h.TIMER_CREATED and planned[0]["EventId"] == 2
-    flat.append({"actionType": 0, "functionName": "next", "input": "null"})
-    plan_actions(flat, meta, planned, work, "i")
-    assert planned[-1]["EventId"] == 3  # the generator's next task comes after the retry timer
-    fired = h.event(h.TIMER_FIRED, TimerId=2)
-    planned.clear()
-    plan_retry(fired, meta, planned, work, now, "i")
-    assert planned[0]["EventType"] == h.TASK_SCHEDULED and planned[0]["EventId"] == 4
-    planned.clear()
-    plan_retry(h.task_failed(4, "boom", ""), meta, planned, work, now, "i")
-    assert planned[0]["EventId"] == 5  # the SDK waits one more timer after the last attempt
-    assert not split_retry_first([h.event(h.TIMER_FIRED, TimerId=5)], meta)[0].get("retry")
-    planned.clear()
-    plan_retry(h.event(h.TIMER_FIRED, TimerId=5), meta, planned, work, now, "i")
-    assert planned == [] and meta["retries"] == {}
 
 
 def test_fast_timestamp_parsing_matches_sdk_format() -> None:

@@ -81,6 +81,7 @@ def workspace(tmp_path: Path, azurite: str) -> Iterator[Workspace]:
         "HARVEST_ALLOWED_PRIVATE_NETWORKS": "127.0.0.1/32",
         "HF_HUB_OFFLINE": "1",
         "PYTHONPATH": str(REPO_ROOT),
+        "HARVEST_DEVHOST_DURABLE_CHECKS": "error",  # a task Azure would not start at once fails the run
     }
     ws = Workspace(root=tmp_path, env=env)
     ws.manifest("sources:\n  - {id: notes, kind: folder, path: docs}\n")

@@ -22,7 +22,7 @@ def workspace(root: Path, azurite: str, **env: str) -> Workspace:
         "AzureWebJobsStorage": azurite, "HARVEST_CONTAINER": f"ops-{uuid.uuid4().hex[:10]}",
         "HARVEST_TASK_HUB": f"OPS{uuid.uuid4().hex[:10]}", "HARVEST_MANIFEST": str(root / "sources.yaml"),
         "HARVEST_EMBEDDER": "hashing", "HARVEST_ALLOWED_PRIVATE_NETWORKS": "127.0.0.1/32", "HF_HUB_OFFLINE": "1",
-        "PYTHONPATH": str(REPO_ROOT), "HARVEST_HTTP_TIMEOUT": "60", **env,
+        "PYTHONPATH": str(REPO_ROOT), "HARVEST_HTTP_TIMEOUT": "60", "HARVEST_DEVHOST_DURABLE_CHECKS": "error", **env,
     })
     return Workspace(root=root, env=base)
 

@@ -4,6 +4,7 @@ malformed or hostile requests get the documented 4xx with the one error shape.""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +18,7 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.generation import GenerationMode
 
 from tests.e2e.conftest import Workspace
 from tests.e2e.served import wait_run, workspace
@@ -61,6 +63,28 @@ def test_every_documented_operation_holds_its_contract(served: tuple[Workspace, 
     fuzzed = {(m.upper(), p) for m, p, _ in calls}
     assert len(fuzzed) == len(operations) >= 14
     assert {code for _, _, code in calls} >= {200, 202, 400, 404}
+
+
+def test_negative_cases_never_get_a_server_error(served: tuple[Workspace, str]) -> None:
+    """Schemathesis' negative mode (values, types and headers the document rules out) on every operation: each
+    answered below 500, in JSON when it is an error the app answered (the host's own 404s and 401s are empty)."""
+    document = requests.get(f"{served[1]}/api/openapi.json", timeout=10).json()
+    schema = schemathesis.openapi.from_dict(document)
+    schema.config.update(base_url=f"{served[1]}/api")
+    schema.config.generation.update(modes=[GenerationMode.NEGATIVE])
+    wrong: list[tuple[str, str, int, str]] = []
+
+    def exercise(case: Any) -> None:
+        response = case.call(timeout=30)
+        kind = (response.headers.get("content-type") or [""])[0]
+        app_error = response.status_code >= 400 and response.content
+        if response.status_code >= 500 or "Traceback" in response.text or (app_error and "json" not in kind):
+            wrong.append((case.method, case.formatted_path, response.status_code, response.text[:200]))
+
+    for operation in [result.ok() for result in schema.get_all_operations()]:
+        settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
+                 suppress_health_check=list(HealthCheck))(given(case=operation.as_strategy())(exercise))()
+    assert wrong == []
 
 
 HOSTILE: list[tuple[str, str, dict[str, Any], int]] = [
@@ -157,3 +181,49 @@ def test_unrouted_requests_get_the_hosts_404(served: tuple[Workspace, str]) -> N
         if resp.status_code != 404 or "Traceback" in resp.text:
             wrong.append((method, path, resp.status_code, resp.text[:200]))
     assert wrong == []
+
+
+def follow(url: str, deadline_s: float = 180) -> requests.Response:
+    """A client written for Durable's HTTP API: GET the status URL, and while it answers 202 wait as
+    ``Retry-After`` says and follow ``Location``, until a 200."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        resp = requests.get(url, timeout=30)
+        if resp.status_code != 202:
+            return resp
+        assert int(resp.headers["Retry-After"]) >= 1 and time.monotonic() < deadline, resp.text
+        url = resp.headers["Location"]
+        time.sleep(min(float(resp.headers["Retry-After"]), 1.0))  # bounded by the test's deadline
+
+
+def test_a_durable_style_client_runs_harvest_unchanged(served: tuple[Workspace, str]) -> None:
+    """POST the starter, follow ``Location`` until 200, read ``runtimeStatus`` and ``output``: the Durable
+    status schema, no system key anywhere."""
+    base = served[1]
+    started = requests.post(f"{base}/api/runs", json={}, timeout=30)
+    assert started.status_code == 202, started.text
+    body = started.json()
+    assert body["id"] == body["run_id"] and started.headers["Location"] == body["statusQueryGetUri"]
+    done = follow(started.headers["Location"])
+    assert done.status_code == 200
+    status = done.json()
+    assert (status["name"], status["instanceId"], status["runtimeStatus"]) == (
+        "run_orchestrator", body["id"], "Completed")
+    assert status["output"]["run_id"] == body["id"] and status["output"]["status"] == "completed"
+    assert status["input"]["run_id"] == body["id"] and status["createdTime"] <= status["lastUpdatedTime"]
+    assert status["customStatus"]["phase"] == "done" and "code=" not in started.text + done.text
+
+
+def test_a_compaction_job_is_followed_the_same_way(served: tuple[Workspace, str]) -> None:
+    base = served[1]
+    started = requests.post(f"{base}/api/maintenance/compact", json={"keep": 2}, timeout=30)
+    assert started.status_code == 202, started.text
+    body = started.json()
+    assert set(body) == {"id", "statusQueryGetUri"} and "/runtime/webhooks/" not in started.text
+    done = follow(started.headers["Location"])
+    status = done.json()
+    assert done.status_code == 200 and status["runtimeStatus"] == "Completed"
+    assert status["output"]["keep"] == 2 and set(status["output"]["sources"]) == {"notes"}
+    missing = requests.get(f"{base}/api/maintenance/compact/compact-20000101T000000Z-abcdef", timeout=10)
+    assert missing.status_code == 404 and missing.json()["error"] == "compaction job not found"
+    assert requests.get(f"{base}/api/maintenance/compact/run-1", timeout=10).status_code == 400

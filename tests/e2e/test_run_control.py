@@ -95,14 +95,15 @@ def wait_ended(s: Served, run_id: str) -> dict[str, Any]:
 
 
 def start_slow(s: Served, body: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """Start a run of the slow source; once its orchestration is fetching: the run's links and the source
-    orchestration's Durable status URL."""
+    """Start a run of the slow source; once its orchestration is fetching (itself, or in its batch lanes):
+    the run's links and the source orchestration's Durable status URL."""
     started = s.call("POST", "/api/runs", json=body)
     assert started.status_code == 202, started.text
     links = started.json()
     child = f"{s.base}/runtime/webhooks/durabletask/instances/{links['run_id']}:slow"
     wait_until(lambda: requests.get(child, timeout=10), lambda r: r.status_code == 202 and
-               (r.json().get("customStatus") or {}).get("phase") == "fetch", 60, "the slow source fetching")
+               (r.json().get("customStatus") or {}).get("phase") in ("fetch", "batches"), 60,
+               "the slow source fetching")
     return links, child
 
 

@@ -58,6 +58,8 @@ async def test_post_runs_then_poll_status_query_uri_to_completed(workspace: Work
     summary = wait_done(started["statusQueryGetUri"])
     assert summary["runtime_status"] == "Completed", workspace.log()
     assert summary["status"] == "completed" and summary["run_id"] == started["run_id"]
+    assert f"GET  {base}/api/runs/<run_id>" in workspace.log()  # the banner points at the status URL
+    assert "/runtime/webhooks/" not in workspace.log().split("Ctrl-C")[0]
     counts = summary["sources"]["notes"]["counts"]
     assert (counts["discovered"], counts["added"], counts["failed"]) == (len(DOCS), len(DOCS), 0)
     rows = await corpus(workspace)
@@ -100,15 +102,14 @@ async def test_sigkill_mid_run_then_restart_finishes_the_same_run(workspace: Wor
     started = requests.post(f"{base}/api/runs", json={}, timeout=30).json()
     deadline = time.monotonic() + 120
     src: dict = {}
-    while time.monotonic() < deadline:  # wait until the second batch is under way, then kill
-        sub = requests.get(f"{base}/runtime/webhooks/durabletask/instances/{started['run_id']}:notes",
-                           timeout=10)
-        src = (sub.json().get("customStatus") or {}) if sub.status_code in (200, 202) else {}
-        if src.get("batch", 0) >= 2:
+    while time.monotonic() < deadline:  # wait until a second batch is under way (in its lanes), then kill
+        view = requests.get(started["statusQueryGetUri"], timeout=10)
+        src = (view.json().get("sources") or {}).get("notes", {}) if view.status_code in (200, 202) else {}
+        if (src.get("position") or {}).get("batch", 0) >= 2:
             break
         time.sleep(0.1)
     workspace.kill()
-    assert src.get("batch", 0) >= 2 and src.get("phase") != "done", src  # killed mid-run
+    assert (src.get("position") or {}).get("batch", 0) >= 2 and src.get("phase") != "done", src  # killed mid-run
     base = workspace.serve(port)
     status = wait_done(started["statusQueryGetUri"])
     assert status["runtime_status"] == "Completed", workspace.log()

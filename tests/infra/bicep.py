@@ -55,6 +55,15 @@ class Call(Expr):
     args: tuple[Any, ...] = ()
 
 
+@dataclass(frozen=True)
+class Ternary(Expr):
+    """``condition ? yes : no``, its arms as values."""
+
+    condition: Expr = Expr("")
+    yes: Any = None
+    no: Any = None
+
+
 @dataclass
 class Decl:
     kind: str
@@ -106,6 +115,9 @@ def value(node: tree_sitter.Node) -> Any:
         return out
     if kind == "array":
         return [value(c) for c in node.named_children]
+    if kind == "ternary_expression" and len(node.named_children) == 3:
+        cond, yes, no = node.named_children
+        return Ternary(_text(node), Expr(_text(cond)), value(yes), value(no))
     if kind == "call_expression" and node.named_children[0].type == "identifier":
         args = node.named_children[1].named_children if len(node.named_children) > 1 else []
         return Call(_text(node), _text(node.named_children[0]), tuple(value(a) for a in args))

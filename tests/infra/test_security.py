@@ -13,7 +13,7 @@ from tree_sitter import Node
 from devhost.interpreter import is_start_setting
 from shared.settings import Settings
 from tests.conftest import REPO_ROOT
-from tests.infra.bicep import BicepFile, Call, Decl, Expr, value
+from tests.infra.bicep import BicepFile, Call, Decl, Expr, Ternary, value
 from tests.infra.conftest import bicep_paths
 
 ROLES = {
@@ -179,7 +179,8 @@ def test_harvest_settings_written_by_bicep_exist(templates: dict[str, BicepFile]
     assert {"HARVEST_EMBEDDER", "HARVEST_AZURE_OPENAI_ENDPOINT", "HARVEST_AZURE_OPENAI_DEPLOYMENT",
             "HARVEST_AZURE_OPENAI_MODEL", "HARVEST_AZURE_OPENAI_DIMENSIONS"} <= names
     embedder = main.vars["harvestSettings"].value.args[0]["HARVEST_EMBEDDER"]
-    assert embedder == Expr("deployOpenAI ? 'azure-openai' : 'e5-small'")
+    assert isinstance(embedder, Ternary)
+    assert (embedder.condition, embedder.yes, embedder.no) == (Expr("deployOpenAI"), "azure-openai", "e5-small")
 
 
 def test_secrets_come_from_key_vault_references(templates: dict[str, BicepFile]) -> None:
@@ -187,7 +188,9 @@ def test_secrets_come_from_key_vault_references(templates: dict[str, BicepFile])
     refs = app.vars["secretReferences"].value.text
     assert "toObject(secretSettings" in refs and "@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=" in refs
     passed = templates["main"].modules["app"].value["params"]
-    assert passed["keyVaultName"] == Expr("deployKeyVault ? keyVault.outputs.name : ''")
+    vault = passed["keyVaultName"]
+    assert isinstance(vault, Ternary)
+    assert (vault.condition, vault.yes, vault.no) == (Expr("deployKeyVault"), Expr("keyVault.outputs.name"), "")
 
 
 def test_role_assignments_are_scoped_to_their_resource(templates: dict[str, BicepFile]) -> None:
@@ -228,10 +231,18 @@ def test_main_is_an_azd_subscription_template(templates: dict[str, BicepFile]) -
     assert main.modules["keyVault"].condition == Expr("(deployKeyVault)")
 
 
-def test_the_worker_starts_with_the_allocator_settings_of_the_local_host(templates: dict[str, BicepFile]) -> None:
-    """Azure's worker and the local host run the app under the same memory allocator (devhost/interpreter.py)."""
+def test_the_allocator_is_opt_in_and_the_one_the_local_host_uses(templates: dict[str, BicepFile]) -> None:
+    """Issue 21 item 6: no app setting may stop the worker from starting. Whether the Python that Flex
+    Consumption runs has mimalloc was never checked on an instance, and without it the worker dies ("Fatal
+    Python error"), so Azure starts with CPython's default allocator unless useMimalloc is set; turned on, it
+    deploys exactly what the local host runs with (local.settings.json, checked by devhost/interpreter.py)."""
+    main = templates["main"]
+    assert main.params["useMimalloc"].value is False and main.params["useMimalloc"].type == "bool"
+    allocator = main.vars["allocatorSettings"].value
+    assert isinstance(allocator, Ternary) and allocator.condition == Expr("useMimalloc") and allocator.no == {}
     local = json.loads((REPO_ROOT / "local.settings.json").read_text())["Values"]
     wanted = {k: v for k, v in local.items() if is_start_setting(k)}
-    assert wanted["PYTHONMALLOC"] == "mimalloc"
-    assert objects_in(templates["main"].vars["allocatorSettings"]) == wanted
-    assert "allocatorSettings" in templates["main"].vars["harvestSettings"].value.text  # and deployed
+    assert wanted["PYTHONMALLOC"] == "mimalloc" and allocator.yes == wanted
+    assert "allocatorSettings" in main.vars["harvestSettings"].value.text  # and deployed when on
+    parameters = json.loads((REPO_ROOT / "infra" / "main.parameters.json").read_text())["parameters"]
+    assert parameters["useMimalloc"]["value"] == "${HARVEST_USE_MIMALLOC=false}"

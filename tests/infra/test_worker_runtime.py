@@ -27,9 +27,13 @@ EXPECTED = {
     ("start_run", "http", "runs", ("POST",), "function"),
     ("daily_timer", "timer", None, None, None),
     ("start_compact", "http", "maintenance/compact", ("POST",), "admin"),
+    ("get_compact", "http", "maintenance/compact/{job_id}", ("GET",), "admin"),
     ("run_orchestrator", "orchestrator", None, None, None),
     ("source_orchestrator", "orchestrator", None, None, None),
     ("compact_orchestrator", "orchestrator", None, None, None),
+    ("source_lane", "orchestrator", None, None, None),
+    ("batch_lane", "orchestrator", None, None, None),
+    ("compact_lane", "orchestrator", None, None, None),
     ("load_sources", "activity", None, None, None),
     ("open_run", "activity", None, None, None),
     ("close_run", "activity", None, None, None),
@@ -41,7 +45,6 @@ EXPECTED = {
     ("embed", "activity", None, None, None),
     ("commit", "activity", None, None, None),
     ("compact_source", "activity", None, None, None),
-    ("index_run", "activity", None, None, None),
     ("publish_run", "activity", None, None, None),
     ("publish_index", "activity", None, None, None),
     ("notify_run", "activity", None, None, None),
@@ -65,7 +68,8 @@ EXPECTED = {
 def index(app_dir: Path) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HARVEST_")}
     env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONPATH="", HARVEST_SCHEDULE="0 0 2 * * *")
-    # the interpreter-start app settings Azure starts the worker with (infra/main.bicep allocatorSettings)
+    # the interpreter-start app settings of the local host (Azure starts the worker with them only with
+    # useMimalloc: infra/main.bicep allocatorSettings)
     values = json.loads((REPO_ROOT / "local.settings.json").read_text())["Values"]
     env.update({k: v for k, v in values.items() if is_start_setting(k)})
     done = subprocess.run([sys.executable, str(HERE / "worker_index.py"), str(app_dir)], cwd=app_dir, env=env,

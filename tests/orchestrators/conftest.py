@@ -36,11 +36,11 @@ def script() -> stub_app.Script:
 def start_run(host: LocalHost) -> RunFn:
     """Run the run orchestrator to its end; returns its Durable status (output: the run summary)."""
 
-    async def run(trigger: str = "http", **options: Any) -> dict[str, Any]:
+    async def run(trigger: str = "http", *, timeout: float = 30, **options: Any) -> dict[str, Any]:
         run_id = f"run-{uuid.uuid4().hex[:8]}"
         body = {"run_id": run_id, "trigger": trigger, "options": options, "requested_at": "2026-06-01T00:00:00Z"}
         client = df.DurableOrchestrationClient(host.client_binding_json())
         await client.start_new(names.RUN_ORCHESTRATOR, run_id, body)
-        return await host.wait_for(run_id, 30)
+        return await host.wait_for(run_id, timeout)
 
     return run

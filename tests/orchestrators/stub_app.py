@@ -16,23 +16,27 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from activities.guard import Payload, guarded
-from orchestrators import compact, run, source
+from orchestrators import batches, compact, run, source, sources
 from shared import names
 from shared.models import StageResult
 from shared.outcome import after_fetch
+from shared.pipeline.lifecycle import ERROR_BUDGET
 
 Handler = Callable[[dict[str, Any]], Any]
-ACTIVITIES = (names.LOAD_SOURCES, names.OPEN_RUN, names.INDEX_RUN, names.BEGIN_SOURCE, names.DISCOVER,
+ACTIVITIES = (names.LOAD_SOURCES, names.OPEN_RUN, names.BEGIN_SOURCE, names.DISCOVER,
               names.PREPARE, names.EMBED, names.COMMIT, names.CHECKPOINT, names.FINISH_SOURCE, names.CLOSE_RUN,
               names.PUBLISH_RUN, names.NOTIFY_RUN, names.APPLY_RETENTION, names.COMPACT_SOURCE,
               names.PUBLISH_INDEX)
 
 
 def plan(sources: list[str], *, pages_per_execution: int = 20, failure_threshold: float = 0.5,
-         max_parallel_sources: int = 2, max_parallel_batches: int = 1) -> dict[str, Any]:
+         max_parallel_sources: int = 2, max_parallel_batches: int = 1,
+         weights: dict[str, float] | None = None) -> dict[str, Any]:
+    """``load_sources``'s answer (``shared.pipeline.lifecycle.plan``: errors kept per source by the same rule)."""
     return {"sources": sources, "batch_sizes": dict.fromkeys(sources, 4), "failure_threshold": failure_threshold,
             "max_parallel_sources": max_parallel_sources, "max_parallel_batches": max_parallel_batches,
-            "pages_per_execution": pages_per_execution}
+            "pages_per_execution": pages_per_execution, "weights": weights or {},
+            "errors_kept": max(1, min(20, ERROR_BUDGET // max(1, len(sources))))}
 
 
 def one_page(payload: dict[str, Any]) -> dict[str, Any]:
@@ -58,8 +62,8 @@ def prepared(fetch: Handler) -> Handler:
 
 DEFAULTS: dict[str, Handler] = {
     names.LOAD_SOURCES: lambda p: plan(["a"]),
-    names.OPEN_RUN: lambda p: {"run_id": p["run"]["run_id"], "status": "running"},
-    names.INDEX_RUN: lambda p: {"status_url": f"http://status/{p['run_id']}"},
+    names.OPEN_RUN: lambda p: {"run_id": p["run"]["run_id"], "status": "running",
+                               "status_url": f"http://status/{p['run']['run_id']}"},
     names.BEGIN_SOURCE: lambda p: {"cursor": None, "since": None, "claimed": True},
     names.DISCOVER: one_page,
     names.PREPARE: prepared(fetched),
@@ -108,7 +112,7 @@ def stand_in(name: str) -> Callable[[Payload], Any]:
 
 def create_app() -> df.DFApp:
     app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-    for blueprint in (run.bp, source.bp, compact.bp):
+    for blueprint in (run.bp, sources.bp, source.bp, batches.bp, compact.bp):
         app.register_functions(blueprint)
     for name in ACTIVITIES:
         app.function_name(name)(app.activity_trigger(input_name="payload")(stand_in(name)))

@@ -52,7 +52,7 @@ def refuse(reason: str) -> Any:
     return handler
 
 
-@pytest.mark.parametrize("step", [names.LOAD_SOURCES, names.OPEN_RUN, names.INDEX_RUN])
+@pytest.mark.parametrize("step", [names.LOAD_SOURCES, names.OPEN_RUN])
 async def test_run_that_cannot_start_is_closed_failed_reported_and_notified(
         script: Script, start_run: RunFn, step: str) -> None:
     script.handlers = {step: refuse("HARVEST_MANIFEST: sources.yaml is not valid YAML")}
@@ -110,7 +110,7 @@ async def test_compaction_reports_each_source(host: Any, script: Script) -> None
 async def test_compaction_pages_through_each_source_and_continues_as_new(
         host: Any, script: Script, monkeypatch: Any) -> None:
     """One bounded activity per page of a source's records, the next from the previous one's continuation
-    token; after ``PAGES_PER_EXECUTION`` pages the job continues as new with every source's progress."""
+    token; after ``PAGES_PER_EXECUTION`` pages a compaction lane continues as new with its sources' progress."""
     import azure.durable_functions as df
 
     from orchestrators import compact
@@ -133,4 +133,5 @@ async def test_compaction_pages_through_each_source_and_continues_as_new(
     assert (out["y"]["pages"], out["y"]["documents"]) == (1, 3)
     assert [p["continuation"] for p in script.called(names.COMPACT_SOURCE) if p["source_id"] == "x"] == \
         [None, "x1", "x2", "x3", "x4"]
-    assert status["input"]["progress"]["y"]["pages"] == 1  # the last execution's input: progress carried
+    lane = await host.get_status(names.compact_lane_id(iid, 0))  # x's lane continued as new twice
+    assert lane["input"]["sources"] == ["x"] and lane["input"]["progress"]["x"]["pages"] == 4

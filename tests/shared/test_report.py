@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 from shared.models import ErrorRecord, RunSummary, SourceCounts, SourceResult
 from shared.report import group_errors, render_report
-from shared.runs.timeline import cumulative, processed_events
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
@@ -40,19 +39,6 @@ def test_errors_are_grouped_by_reason() -> None:
     assert groups[0] == {"stage": "fetch", "reason": "HTTP 404", "count": 4, "sources": ["docs"],
                          "examples": ["d0", "d1", "d2"]}
     assert {"stage": "source", "reason": "feed gone", "count": 1, "sources": ["news"], "examples": []} in groups
-
-
-def test_timeline_from_durable_history() -> None:
-    history = [
-        {"EventType": "TaskScheduled", "EventId": 0, "Name": "discover"},
-        {"EventType": "TaskCompleted", "TaskScheduledId": 0, "Timestamp": "2026-11-23T02:00:05Z",
-         "Result": '{"unchanged": 3}'},
-        {"EventType": "TaskCompleted", "FunctionName": "fetch", "Timestamp": "2026-11-23T02:00:09Z",
-         "Result": '"{\\"counts\\": {\\"added\\": 4, \\"failed\\": 1}}"'},
-        {"EventType": "TaskCompleted", "FunctionName": "embed", "Timestamp": "2026-11-23T02:00:10Z", "Result": "{}"},
-    ]
-    points = cumulative(processed_events(history), T0)
-    assert [(p["s"], p["documents"]) for p in points] == [(0.0, 0), (5.0, 3), (9.0, 8)]
 
 
 def test_errors_group_by_a_reason_without_the_url_and_times_are_readable() -> None:

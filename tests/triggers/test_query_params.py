@@ -17,6 +17,10 @@ def request(**params: str) -> func.HttpRequest:
     ("1e3", "must be a whole number"),
     ("abc", "must be a whole number"),
     ("0", "must be between 1 and 365"),
+    ("\uff13\uff10", "must be a whole number"),  # full-width "30": \d and int() accept it
+    ("\u0663\u0660", "must be a whole number"),  # Arabic-Indic "30"
+    ("\u06f3", "must be a whole number"),  # Extended Arabic-Indic "3"
+    ("-\uff13", "must be a whole number"),
 ])
 def test_bad_integers_say_what_is_wrong(raw: str, message: str) -> None:
     with pytest.raises(HttpError) as caught:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -25,12 +26,12 @@ def manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     get_settings.cache_clear()
 
 
-def request(body: bytes) -> func.HttpRequest:
-    return func.HttpRequest("POST", "http://127.0.0.1:7071/api/runs", body=body, headers={})
+def request(body: bytes, headers: dict[str, str] | None = None) -> func.HttpRequest:
+    return func.HttpRequest("POST", "http://127.0.0.1:7071/api/runs", body=body, headers=headers or {})
 
 
-def problems(body: bytes) -> tuple[int, dict]:
-    resp = parse_options(request(body))
+def problems(body: bytes, headers: dict[str, str] | None = None) -> tuple[int, dict]:
+    resp = parse_options(request(body, headers))
     assert isinstance(resp, func.HttpResponse)
     return resp.status_code, json.loads(resp.get_body())
 
@@ -75,3 +76,30 @@ def test_an_empty_source_list_is_400_naming_the_field() -> None:
     assert status == 400
     assert payload["details"] == [{"field": "sources", "message": payload["details"][0]["message"]}]
     assert "at least one source" in payload["details"][0]["message"]
+
+
+@pytest.mark.parametrize("depth", [65, 900, 20_000])
+def test_deeply_nested_json_is_400_not_a_recursion_error(depth: int) -> None:
+    """Issue 25 item 5: a 20,000-level body was a RecursionError, answered 500 with an empty body."""
+    for opening, closing in ((b"[", b"]"), (b'{"a":', b"}"))[: 1 if depth > 10_000 else 2]:  # within 64 KB
+        nested = b'{"sources": ' + opening * depth + b"1" + closing * depth + b"}"
+        status, payload = problems(nested)
+        assert status == 400 and payload["error"] == "invalid JSON", payload
+        assert payload["details"] == [{"field": "body", "message": "JSON nested deeper than 64 levels"}]
+
+
+def test_nesting_up_to_the_limit_is_read_and_validated() -> None:
+    status, payload = problems(b'{"sources": ' + b"[" * 63 + b"]" * 63 + b"}")
+    assert status == 400 and payload["details"][0]["field"].startswith("sources")
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "GZIP"])
+def test_a_compressed_body_is_415_whatever_it_holds(encoding: str) -> None:
+    """Issue 25 item 5: ``Content-Encoding: gzip`` with a body that is not gzip was a text/plain 500. The host
+    hands the function the bytes as sent, so Harvest reads only identity bodies and says so."""
+    for body in (b"not gzip at all", gzip.compress(b'{"dry_run": true}')):
+        resp = parse_options(request(body, {"Content-Encoding": encoding}))
+        assert isinstance(resp, func.HttpResponse)
+        assert resp.status_code == 415 and resp.headers["Accept-Encoding"] == "identity"
+        assert json.loads(resp.get_body())["details"][0]["field"] == "Content-Encoding"
+    assert parse_options(request(b'{"dry_run": true}', {"Content-Encoding": "identity"})) == RunOptions(dry_run=True)

@@ -18,7 +18,7 @@ import pytest
 from activities import index, lifecycle, stages
 from activities.guard import Payload
 from devhost.host import LocalHost
-from orchestrators import source
+from orchestrators import batches, source
 from shared import names
 from shared.models import RunOptions, SourceCounts, SourceResult, SourceTask
 from shared.pipeline.context import Context
@@ -29,7 +29,7 @@ Fault = Callable[[], Awaitable[object]]
 
 def create_app(before_finish: Fault | None = None) -> df.DFApp:
     app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-    for blueprint in (source.bp, stages.bp, index.bp):
+    for blueprint in (source.bp, batches.bp, stages.bp, index.bp):
         app.register_functions(blueprint)
     app.register_functions(lifecycle.bp if before_finish is None else _fault_before_finish(before_finish))
     return app
@@ -74,6 +74,7 @@ class RunSource:
         self.azurite, self.monkeypatch = azurite, monkeypatch
         self.host: LocalHost | None = None
         self.hosts: list[LocalHost] = []  # stopped together at the end: a host closes the shared Azure clients
+        self.instances: list[str] = []  # the source orchestrations started, in order
 
     async def _host(self, app: df.DFApp) -> LocalHost:
         host = LocalHost(app, connection_string=self.azurite, task_hub=f"P{uuid.uuid4().hex[:10]}",
@@ -97,6 +98,7 @@ class RunSource:
                           pages_per_execution=s.pages_per_execution, failure_threshold=s.failure_threshold,
                           options=RunOptions(full_refresh=full_refresh, dry_run=dry_run, reembed=reembed))
         instance = f"{run_id}:{source_id}:{uuid.uuid4().hex[:6]}"  # a test may repeat a run id
+        self.instances.append(instance)
         client = df.DurableOrchestrationClient(host.client_binding_json())
         await client.start_new(names.SOURCE_ORCHESTRATOR, instance, task.model_dump(mode="json"))
         status = await host.wait_for(instance, 120)

@@ -10,6 +10,7 @@ from shared.models import RunOptions, RunSummary, SourceCounts, SourceResult
 from shared.runs.index import sync_index
 from shared.storage.blobs import BlobStore
 from shared.storage.records import write_run
+from tests.shared.pipeline.conftest import ctx, docs, run_source  # noqa: F401  (a real source run: test_timeline)
 
 T0 = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
 

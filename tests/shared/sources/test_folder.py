@@ -129,3 +129,34 @@ async def test_symlinks_escaping_the_root_are_ignored(tree: Path, tmp_path: Path
         await source.fetch(DocumentRef(doc_id="leak.md", url="file:///x"), http=None)  # type: ignore[arg-type]
     with pytest.raises(PermanentError, match="leaves the folder"):
         await source.fetch(DocumentRef(doc_id="../secret/passwords.md", url="file:///x"), http=None)  # type: ignore[arg-type]
+
+
+async def test_a_name_that_is_not_utf8_is_listed_as_text_and_fails_alone(tmp_path: Path) -> None:
+    """Issue 25 item 7: ``os.walk`` hands such a name back with surrogates, which no blob name, cursor or JSON
+    document can hold; it is listed with ``\\xNN`` for its bytes, and fetching it is a PermanentError."""
+    write(tmp_path / "docs", "good.md", "# Good")
+    root = os.fsencode(tmp_path / "docs")
+    with open(os.path.join(root, b"caf\xe9.md"), "wb") as handle:
+        handle.write(b"# Latin-1 name")
+    os.mkdir(os.path.join(root, b"d\xff"))
+    with open(os.path.join(root, b"d\xff", b"x.md"), "wb") as handle:
+        handle.write(b"# In an undecodable directory")
+    source = folder(tmp_path)
+    assert source.list_paths() == ["caf\\xe9.md", "d\\xff/x.md", "good.md"]
+    page = await source.discover(cursor=None, since=None, page_size=2)
+    ids = [r.doc_id for r in page.items]
+    for doc_id in [*ids, page.next_cursor or ""]:
+        doc_id.encode("utf-8")  # text throughout: ids and cursor
+    rest = await source.discover(cursor=page.next_cursor, since=None, page_size=10)
+    refs = {r.doc_id: r for r in page.items + rest.items}
+    assert sorted(refs) == sorted(["caf\\xe9.md", "d\\xff/x.md", "good.md"])
+    assert refs["caf\\xe9.md"].url.endswith("/docs/caf%E9.md") and refs["caf\\xe9.md"].hint
+    assert (await source.fetch(refs["good.md"])).data == b"# Good"
+    for doc_id in ("caf\\xe9.md", "d\\xff/x.md"):
+        with pytest.raises(PermanentError, match=r"the file name is not valid UTF-8.*rename the file"):
+            await source.fetch(refs[doc_id])
+    # a real name that spells the escape is listed once, and read as itself
+    write(tmp_path / "docs", "caf\\xe9.md", "# A real name with a backslash")
+    assert source.list_paths() == ["caf\\xe9.md", "d\\xff/x.md", "good.md"]
+    page = await source.discover(cursor=None, since=None, page_size=10)
+    assert (await source.fetch(page.items[0])).data == b"# A real name with a backslash"

@@ -1,0 +1,79 @@
+"""A page's batches: one batch's stages (prepare → embed → commit), and the batch lane that works a share of
+a page's batches one after another (``orchestrators.lanes``). The source orchestrator runs a page's batches
+in its own history when one at a time is all it may do, else in ``max_parallel_batches`` lanes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.durable_functions as df
+
+from orchestrators.calls import Steps, call, failure_reason
+from orchestrators.source_steps import earlier, merge, progress
+from shared import names
+from shared.models import BatchLaneTask, BatchRef, LaneOutcome, PrepareResult, SourceResult, StageResult
+from shared.outcome import after_fetch
+
+bp = df.Blueprint()
+
+
+def _stage(context: df.DurableOrchestrationContext, name: str, payload: object) -> Steps:
+    return StageResult.model_validate((yield from call(context, name, payload)))
+
+
+def run_batch(context: df.DurableOrchestrationContext, ref: BatchRef, result: SourceResult, *, page: int,
+              index: int, batches: int, status: dict[str, Any] | None = None) -> Steps:
+    """One batch: prepare (fetch → extract → chunk) → embed → commit, adding to ``result``; returns the
+    earliest change hint among documents that failed transiently (the high-water mark is held back to it).
+    Embedding is bounded per activity (tokens, time): embed is called again while it says the batch has
+    chunks left. ``status``: more fields for the custom status (a lane's number)."""
+    payload = ref.model_dump(mode="json")
+    extra = status or {}
+
+    def show(phase: str) -> None:
+        context.set_custom_status({**progress(result, phase, page, index + 1, batches), **extra})
+
+    show("fetch")
+    prepared = PrepareResult.model_validate((yield from call(context, names.PREPARE, payload)))
+    merge(result, "fetch", prepared.fetch)
+    if prepared.chunk is not None:
+        merge(result, "chunk", prepared.chunk)
+    step = after_fetch(prepared.fetch, dry_run=ref.dry_run)
+    if step == "commit_only":
+        show("commit")
+        merge(result, "commit", (yield from _stage(context, names.COMMIT, payload)))
+    if step != "continue":
+        return prepared.fetch.min_failed_hint
+    show("embed")
+    outcome = yield from _stage(context, names.EMBED, payload)
+    merge(result, "embed", outcome)
+    while outcome.more:
+        outcome = yield from _stage(context, names.EMBED, payload)
+        merge(result, "embed", outcome)
+    show("commit")
+    merge(result, "commit", (yield from _stage(context, names.COMMIT, payload)))
+    return prepared.fetch.min_failed_hint
+
+
+def run_share(context: df.DurableOrchestrationContext, lane: BatchLaneTask, result: SourceResult, *,
+              status: dict[str, Any] | None = None) -> Steps:
+    """A share of a page's batches in order; stops at the first permanent failure. Returns the lane's
+    outcome (never raises)."""
+    hint: str | None = None
+    for index, ref in enumerate(lane.refs):
+        try:
+            hint = earlier(hint, (yield from run_batch(context, ref, result, page=lane.page, index=index,
+                                                      batches=len(lane.refs), status=status)))
+        except Exception as exc:  # a permanent failure, or a transient one that outlived its retries
+            return LaneOutcome(result=result, min_failed_hint=hint, failure=failure_reason(exc))
+    return LaneOutcome(result=result, min_failed_hint=hint)
+
+
+@bp.function_name(names.BATCH_LANE)
+@bp.orchestration_trigger(context_name="context")
+def batch_lane(context: df.DurableOrchestrationContext) -> Steps:
+    lane = BatchLaneTask.model_validate(context.get_input())
+    result = SourceResult(source_id=lane.source_id, status="running")
+    outcome = yield from run_share(context, lane, result, status={"lane": lane.lane})
+    context.set_custom_status({**progress(result, "done", lane.page), "lane": lane.lane})
+    return outcome.model_dump(mode="json")

@@ -1,0 +1,122 @@
+"""The local host replays an orchestrator's actions as the Durable extension does (``devhost.shim``): in
+order, each awaited before the next is invoked. The control cases: a sliding ``task_any`` window runs one
+task at a time after its first wave (in Azure as here), lanes of sub-orchestrations run in parallel, and a
+retry inside such a window misroutes results exactly as azure-functions-durable-python#603 describes."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from devhost.host import LocalHost
+
+from . import sample_app
+
+SECONDS = [0.3, 0.6, 0.9, 0.6, 0.6, 0.6]  # t0..t5; a window of 3
+EPSILON = 0.02  # timestamps of two activities that follow each other (same clock, same process)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def faithful(azurite: str) -> AsyncIterator[LocalHost]:
+    """A host that applies the extension's rules and only logs what it finds ("warn", as ``harvest serve``)."""
+    local = LocalHost(sample_app.create_app(), connection_string=azurite, task_hub=f"W{uuid.uuid4().hex[:10]}",
+                      port=0, fire_timers=False, max_concurrent_activities=8, durable_checks="warn")
+    await local.start()
+    yield local
+    await local.stop()
+
+
+def intervals(directory: Path) -> dict[str, tuple[float, float]]:
+    rows = [json.loads(line) for line in (directory / "timed.log").read_text().splitlines()]
+    return {row["key"]: (row["start"], row["end"]) for row in rows}
+
+
+def max_overlap(spans: list[tuple[float, float]]) -> int:
+    points = sorted([(s, 1) for s, _ in spans] + [(e - EPSILON, -1) for _, e in spans], key=lambda p: (p[0], p[1]))
+    best = now = 0
+    for _, step in points:
+        now += step
+        best = max(best, now)
+    return best
+
+
+async def run(host: LocalHost, name: str, payload: Any, timeout: float = 30) -> dict[str, Any]:
+    iid = await host.engine.start_instance(name, json.dumps(payload))
+    return await host.wait_for(iid, timeout)
+
+
+async def test_a_sliding_task_any_window_runs_serially_after_its_first_wave(faithful: LocalHost,
+                                                                             tmp_path: Path) -> None:
+    status = await run(faithful, "sliding_window", {"dir": str(tmp_path), "seconds": SECONDS, "window": 3})
+    assert status["runtimeStatus"] == "Completed", status
+    spans = intervals(tmp_path)
+    assert max_overlap([spans[k] for k in ("t0", "t1", "t2")]) == 3  # the first WhenAny starts all three
+    later = sorted(spans[k] for k in ("t3", "t4", "t5"))
+    assert max_overlap(later) == 1, later  # then the extension awaits each new task alone
+    assert all(nxt[0] >= prev[1] - EPSILON for prev, nxt in itertools.pairwise(later))
+
+
+async def test_lanes_of_sub_orchestrations_run_in_parallel(host: LocalHost, tmp_path: Path) -> None:
+    """The same work in fixed lanes, on the strict host: nothing is deferred, three run at once."""
+    status = await run(host, "lanes", {"dir": str(tmp_path), "seconds": SECONDS, "window": 3})
+    assert status["runtimeStatus"] == "Completed", status
+    assert sorted(status["output"]) == [f"t{i}" for i in range(6)]
+    spans = intervals(tmp_path)
+    assert max_overlap([spans[k] for k in ("t1", "t2", "t3")]) == 3  # lane 0's second task beside lanes 1 and 2
+
+
+async def test_the_strict_host_fails_a_window_naming_the_orchestrator(host: LocalHost, tmp_path: Path) -> None:
+    status = await run(host, "sliding_window", {"dir": str(tmp_path), "seconds": SECONDS, "window": 3})
+    assert status["runtimeStatus"] == "Failed"
+    assert "devhost: orchestrator 'sliding_window' yielded tasks the Durable extension has not started" in (
+        status["output"])
+    assert "still awaiting WhenAny[CallActivity 'timed']" in status["output"]
+
+
+async def test_the_lenient_host_logs_the_finding_once(faithful: LocalHost, tmp_path: Path,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="harvest.devhost"):
+        status = await run(faithful, "sliding_window", {"dir": str(tmp_path), "seconds": [0.1] * 6, "window": 3})
+    assert status["runtimeStatus"] == "Completed"
+    found = [r.getMessage() for r in caplog.records if "'sliding_window' yielded tasks" in r.getMessage()]
+    assert len(found) == 1 and f"[instance {status['instanceId']}]" in found[0]
+
+
+async def test_a_retry_in_a_window_misroutes_results_as_in_azure(faithful: LocalHost, tmp_path: Path) -> None:
+    """x0, x1 and a retried ``a`` start together; c follows x0, d follows x1. The SDK numbers d 4 when it is
+    yielded, but the extension, still awaiting c, gives 4 to a's retry timer: d 'completes' when that timer
+    fires (None), a's second attempt completes the SDK's retry timer, and d's real result, once c is done,
+    lands on a. A host that started d at once would return ['x0', 'x1', 'd', 'ok after 2', 'c']."""
+    cfg = {"dir": str(tmp_path), "key": uuid.uuid4().hex, "x0": 0.2, "x1": 0.5, "a": 0.8, "retry_ms": 200,
+           "c": 2.6, "d": 0.2}
+    status = await run(faithful, "retry_window", cfg)
+    assert status["runtimeStatus"] == "Completed", status
+    assert status["output"] == ["x0", "x1", None, "c", "d"]
+    assert (tmp_path / f"{cfg['key']}.attempts").read_text() == "2"
+
+
+async def test_the_context_carries_the_extensions_fields(host: LocalHost) -> None:
+    status = await run(host, "context_fields", None)
+    assert status["output"] == {"schema": 2, "max_short_timer_s": 6 * 86400.0, "long_timer_interval_s": 3 * 86400.0}
+
+
+async def test_a_terminated_sub_orchestration_fails_its_parent_with_the_reason_as_given(host: LocalHost) -> None:
+    iid = await host.engine.start_instance("parent_of_waiter", None)
+    child = f"{iid}:child"
+    for _ in range(500):
+        state = await host.get_status(child)
+        if state and state["runtimeStatus"] == "Running":
+            break
+        await asyncio.sleep(0.02)
+    assert await host.engine.send(child, {"type": "terminate", "reason": "operator said stop"}) == 202
+    status = await host.wait_for(iid, 10)
+    assert status["output"] == {"error": "operator said stop \n None"}
