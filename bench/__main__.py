@@ -1,7 +1,7 @@
 """``python -m bench`` (``make bench``): run every benchmark suite, write ``bench/results/latest.json`` and the
 charts, and print the table the README shows. ``--quick`` is a small smoke run written under
 ``bench/results/tmp/`` (git-ignored). ``--only aoai`` runs the Azure OpenAI quota suite alone and merges its
-keys into the existing results."""
+keys into the existing results (``--only index``: the search index suite)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import aoai, charts
+from bench import index as index_bench
 from bench.harness import Loop
 from bench.metrics import commit, machine
 from bench.report import headline, table, targets
@@ -27,9 +28,10 @@ RESULTS = REPO_ROOT / "bench" / "results"
 # cost 250 s of waiting with one batch at a time, against ~25 ms of host CPU each (extract, chunk, hashing
 # embed, commit), so the network, not this 2-core machine, is what parallel batches must overlap.
 FULL = {"e5_docs": 200, "main_docs": 2000, "latency_docs": 2000, "latency_delay_s": 1.0, "scale": [1000, 10000],
-        "aoai": {"window": 60.0, "duration": 120.0}}
+        "aoai": {"window": 60.0, "duration": 120.0}, "index_docs": 1000}
 QUICK = {"e5_docs": 12, "main_docs": 200, "latency_docs": 200, "latency_delay_s": 1.0, "scale": [50, 300],
-         "aoai": {"window": 6.0, "duration": 12.0}}  # the quota's clock scaled 10x (the result says so)
+         "aoai": {"window": 6.0, "duration": 12.0},  # the quota's clock scaled 10x (the result says so)
+         "index_docs": 40}
 SMALL_REPEATS = 3  # fresh-host runs at the smallest scale size; its median peak RSS is reported
 PARALLEL = (1, 4)  # HARVEST_MAX_PARALLEL_BATCHES of the latency suite's two runs
 
@@ -41,9 +43,10 @@ def log(message: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small corpora; results under bench/results/tmp/")
-    parser.add_argument("--skip", action="append", default=[], choices=["e5", "main", "latency", "scale", "aoai"],
+    parser.add_argument("--skip", action="append", default=[],
+                        choices=["e5", "main", "latency", "scale", "aoai", "index"],
                         help="leave a suite out (a skipped aoai suite's earlier result is carried over)")
-    parser.add_argument("--only", choices=["aoai"], help="run this suite alone; its keys are merged into the "
+    parser.add_argument("--only", choices=["aoai", "index"], help="run this suite alone; its keys are merged into the "
                         "existing latest.json (the other suites' results are kept)")
     parser.add_argument("--batch-size", type=int, default=None,
                         help="HARVEST_BATCH_SIZE of the hashing folder and scale suites (default: the app's default, "
@@ -57,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     env = {"HARVEST_BATCH_SIZE": str(args.batch_size)} if args.batch_size else {}
     if args.only == "aoai":
         return _only_aoai(sizes, out_dir)
+    if args.only == "index":
+        return _only_index(sizes, out_dir)
 
     started = time.perf_counter()
     doc: dict[str, Any] = {
@@ -94,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
                 str(n): scale_runs(ws, n=n, repeats=SMALL_REPEATS, embedder="hashing", env=env, log=log)
                 if n == smallest else scale_run(ws, n=n, embedder="hashing", env=env, log=log)
                 for n in sizes["scale"]}
+        if "index" not in args.skip:
+            log(f"[index] the search index kept equal to the corpus, {sizes['index_docs']} documents "
+                "(LanceDB; Azure AI Search stand-in)")
+            doc["suites"]["index"] = index_bench.index_suite(docs=sizes["index_docs"], log=log)
         if "aoai" not in args.skip:
             log(f"[azure-openai] the embedder at a TPM quota of the local fake ({sizes['aoai']})")
             doc["suites"]["aoai_quota"] = _aoai_run(sizes)
@@ -143,6 +152,23 @@ def _only_aoai(sizes: dict[str, Any], out_dir: Path) -> int:  # also called by t
     path.write_text(json.dumps(doc, indent=1) + "\n")
     print(table(doc))
     log(f"wrote the aoai_quota suite and its keys into {path}")
+    return 0
+
+
+def _only_index(sizes: dict[str, Any], out_dir: Path) -> int:
+    """The index suite alone, merged into the existing results (like ``_only_aoai``)."""
+    path = out_dir / "latest.json"
+    doc: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {"schema": 1, "suites": {}}
+    log(f"[index] the search index kept equal to the corpus, {sizes['index_docs']} documents")
+    result = index_bench.index_suite(docs=sizes["index_docs"], log=log)
+    result.update(generated_at=datetime.now(UTC).isoformat(timespec="seconds"), commit=commit(), machine=machine(),
+                  run_alone=True, load_avg=[round(x, 2) for x in os.getloadavg()])
+    doc.setdefault("suites", {})["index"] = result
+    doc.update({key: value for key, value in headline(doc).items() if key.startswith("index_")})
+    doc["targets"] = targets(doc)
+    path.write_text(json.dumps(doc, indent=1) + "\n")
+    print(table(doc))
+    log(f"wrote the index suite and its keys into {path}")
     return 0
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.index import headline as index_headline
+
 
 def _get(doc: dict[str, Any], *path: str) -> Any:
     value: Any = doc.get("suites", {})
@@ -79,6 +81,7 @@ def headline(doc: dict[str, Any]) -> dict[str, Any]:
         "rss_ratio_10k_vs_1k": _ratio(rss_large, rss_small, 3),
         "aoai_quota_utilisation": _get(doc, "aoai_quota", "utilisation"),
         "aoai_quota_failed_documents": _get(doc, "aoai_quota", "failed_documents"),
+        **index_headline(doc.get("suites", {}).get("index")),
     }
 
 
@@ -95,6 +98,11 @@ TARGETS: list[tuple[str, str, str, float]] = [
     ("edit_rerun_embedded_fraction", "1 %-edit re-run embeds ≤ 1.5 % of chunks", "<=", 0.015),
     ("aoai_quota_utilisation", "Azure OpenAI fake: tokens accepted ≥ 0.85 x TPM quota over 2 windows", ">=", 0.85),
     ("aoai_quota_failed_documents", "… with 0 failed documents", "<=", 0),
+    ("index_max_drift", "search index: drift 0 after every scenario (first run, re-run, 1 % edit, deletion, full "
+     "refresh, retire, kill -9 + resume, 207 with 10 % keys failed, model change), LanceDB and AI Search stand-in",
+     "<=", 0),
+    ("index_unchanged_rerun_sent", "search index: an unchanged re-run sends 0 upserts, 0 deletes, 0 requests", "<=",
+     0),
 ]
 
 

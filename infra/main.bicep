@@ -64,6 +64,26 @@ param openAIDimensions int = 0
 @description('Region of the Azure OpenAI account; empty = location.')
 param openAILocation string = ''
 
+@description('Deploy Azure AI Search and publish the live chunks to it (HARVEST_INDEX=azure-search). false = no search index in Azure (HARVEST_INDEX=none).')
+param deploySearch bool = true
+
+@description('Pricing tier of the search service (basic or higher for production; free for a trial).')
+@allowed([
+  'free'
+  'basic'
+  'standard'
+  'standard2'
+  'standard3'
+  'storage_optimized_l1'
+  'storage_optimized_l2'
+])
+param searchSku string = 'basic'
+
+@description('Name readers query: the index alias (HARVEST_INDEX_NAME); each model\'s index is named after it.')
+@minLength(1)
+@maxLength(48)
+param searchIndexName string = 'chunks'
+
 @description('Deploy a Key Vault for source and notification secrets, read through Key Vault references.')
 param deployKeyVault bool = false
 
@@ -182,6 +202,28 @@ module keyVault 'modules/keyvault.bicep' = if (deployKeyVault) {
   }
 }
 
+module search 'modules/search.bicep' = if (deploySearch) {
+  name: 'search'
+  scope: rg
+  params: {
+    name: 'srch-harvest-${resourceToken}'
+    location: location
+    tags: tags
+    sku: searchSku
+    identityPrincipalId: identity.outputs.principalId
+    operatorPrincipalId: principalId
+    operatorPrincipalType: principalType
+  }
+}
+
+var searchSettings = deploySearch ? {
+  HARVEST_INDEX: 'azure-search'
+  HARVEST_SEARCH_ENDPOINT: search.outputs.endpoint
+  HARVEST_INDEX_NAME: searchIndexName
+} : {
+  HARVEST_INDEX: 'none'
+}
+
 var openAISettings = deployOpenAI ? union({
   HARVEST_AZURE_OPENAI_ENDPOINT: openai.outputs.endpoint
   HARVEST_AZURE_OPENAI_DEPLOYMENT: openai.outputs.deploymentName
@@ -205,7 +247,7 @@ var harvestSettings = union({
   HARVEST_CONTAINER: corpusContainerName
   HARVEST_SCHEDULE: schedule
   HARVEST_EMBEDDER: deployOpenAI ? 'azure-openai' : 'e5-small'
-}, allocatorSettings, openAISettings, extraAppSettings)
+}, allocatorSettings, openAISettings, searchSettings, extraAppSettings)
 
 module app 'modules/functionapp.bicep' = {
   name: 'functionapp'
@@ -259,6 +301,12 @@ output AZURE_OPENAI_ENDPOINT string = deployOpenAI ? openai.outputs.endpoint : '
 
 @description('Embedding deployment name; empty when deployOpenAI is false.')
 output AZURE_OPENAI_DEPLOYMENT string = deployOpenAI ? openai.outputs.deploymentName : ''
+
+@description('Azure AI Search endpoint (HARVEST_SEARCH_ENDPOINT for harvest query); empty when deploySearch is false.')
+output HARVEST_SEARCH_ENDPOINT string = deploySearch ? search.outputs.endpoint : ''
+
+@description('Name readers query (the alias; HARVEST_INDEX_NAME).')
+output HARVEST_INDEX_NAME string = searchIndexName
 
 @description('Key Vault name for secrets; empty when deployKeyVault is false.')
 output AZURE_KEY_VAULT_NAME string = deployKeyVault ? keyVault.outputs.name : ''

@@ -12,6 +12,7 @@ import azure.durable_functions as df
 from orchestrators.batches import run_share
 from orchestrators.calls import Steps, call, failure_reason
 from orchestrators.lanes import join, lane_failure, shares
+from orchestrators.publish_step import publish_index
 from orchestrators.source_steps import absorb, earlier, final_high_water, later, merge, progress
 from shared import names
 from shared.models import (
@@ -122,6 +123,8 @@ def source_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
         result.status = "failed"
         result.message = failure_reason(exc)
 
+    context.set_custom_status(progress(result, "publish", task.page))
+    yield from publish_index(context, task, result)  # issue 22: the search index follows the corpus
     result.finished_at = context.current_utc_datetime
     result.errors = result.errors[: task.errors_kept]  # the run's summary stays bounded (RunPlan.errors_kept)
     context.set_custom_status(progress(result, "done", task.page))

@@ -23,6 +23,8 @@ POINTS = (
     "checkpoint.before",   # before the cursor moves
     "checkpoint.after",    # after the cursor moved
     "source.finished",     # after the checkpoint's final update, before the orchestrator hears of it
+    "index.intent",        # after the ledger names the versions about to be sent, before the index gets them
+    "index.sent",          # after the index acknowledged writes, before the ledger records them
     "run.closing",         # before the run record is closed
     "run.closed",          # after the run record was closed
 )

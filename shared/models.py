@@ -15,7 +15,7 @@ from pydantic_core import PydanticCustomError
 RunStatus = Literal["pending", "running", "completed", "partial", "failed", "cancelled", "suspended"]
 SourceStatus = Literal["pending", "running", "completed", "partial", "failed", "skipped"]
 Trigger = Literal["http", "timer", "cli"]
-Stage = Literal["discover", "fetch", "chunk", "embed", "commit"]
+Stage = Literal["discover", "fetch", "chunk", "embed", "commit", "publish"]
 STAGES: tuple[Stage, ...] = ("discover", "fetch", "chunk", "embed", "commit")
 
 
@@ -105,6 +105,8 @@ class SourceCounts(Model):
     skipped_duplicate: int = 0  # same text as another document of the source
     skipped_robots: int = 0  # robots.txt disallows it
     deferred: int = 0  # failed permanently in an earlier run; not fetched again until its retry time
+    index_upserted: int = 0  # chunks (vectors) the search index acknowledged as written (shared/index)
+    index_deleted: int = 0  # chunks the search index acknowledged as deleted
 
     def add(self, other: SourceCounts | dict[str, Any]) -> SourceCounts:
         data = other.model_dump() if isinstance(other, SourceCounts) else other
@@ -387,3 +389,28 @@ class CompactJob(Message):
     keep: int = Field(ge=1)
     progress: dict[str, CompactResult | dict[str, str]] = Field(default_factory=dict)
     lanes: int = Field(default=4, ge=1, le=64, description="Sources compacted at once.")
+
+
+class PublishInput(Message):
+    """One call of the publish stage (``shared.index.sync``): bring the search index's copy of one source up to
+    the source's live chunks, from ``cursor`` (a ledger shard) on, for at most ``index_max_seconds``."""
+
+    source_id: str
+    run_id: str | None = None
+    cursor: str | None = None
+    dry_run: bool = False
+
+
+class PublishResult(Model):
+    """What a publish call did (counts only; ``cursor`` set: call again from there)."""
+
+    target: str = "none"
+    upserted: int = 0
+    deleted: int = 0
+    failed: int = 0
+    unchanged: int = 0  # documents whose chunks the index already had
+    other_model: int = 0  # live documents embedded by another model than the index's (not published)
+    seconds: float = 0.0
+    cursor: str | None = None
+    errors: list[ErrorRecord] = Field(default_factory=list)
+    switched: str | None = Field(default=None, description="The index readers were switched to, if this call did.")

@@ -25,6 +25,7 @@ PREPARE = "prepare"  # a batch's fetch → extract → chunk, in one activity
 EMBED = "embed"
 COMMIT = "commit"
 FINISH_SOURCE = "finish_source"
+PUBLISH_INDEX = "publish_index"  # the search index's copy of a source made equal to its live chunks (shared/index)
 
 DAILY_TIMER = "daily_timer"
 START_RUN = "start_run"

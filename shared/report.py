@@ -16,9 +16,11 @@ from typing import Any
 
 from shared.report_chart import documents_over_time, legend, stage_bar
 
-COUNTS = ("discovered", "added", "updated", "unchanged", "deleted", "failed", "chunks_embedded", "chunks_reused")
-HEADERS = ("found", "added", "updated", "same", "deleted", "failed", "embedded", "reused")
-STAGES = ("discover", "fetch", "chunk", "embed", "commit")
+COUNTS = ("discovered", "added", "updated", "unchanged", "deleted", "failed", "chunks_embedded", "chunks_reused",
+          "index_upserted", "index_deleted")
+HEADERS = ("found", "added", "updated", "same", "deleted", "failed", "embedded", "reused", "vectors upserted",
+           "vectors deleted")
+STAGES = ("discover", "fetch", "chunk", "embed", "commit", "publish")
 STATUS_COLOURS = {"completed": "#2f855a", "partial": "#b7791f", "failed": "#c53030", "cancelled": "#4a5568",
                   "running": "#2b6cb0", "suspended": "#6b46c1", "pending": "#718096", "skipped": "#718096"}
 CSS = """

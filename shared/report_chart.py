@@ -7,7 +7,7 @@ from typing import Any
 
 WIDTH, HEIGHT, PAD = 640, 220, 40
 STAGE_COLOURS = {"discover": "#6c8ebf", "fetch": "#82b366", "chunk": "#d6b656", "embed": "#b85450",
-                 "commit": "#9673a6"}
+                 "commit": "#9673a6", "publish": "#4a9a9a"}
 
 
 def documents_over_time(points: list[dict[str, Any]]) -> str:

@@ -17,12 +17,14 @@ from shared.storage import hints, layout, records
 from shared.storage.blobs import BlobStore
 
 
-@dataclass(frozen=True)
+@dataclass
 class Retired:
     source_id: str
     retired: int  # documents tombstoned now
     already_deleted: int  # records that were already deleted
     tombstone_run: str
+    index_deleted: int = 0  # chunks the search index deleted (the CLI publishes after retiring)
+    index_error: str | None = None
 
 
 async def retire_source(store: BlobStore, source_id: str, *, reason: str | None = None,

@@ -56,6 +56,22 @@ class Settings(BaseSettings):
     azure_openai_max_request_tokens: int = Field(default=300_000, ge=8191, le=300_000)
     azure_openai_max_retries: int = Field(default=6, ge=0, le=20)
     azure_openai_timeout: float = Field(default=60.0, gt=0, le=600)
+    # The search index kept equal to the corpus's live chunks (shared/index, docs/index.md).
+    index: Literal["lancedb", "azure-search", "none"] = Field(
+        default="lancedb", description="Where live chunks are published: LanceDB (local), Azure AI Search, or none.")
+    index_name: str = Field(default="chunks", pattern=r"^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$", description=(
+        "LanceDB table / Azure AI Search alias readers query; each model's index is named after it."))
+    index_path: str = Field(default=".harvest/index", min_length=1,
+                            description="LanceDB directory (relative: under the working directory).")
+    search_endpoint: str | None = Field(default=None, pattern=r"^https?://\S+$",
+                                        description="https://<service>.search.windows.net (HARVEST_INDEX=azure-search)")
+    search_api_key_setting: str | None = Field(
+        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Name of the app setting holding an admin key; unset = Microsoft Entra ID (managed identity).")
+    index_max_seconds: float = Field(default=120.0, gt=0, le=480, description=(
+        "One publish activity stops after this long and says where the next call goes on (functionTimeout: 10 min)."))
+    index_batch_chunks: int = Field(default=1000, ge=1, le=1000,
+                                    description="Chunks (index actions) one request sends at most (the service: 1000).")
     chunk_tokens: int = Field(default=256, ge=32, le=8191)
     chunk_overlap: int = Field(default=32, ge=0)
     batch_size: int = Field(default=256, ge=1, le=500)
@@ -123,7 +139,7 @@ class Settings(BaseSettings):
         return {part.strip() for part in value.split(",") if part.strip()}
 
     @field_validator("azure_openai_endpoint", "azure_openai_deployment", "azure_openai_dimensions",
-                     "azure_openai_api_key_setting", mode="before")
+                     "azure_openai_api_key_setting", "search_endpoint", "search_api_key_setting", mode="before")
     @classmethod
     def _blank_is_unset(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v
@@ -159,9 +175,15 @@ def load_settings() -> Settings:
             "invalid settings",
             [{"field": "AzureWebJobsStorage", "message": "set a connection string or HARVEST_STORAGE_ACCOUNT_URL"}],
         )
-    if problems := _azure_openai_problems(settings):
+    if problems := _azure_openai_problems(settings) + _index_problems(settings):
         raise ConfigError("invalid settings", problems)
     return settings
+
+
+def _index_problems(s: Settings) -> list[dict[str, str]]:
+    if s.index == "azure-search" and not s.search_endpoint:
+        return [{"field": "HARVEST_SEARCH_ENDPOINT", "message": "required with HARVEST_INDEX=azure-search"}]
+    return []
 
 
 def _azure_openai_problems(s: Settings) -> list[dict[str, str]]:

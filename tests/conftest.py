@@ -46,6 +46,24 @@ def azurite() -> Iterator[str]:
                 proc.wait()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _index_path() -> Iterator[None]:
+    """The search index (LanceDB by default) of in-process runs goes to a directory of this session, never
+    to the working directory's ``.harvest/index`` (a developer's own index)."""
+    import os
+
+    with tempfile.TemporaryDirectory(prefix="index-") as path:
+        before = os.environ.get("HARVEST_INDEX_PATH")
+        os.environ["HARVEST_INDEX_PATH"] = path
+        try:
+            yield
+        finally:
+            if before is None:
+                os.environ.pop("HARVEST_INDEX_PATH", None)
+            else:
+                os.environ["HARVEST_INDEX_PATH"] = before
+
+
 @pytest.fixture
 def task_hub() -> str:
     """A task hub name (hence container) nobody else uses."""

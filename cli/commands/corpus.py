@@ -77,38 +77,56 @@ async def _export(out: Path | None, source: str | None, unreadable: list[str]) -
 
 def query(text: Annotated[str, typer.Argument(help="What to look for.")],
           k: Annotated[int, typer.Option("-k", min=1, max=100, help="How many chunks.")] = 5,
+          source: Annotated[str | None, typer.Option("--source", "-s", help="Only this source's chunks.")] = None,
+          vector_only: Annotated[bool, typer.Option("--vector-only", help="No full-text part (hybrid by default, "
+                                                    "where the index has one).")] = False,
           as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Nearest chunks to TEXT by cosine similarity over the current corpus."""
+    """The chunks nearest TEXT, from the search index (HARVEST_INDEX; with none, a scan of the corpus)."""
     if not text.strip():
         raise fail("the query text is empty: say what to look for")
+    if source is not None:
+        checked_source_id(source)
     env = environment()
     unreadable: list[str] = []
     try:
-        hits = asyncio.run(_query(text, k, unreadable))
+        hits, note, where = asyncio.run(_query(text, k, source, not vector_only, unreadable))
     finally:
         env.close()
     report_unreadable(unreadable)
+    if note:
+        err.print(f"note: {note}", highlight=False, markup=False)
     rows = [{"score": round(h.score, 4), "source_id": h.chunk["source_id"], "doc_id": h.chunk["doc_id"],
              "url": h.chunk["url"], "title": h.chunk["title"], "ordinal": h.chunk["ordinal"],
-             "chunk_id": h.chunk["chunk_id"], "snippet": " ".join(h.chunk["text"].split())[:240]}
+             "chunk_id": h.chunk["chunk_id"], "snippet": " ".join((h.chunk.get("text") or "").split())[:240]}
             for h in hits]
     if as_json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     if not rows:
-        err.print("no chunks in the corpus yet: run `harvest run` first")
+        if not note:
+            err.print("no chunks in the corpus yet: run `harvest run` first")
         return
+    err.print(f"from {where}", highlight=False, markup=False)
     for i, row in enumerate(rows, 1):
         print(f"{i}. {row['score']:.3f}  {row['title'] or row['doc_id']}  [{row['source_id']}]  {row['url']}")
         print(f"   {row['snippet']}")
 
 
-async def _query(text: str, k: int, unreadable: list[str]) -> list[Any]:
+async def _query(text: str, k: int, source: str | None, hybrid: bool,
+                 unreadable: list[str]) -> tuple[list[Any], str | None, str]:
     from shared.corpus import search
+    from shared.index import open_target
+    from shared.index.check import search as index_search
     from shared.pipeline.context import open_context
 
-    async with open_context() as ctx:
-        return await search(ctx.store, ctx.embedder, text, k, unreadable=unreadable)
+    async with open_context() as ctx, open_target(ctx.settings) as target:
+        if target is not None:
+            hits, note = await index_search(ctx, target, text, k, source_id=source, hybrid=hybrid)
+            return hits, note, f"{target.kind} index {target.name!r} ({'hybrid' if hybrid else 'vector'})"
+        found = await search(ctx.store, ctx.embedder, text, k if source is None else 10_000, unreadable=unreadable)
+        if source is not None:
+            found = [h for h in found if h.chunk["source_id"] == source][:k]
+        return found, None, "a scan of the corpus (HARVEST_INDEX=none)"
 
 
 def register(app: typer.Typer) -> None:

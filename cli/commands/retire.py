@@ -36,21 +36,37 @@ def retire(source_id: Annotated[str, typer.Argument(help="The source id (as in i
         env.close()
     if as_json:
         print(json.dumps({"source_id": done.source_id, "retired": done.retired,
-                          "already_deleted": done.already_deleted, "tombstone_run": done.tombstone_run}))
+                          "already_deleted": done.already_deleted, "tombstone_run": done.tombstone_run,
+                          "index_deleted": done.index_deleted, "index_error": done.index_error}))
         return
     if done.retired == 0 and done.already_deleted == 0:
         err.print(f"source {source_id!r} has no documents stored: nothing to retire", highlight=False, markup=False)
         return
     print(f"{source_id}: {done.retired} document(s) retired ({done.already_deleted} already deleted); "
           "their history stays until `harvest compact`")
+    if done.index_error:
+        err.print(f"warning: the search index was not updated ({done.index_error}); run `harvest index verify "
+                  "--repair` when it answers again", highlight=False, markup=False)
+    elif done.index_deleted:
+        print(f"{source_id}: {done.index_deleted} chunk(s) deleted from the search index")
 
 
 async def _retire(source_id: str, reason: str | None):  # type: ignore[no-untyped-def]
+    from shared.index import open_target
+    from shared.index.sync import publish_all
     from shared.pipeline.context import open_context
     from shared.retire import retire_source
 
     async with open_context() as ctx:
-        return await retire_source(ctx.store, source_id, reason=reason)
+        done = await retire_source(ctx.store, source_id, reason=reason)
+        try:  # the retired documents leave the search index too (outside a run, nothing else would publish them)
+            async with open_target(ctx.settings) as target:
+                if target is not None:
+                    published = await publish_all(ctx, target, source_id)
+                    done.index_deleted = published.deleted
+        except Exception as exc:  # the corpus is retired either way; the index catches up on repair
+            done.index_error = f"{type(exc).__name__}: {exc}"[:300]
+        return done
 
 
 def register(app: typer.Typer) -> None:

@@ -38,7 +38,9 @@ class Notice:
     def counts_text(self) -> str:
         t = self.totals
         return (f"{t.get('added', 0)} added, {t.get('updated', 0)} updated, {t.get('deleted', 0)} deleted, "
-                f"{t.get('failed', 0)} failed; {t.get('chunks_embedded', 0)} chunks embedded")
+                f"{t.get('failed', 0)} failed; {t.get('chunks_embedded', 0)} chunks embedded; "
+                f"{t.get('index_upserted', 0)} vectors upserted and {t.get('index_deleted', 0)} deleted in the "
+                "search index")
 
     def sources_text(self) -> str:
         return ", ".join(f"{n} {status}" for status, n in sorted(self.sources_by_status.items())) or "none"

@@ -133,6 +133,19 @@ class BlobStore:
         async for item in self.container.list_blobs(name_starts_with=prefix):
             yield item.name
 
+    async def list_etags(self, prefix: str) -> dict[str, str]:
+        """Every blob under ``prefix`` with its ETag (one listing, no reads)."""
+        return {item.name: item.etag.strip('"') async for item in self.container.list_blobs(name_starts_with=prefix)}
+
+    async def list_folders(self, prefix: str) -> list[str]:
+        """The names of the "folders" directly under ``prefix`` (``state/`` → ``["docs-a", ...]``)."""
+        out = []
+        async for item in self.container.walk_blobs(name_starts_with=prefix, delimiter="/"):
+            name = item.name
+            if name.endswith("/"):
+                out.append(name[len(prefix):-1])
+        return out
+
     # -- writes ------------------------------------------------------------------------------
     async def write_bytes(
         self, name: str, data: bytes, *, content_settings: ContentSettings | None = None

@@ -11,6 +11,9 @@ runs/{run_id}/cancelled.json                           the run was cancelled: it
 runs/{run_id}/report.html                              the run's HTML report (written when the run ends)
 runs/{run_id}/sources/{source}/{batch}/{stage}.jsonl   staged batch data (claim-check)
 control/active-run.json                                the one active run (created only if absent)
+index/{target}/state.json                              the search index's generations (ETag-updated)
+index/{target}/{generation}/{source}/{shard}.json      ledger: what that index acknowledged (ETag-updated)
+index/{target}/{generation}/{source}/status.json       the last complete publish pass of the source
 ```
 Names are deterministic so a retried activity rewrites or finds the same blob.
 """
@@ -114,3 +117,25 @@ def text_index_blob(source_id: str, content_hash: str) -> str:
 def text_claim_blob(run_id: str, source_id: str, content_hash: str) -> str:
     """The first document of this run with this text (duplicates within a run, dry runs included)."""
     return f"runs/{run_id}/sources/{source_id}/texts/{content_hash[:32]}.json"
+
+
+def index_prefix(target: str) -> str:
+    return f"index/{target}/"
+
+
+def index_state_blob(target: str) -> str:
+    return f"index/{target}/state.json"
+
+
+def ledger_prefix(target: str, generation: str, source_id: str | None = None) -> str:
+    base = f"index/{target}/{generation}/"
+    return base if source_id is None else f"{base}{source_id}/"
+
+
+def ledger_blob(target: str, generation: str, source_id: str, shard: str) -> str:
+    """One shard of a source's ledger: the documents whose ``doc_key`` starts with ``shard``."""
+    return f"index/{target}/{generation}/{source_id}/{shard}.json"
+
+
+def ledger_status_blob(target: str, generation: str, source_id: str) -> str:
+    return f"index/{target}/{generation}/{source_id}/status.json"

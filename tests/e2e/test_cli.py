@@ -20,7 +20,7 @@ def test_run_export_query_status(workspace: Workspace) -> None:
     assert summary["status"] == "completed"
     notes = summary["sources"]["notes"]
     assert notes["counts"]["added"] == len(DOCS)
-    assert set(notes["timings"]) == {"discover", "fetch", "chunk", "embed", "commit"}
+    assert set(notes["timings"]) == {"discover", "fetch", "chunk", "embed", "commit", "publish"}
 
     rows = [json.loads(line) for line in workspace.harvest("export").stdout.splitlines()]
     required = {"chunk_id", "doc_id", "source_id", "url", "title", "ordinal", "text", "vector", "model"}

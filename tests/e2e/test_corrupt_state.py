@@ -46,9 +46,13 @@ def test_export_and_query_skip_and_name_unreadable_blobs(workspace: Workspace) -
     assert docs == {"doc-0.md", "doc-3.md"}
     assert "skipped 2 unreadable blob(s)" in exported.stderr
     assert version in exported.stderr and record in exported.stderr and "Traceback" not in exported.stderr
+    workspace.env["HARVEST_INDEX"] = "none"  # the corpus scan (the search index does not read the corpus)
     queried = workspace.harvest("query", "harbour seals", "--json")
     assert queried.returncode == 0 and json.loads(queried.stdout)
     assert version in queried.stderr and record in queried.stderr
+    del workspace.env["HARVEST_INDEX"]
+    drift = workspace.harvest("index", "verify")  # the index still holds what the corpus can no longer read
+    assert drift.returncode == 1 and "Traceback" not in drift.stderr
     empty = workspace.harvest("query", "  ")
     assert empty.returncode == 2 and "query text is empty" in empty.stderr
 

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 KILLS = [
     ("run.opened", 1), ("fetch.staged", 3), ("chunk.staged", 5), ("embed.computed", 2), ("embed.staged", 7),
     ("commit.version", 4), ("commit.record", 9), ("checkpoint.before", 1), ("checkpoint.after", 1),
-    ("source.finished", 1), ("run.closing", 1), ("run.closed", 1),
+    ("source.finished", 1), ("run.closing", 1), ("run.closed", 1), ("index.intent", 2), ("index.sent", 4),
 ]
 VOLATILE = {"run_id", "created_at"}
 
@@ -75,6 +75,15 @@ def resume_and_check(ws: Workspace, baseline: list[dict], label: str) -> None:
         totals = summaries[0]["totals"]
         assert totals["failed"] == 0 and totals["discovered"] == 14, (label, totals)
     assert corpus(ws) == baseline, label
+    assert indexed(ws) == {r["chunk_id"] for r in baseline}, f"{label}: the search index is not the export"
+
+
+def indexed(ws: Workspace) -> set[str]:
+    """The chunk ids in the LanceDB index the runs publish to (issue 22)."""
+    import lancedb
+
+    table = lancedb.connect(str(ws.root / ".harvest" / "index")).open_table("chunks")
+    return set(table.to_arrow().column("chunk_id").to_pylist())
 
 
 def test_sigkill_at_each_point_then_resume_gives_the_same_corpus(crash_ws: Workspace) -> None:

@@ -10,7 +10,7 @@ import pytest
 from tests.infra.bicep import BicepFile, Expr
 from tests.infra.conftest import INFRA, bicep_paths
 
-EXPECTED = {"main", "identity", "monitoring", "storage", "functionapp", "openai", "keyvault"}
+EXPECTED = {"main", "identity", "monitoring", "storage", "functionapp", "openai", "keyvault", "search"}
 
 
 def test_one_module_per_resource_kind() -> None:

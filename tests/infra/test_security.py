@@ -25,6 +25,9 @@ ROLES = {
     "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd": "Cognitive Services OpenAI User",
     "4633458b-17de-408a-b874-0445c86b69e6": "Key Vault Secrets User",
     "b86a8fe4-44ce-4948-aee5-eccb2c155cd7": "Key Vault Secrets Officer",
+    "8ebe5a00-799e-43f5-93ac-243d3dce84a7": "Search Index Data Contributor",
+    "7ca78c08-252a-4471-8644-bb5ff32d4ba0": "Search Service Contributor",
+    "1407120a-92aa-4202-b7e9-c0e197c71c8f": "Search Index Data Reader",
 }
 # (role, type of the resource it is scoped to, who) — the whole list of grants, nothing broader.
 GRANTS = {
@@ -36,6 +39,9 @@ GRANTS = {
     ("Cognitive Services OpenAI User", "Microsoft.CognitiveServices/accounts", "identityPrincipalId"),
     ("Key Vault Secrets User", "Microsoft.KeyVault/vaults", "identityPrincipalId"),
     ("Key Vault Secrets Officer", "Microsoft.KeyVault/vaults", "operatorPrincipalId"),
+    ("Search Index Data Contributor", "Microsoft.Search/searchServices", "identityPrincipalId"),
+    ("Search Service Contributor", "Microsoft.Search/searchServices", "identityPrincipalId"),
+    ("Search Index Data Reader", "Microsoft.Search/searchServices", "operatorPrincipalId"),
 }
 
 
@@ -71,6 +77,18 @@ def test_other_services_refuse_keys(templates: dict[str, BicepFile]) -> None:
     assert insights["properties"]["DisableLocalAuth"] is True
     vault = templates["keyvault"].resource("Microsoft.KeyVault/vaults").value["properties"]
     assert vault["enableRbacAuthorization"] is True and vault["enableSoftDelete"] is True
+    search = templates["search"].resource("Microsoft.Search/searchServices").value
+    assert search["properties"]["disableLocalAuth"] is True and "authOptions" not in search["properties"]
+    assert search["sku"]["name"] == Expr("sku")  # the tier is a parameter
+
+
+def test_the_search_index_is_deployed_with_the_settings_that_select_it(templates: dict[str, BicepFile]) -> None:
+    main = templates["main"]
+    settings = main.vars["searchSettings"].value.text
+    assert "HARVEST_INDEX: 'azure-search'" in settings
+    assert "HARVEST_SEARCH_ENDPOINT: search.outputs.endpoint" in settings
+    assert "HARVEST_INDEX: 'none'" in settings  # without the service, no index (not a LanceDB on the app's disk)
+    assert "searchSettings" in main.vars["harvestSettings"].value.text
 
 
 def test_function_app_is_flex_python_https_only(templates: dict[str, BicepFile]) -> None:

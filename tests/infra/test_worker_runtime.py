@@ -46,6 +46,7 @@ EXPECTED = {
     ("commit", "activity", None, None, None),
     ("compact_source", "activity", None, None, None),
     ("publish_run", "activity", None, None, None),
+    ("publish_index", "activity", None, None, None),
     ("notify_run", "activity", None, None, None),
     ("apply_retention", "activity", None, None, None),
     ("list_runs", "http", "runs", ("GET",), "function"),

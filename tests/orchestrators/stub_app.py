@@ -25,7 +25,8 @@ from shared.pipeline.lifecycle import ERROR_BUDGET
 Handler = Callable[[dict[str, Any]], Any]
 ACTIVITIES = (names.LOAD_SOURCES, names.OPEN_RUN, names.BEGIN_SOURCE, names.DISCOVER,
               names.PREPARE, names.EMBED, names.COMMIT, names.CHECKPOINT, names.FINISH_SOURCE, names.CLOSE_RUN,
-              names.PUBLISH_RUN, names.NOTIFY_RUN, names.APPLY_RETENTION, names.COMPACT_SOURCE)
+              names.PUBLISH_RUN, names.NOTIFY_RUN, names.APPLY_RETENTION, names.COMPACT_SOURCE,
+              names.PUBLISH_INDEX)
 
 
 def plan(sources: list[str], *, pages_per_execution: int = 20, failure_threshold: float = 0.5,
@@ -75,6 +76,7 @@ DEFAULTS: dict[str, Handler] = {
     names.NOTIFY_RUN: lambda p: {"notifications": [{"channel": "webhook", "ok": True}]},
     names.APPLY_RETENTION: lambda p: {"skipped": "test"},
     names.COMPACT_SOURCE: lambda p: {"source_id": p["source_id"], "documents": 1},
+    names.PUBLISH_INDEX: lambda p: {"target": "stub", "upserted": 1},
 }
 
 

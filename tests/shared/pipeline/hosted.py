@@ -15,7 +15,7 @@ import azure.durable_functions as df
 import azure.functions as func
 import pytest
 
-from activities import lifecycle, stages
+from activities import index, lifecycle, stages
 from activities.guard import Payload
 from devhost.host import LocalHost
 from orchestrators import batches, source
@@ -29,7 +29,7 @@ Fault = Callable[[], Awaitable[object]]
 
 def create_app(before_finish: Fault | None = None) -> df.DFApp:
     app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-    for blueprint in (source.bp, batches.bp, stages.bp):
+    for blueprint in (source.bp, batches.bp, stages.bp, index.bp):
         app.register_functions(blueprint)
     app.register_functions(lifecycle.bp if before_finish is None else _fault_before_finish(before_finish))
     return app
