@@ -22,6 +22,7 @@ from cli.commands.common import (
     out,
     run_interruptible,
     stop_host,
+    warn_unrunnable,
 )
 from cli.instances import host_orchestrations
 from cli.render import print_summary, view_line, view_table
@@ -46,6 +47,7 @@ def run(
 ) -> None:
     """Run one ingestion through the local host and print its summary."""
     env = environment(manifest, check_manifest=True, verbose=verbose, log_level=logging.WARNING)
+    warn_unrunnable(list(source) if source else None)
     body: dict[str, Any] = {"full_refresh": full_refresh or reembed, "dry_run": dry_run, "reembed": reembed}
     if source:
         body["sources"] = list(source)
