@@ -46,7 +46,8 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run one ingestion through the local host and print its summary."""
-    env = environment(manifest, check_manifest=True, verbose=verbose, log_level=logging.WARNING)
+    # the summary says what failed, one line a source: retries and failures are logged only with -v
+    env = environment(manifest, check_manifest=True, verbose=verbose, log_level=logging.ERROR)
     warn_unrunnable(list(source) if source else None)
     body: dict[str, Any] = {"full_refresh": full_refresh or reembed, "dry_run": dry_run, "reembed": reembed}
     if source:
@@ -186,7 +187,7 @@ def resume(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Continue every unfinished run in the task hub (after a crash or Ctrl-C) and wait for each to end."""
-    env = environment(verbose=verbose, log_level=logging.WARNING)
+    env = environment(verbose=verbose, log_level=logging.ERROR)
     try:
         summaries = run_interruptible(_resume(env, live=not as_json and sys.stderr.isatty()), env,
                                       lambda: "interrupted: unfinished runs stay unfinished; `harvest resume` "
