@@ -9,11 +9,26 @@ from __future__ import annotations
 
 import typer
 
-from cli.commands import corpus, maintenance, report, retire, run, runs, serve, sources, status, verify
+from cli.commands import (
+    control,
+    corpus,
+    insight,
+    maintenance,
+    report,
+    resume,
+    retire,
+    run,
+    runs,
+    serve,
+    sources,
+    status,
+    verify,
+)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Harvest: keep a search corpus fresh.")
 
-for command in (run, serve, status, corpus, maintenance, runs, report, sources, retire, verify):
+for command in (run, resume, control, serve, status, corpus, maintenance, runs, report, sources, retire, verify,
+                insight):
     command.register(app)
 
 

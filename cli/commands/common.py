@@ -129,7 +129,8 @@ def setup_logging(verbose: bool, default: int = logging.WARNING) -> None:
     configure_logging(logging.DEBUG if verbose else default, "text")  # run/source ids on every line
 
 
-def local_host(env: Environment, *, port: int, host: str = "127.0.0.1", fire_timers: bool):  # type: ignore[no-untyped-def]
+def local_host(env: Environment, *, port: int, host: str = "127.0.0.1", fire_timers: bool,  # type: ignore[no-untyped-def]
+               role: str | None = None):
     from devhost.environment import REPO_ROOT
     from devhost.host import LocalHost
     from devhost.keys import HostKeys
@@ -137,17 +138,24 @@ def local_host(env: Environment, *, port: int, host: str = "127.0.0.1", fire_tim
     return LocalHost(REPO_ROOT / "function_app.py", connection_string=env.connection_string, task_hub=env.task_hub,
                      host=host, port=port, max_concurrent_activities=env.max_activities,
                      max_concurrent_orchestrations=env.max_orchestrations, fire_timers=fire_timers,
-                     function_timeout=env.function_timeout, keys=HostKeys.from_env())
+                     function_timeout=env.function_timeout, keys=HostKeys.from_env(), role=role)
 
 
-async def stop_host(host: Any, timeout: float = 20.0) -> None:
+async def stop_host(host: Any, timeout: float = 20.0, quiet_for: float = 2.0) -> None:
     """Stop a local host (bounded: its lease runs out by itself if storage does not answer), and close the
-    Durable SDK's HTTP session."""
+    Durable SDK's HTTP session. Past ``quiet_for`` seconds it says what it waits for."""
+    stopping = asyncio.ensure_future(host.stop())
     try:
-        async with asyncio.timeout(timeout):
-            await host.stop()
+        done, _ = await asyncio.wait({stopping}, timeout=quiet_for)
+        if not done:
+            err.print(f"stopping the local host: waiting up to {timeout - quiet_for:.0f} s more for it to let go "
+                      "of the task hub ...", highlight=False)
+            async with asyncio.timeout(timeout - quiet_for):
+                await asyncio.shield(stopping)
+        stopping.result()
     except TimeoutError:
-        logging.getLogger("harvest.devhost").warning("the local host did not stop within %.0f s", timeout)
+        err.print(f"the local host did not stop within {timeout:.0f} s; its lease runs out by itself",
+                  highlight=False)
     finally:
         await close_sdk_session()
 
