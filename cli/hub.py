@@ -26,11 +26,6 @@ class Hub:
     view: dict[str, Any] | None = None  # its live view, as storage holds it
 
     @property
-    def interrupted(self) -> bool:
-        """An active run that nothing runs: its host stopped (Ctrl-C, a crash, kill -9)."""
-        return self.run_id is not None and self.holder is None
-
-    @property
     def suspended(self) -> bool:
         return self.view is not None and self.view.get("runtime_status") == "Suspended"
 
