@@ -41,6 +41,8 @@ def status(run_id: Annotated[str, typer.Argument(help="The run id (e.g. run-2026
         if view is None and note is None:
             raise fail(f"no run record or orchestration for {run_id!r}", 1)
         if view is not None:
+            if not _answers(view.get("status_url")):
+                view["status_url"] = None
             if as_json:
                 print(json.dumps(view, indent=2))
             else:
