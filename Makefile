@@ -46,7 +46,7 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	touch $(BENCH_STAMP)
 
-bench: setup $(BENCH_STAMP)  ## the benchmarks: bench/results/latest.json and charts (README "Benchmarks")
+bench: setup $(BENCH_STAMP)  ## the benchmarks: bench/results/latest.json and charts (docs/benchmarks.md)
 	$(BIN)/python -m bench
 
 clean:

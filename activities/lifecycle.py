@@ -36,7 +36,8 @@ async def load_sources_activity(payload: Payload) -> dict[str, Any]:
     request = LoadSourcesInput.model_validate(payload)
     async with open_context() as ctx:
         await ctx.store.ensure_container()
-        return (await lifecycle.plan(ctx, request.options)).model_dump(mode="json")
+        manifest = await ctx.run_manifest(request.run_id)  # the sources the run was started with
+        return (await lifecycle.plan(ctx, request.options, manifest)).model_dump(mode="json")
 
 
 @bp.function_name(names.OPEN_RUN)

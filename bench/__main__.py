@@ -1,5 +1,5 @@
 """``python -m bench`` (``make bench``): run every benchmark suite, write ``bench/results/latest.json`` and the
-charts, and print the table the README shows. ``--quick`` is a small smoke run written under
+charts, and print the table docs/benchmarks.md shows. ``--quick`` is a small smoke run written under
 ``bench/results/tmp/`` (git-ignored). ``--only aoai`` runs the Azure OpenAI quota suite alone and merges its
 keys into the existing results (``--only index``: the search index suite)."""
 

@@ -9,11 +9,27 @@ from __future__ import annotations
 
 import typer
 
-from cli.commands import corpus, index, maintenance, report, retire, run, runs, serve, sources, status, verify
+from cli.commands import (
+    control,
+    corpus,
+    index,
+    insight,
+    maintenance,
+    report,
+    resume,
+    retire,
+    run,
+    runs,
+    serve,
+    sources,
+    status,
+    verify,
+)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Harvest: keep a search corpus fresh.")
 
-for command in (run, serve, status, corpus, maintenance, runs, report, sources, retire, verify, index):
+for command in (run, resume, control, serve, status, corpus, maintenance, runs, report, sources, retire, verify,
+                insight, index):
     command.register(app)
 
 

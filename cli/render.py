@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
@@ -12,7 +14,7 @@ from shared.runs.status import RUN_FINAL
 
 COLUMNS = ("discovered", "added", "updated", "unchanged", "deleted", "failed", "chunks_embedded",
            "chunks_reused")
-HEADERS = ("found", "added", "updated", "same", "deleted", "failed", "embedded", "reused")
+HEADERS = ("found", "added", "updated", "same", "deleted", "docs failed", "embedded", "reused")
 
 
 def view_table(view: dict[str, Any]) -> Table:
@@ -53,34 +55,91 @@ def view_line(view: dict[str, Any]) -> str:
     return line
 
 
+def wall_seconds(result: dict[str, Any]) -> float | None:
+    """The source's own wall time (its start to its finish in the run), None when not both are known."""
+    try:
+        started = datetime.fromisoformat(str(result["started_at"]).replace("Z", "+00:00"))
+        finished = datetime.fromisoformat(str(result["finished_at"]).replace("Z", "+00:00"))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return max(0.0, (finished - started).total_seconds())
+
+
+def source_tally(summary: dict[str, Any]) -> str:
+    """``3 sources: 1 completed, 2 failed`` — failed sources, not failed documents."""
+    statuses = [r.get("status", "pending") for r in (summary.get("sources") or {}).values()]
+    if not statuses:
+        return "no sources"
+    counts = {s: statuses.count(s) for s in dict.fromkeys(statuses)}
+    noun = "source" if len(statuses) == 1 else "sources"
+    return f"{len(statuses)} {noun}: " + ", ".join(f"{n} {s}" for s, n in counts.items())
+
+
 def summary_table(summary: dict[str, Any]) -> Table:
-    table = Table(title=f"run {summary['run_id']}: {summary['status']}", title_justify="left")
+    """Per source: status, document counts (``docs failed``: documents, not sources) and the source's wall
+    time; the title counts the sources by status."""
+    table = Table(title=f"run {summary['run_id']}: {summary['status']} ({source_tally(summary)})",
+                  title_justify="left")
     table.add_column("source")
     table.add_column("status")
     for header in HEADERS:
         table.add_column(header, justify="right")
-    table.add_column("seconds", justify="right")
+    table.add_column("wall s", justify="right")
     for sid, result in summary.get("sources", {}).items():
         counts = result.get("counts", {})
-        seconds = sum(result.get("timings", {}).values())
-        table.add_row(sid, result["status"], *(str(counts.get(c, 0)) for c in COLUMNS), f"{seconds:.1f}")
+        wall = wall_seconds(result)
+        table.add_row(sid, result["status"], *(str(counts.get(c, 0)) for c in COLUMNS),
+                      "—" if wall is None else f"{wall:.1f}")
     return table
 
 
-def print_summary(console: Console, summary: dict[str, Any], *, style: str = "") -> None:
-    """The summary table and the first errors. Error lines are plain ``Text`` (not markup), so a reason
-    such as ``[fetch]: HTTP 404`` prints as it is instead of being read as a style tag."""
+def stage_lines(summary: dict[str, Any]) -> list[str]:
+    """Per source, the seconds its stages took, labelled as stage time: summed over the batches that ran in
+    parallel, so they may add up to more than the source's wall time."""
+    lines = []
+    for sid, result in summary.get("sources", {}).items():
+        timings = {k: v for k, v in (result.get("timings") or {}).items() if v}
+        if timings:
+            parts = ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in timings.items())
+            lines.append(f"{sid}: {parts}")
+    return lines
+
+
+def print_summary(console: Console, summary: dict[str, Any], *, style: str = "", stages: bool = True) -> None:
+    """The summary table, the stage times and one line per source that has errors. Error lines are plain
+    ``Text`` (not markup), so a reason such as ``[fetch]: HTTP 404`` prints as it is instead of being read
+    as a style tag."""
     console.print(summary_table(summary))
+    if stages and (lines := stage_lines(summary)):
+        console.print(Text("stage seconds (summed over parallel batches): " + "; ".join(lines), style="dim"))
     for line in error_lines(summary):
         console.print(Text(f"  {line}", style=style))
 
 
-def error_lines(summary: dict[str, Any], limit: int = 10) -> list[str]:
+# "Activity function 'discover' failed: TransientError: <reason>": the host's wording of a failed activity
+_ACTIVITY_FAILED = re.compile(r"^Activity function '(?P<stage>\w+)' failed: (?:(?:\w+\.)*\w*(?:Error|Exception): )?")
+
+
+def in_words(reason: str) -> str:
+    """A failure reason without the host's and Python's wrapping: ``discover: cannot reach ...``."""
+    match = _ACTIVITY_FAILED.match(reason)
+    return f"{match['stage']}: {reason[match.end():]}" if match else reason
+
+
+def error_lines(summary: dict[str, Any]) -> list[str]:
+    """One line per source that failed or has failed documents: the source's own failure, or how many
+    documents failed and the first reason (the run report lists them all)."""
     lines = []
     for sid, result in summary.get("sources", {}).items():
         if result.get("message"):
-            lines.append(f"{sid}: {result['message']}")
-        for err in result.get("errors", [])[:limit]:
-            where = f" {err['doc_id']}" if err.get("doc_id") else ""
-            lines.append(f"{sid}{where} [{err['stage']}]: {err['reason']}")
-    return lines[:limit]
+            lines.append(f"{sid}: {in_words(result['message'])}")
+            continue
+        errors = result.get("errors") or []
+        if not errors:
+            continue
+        failed = (result.get("counts") or {}).get("failed", 0) or len(errors)
+        first = errors[0]
+        where = f" {first['doc_id']}" if first.get("doc_id") else ""
+        more = f"{failed} documents failed, first:" if failed > 1 else "1 document failed:"
+        lines.append(f"{sid}: {more}{where} [{first['stage']}]: {in_words(first['reason'])}")
+    return lines

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,8 +102,28 @@ def start_azurite(
     ``preload``: a script Node loads before Azurite (``node --require``); the tests and the benchmark
     preload ``bench/azurite_lookup_patch.js``, which makes lookups by blob name and single deletes cost
     the same however many blobs the emulator holds (same results)."""
+    proc = launch_azurite(port=port, location=location, repo_root=repo_root, in_memory=in_memory, preload=preload)
+    wait_for_azurite(proc, port)
+    return proc
+
+
+def _log_path(location: Path, port: int) -> Path:
+    return location / f"azurite-{port}.log"
+
+
+def launch_azurite(
+    *, port: int, location: Path | None, repo_root: Path, in_memory: bool = False, preload: Path | None = None,
+    say: Callable[[str], None] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start ``azurite-blob`` on 127.0.0.1:port without waiting for it (``wait_for_azurite``), so the caller
+    can do its own start-up meanwhile (Node takes ~0.6 s to load Azurite). ``say`` is told about a wait
+    (installing it with npm)."""
     repo_root = Path(repo_root)
-    binary = find_azurite_binary(repo_root) or _install_azurite(repo_root)
+    binary = find_azurite_binary(repo_root)
+    if binary is None:
+        if say is not None:
+            say(f"installing the Azurite storage emulator (npm install azurite@{AZURITE_VERSION}, about 20 s) ...")
+        binary = _install_azurite(repo_root)
     if location is None:
         location = repo_root / ".azurite"
     location = Path(location)
@@ -117,25 +138,40 @@ def start_azurite(
     # Azurite refuses --location together with --inMemoryPersistence; the directory then only holds the log
     cmd += ["--inMemoryPersistence"] if in_memory else ["--location", str(location)]
     cmd += ["--skipApiVersionCheck", "--loose", "--silent", "--disableTelemetry"]
-    log_path = location / f"azurite-{port}.log"
-    log_file = log_path.open("wb")
+    log_file = _log_path(location, port).open("wb")
     try:
         # its own session: the terminal's Ctrl-C goes to the CLI, which stops its host first and then Azurite
         proc = subprocess.Popen(cmd, cwd=repo_root, stdout=log_file, stderr=subprocess.STDOUT,
                                 start_new_session=True, preexec_fn=_die_with_parent)
     except OSError as exc:
-        log_file.close()
         raise AzuriteError(f"could not run {binary}: {exc}") from exc
     finally:
         log_file.close()
-    deadline = time.monotonic() + START_TIMEOUT_S
+    setattr(proc, "log_path", _log_path(location, port))  # noqa: B010  # for wait_for_azurite's error message
+    return proc
+
+
+def wait_for_azurite(proc: subprocess.Popen[bytes], port: int, *, say: Callable[[str], None] | None = None,
+                     quiet_for: float = 2.0) -> None:
+    """Wait (at most ``START_TIMEOUT_S``) until the Azurite ``launch_azurite`` started answers on port; past
+    ``quiet_for`` seconds ``say`` is told what is waited for. ``AzuriteError`` (and the process stopped)
+    when it exits or does not answer in time."""
+    log_path: Path = getattr(proc, "log_path", Path("/dev/null"))
+    started = time.monotonic()
+    deadline = started + START_TIMEOUT_S
+    told = say is None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AzuriteError(f"azurite exited with code {proc.returncode}:\n{_log_tail(log_path)}")
         if is_listening("127.0.0.1", port):
             log.info("azurite listening on 127.0.0.1:%d (pid %d)", port, proc.pid)
-            return proc
-        time.sleep(0.1)
+            return
+        if not told and time.monotonic() - started > quiet_for:
+            assert say is not None
+            say(f"waiting for the Azurite storage emulator to start on 127.0.0.1:{port} (up to "
+                f"{START_TIMEOUT_S:.0f} s) ...")
+            told = True
+        time.sleep(0.02)
     proc.kill()
     proc.wait()
     raise AzuriteError(

@@ -46,7 +46,7 @@ class LocalHost:
                  host: str = "127.0.0.1", port: int = 7071, max_concurrent_activities: int = 4,
                  max_concurrent_orchestrations: int = 8, fire_timers: bool = True,
                  function_timeout: str | float | None = None, keys: HostKeys | None = None,
-                 durable_checks: str = "error", rpc_port: int | None = None) -> None:
+                 durable_checks: str = "error", rpc_port: int | None = None, role: str | None = None) -> None:
         """``app``: the path of the app's script (``function_app.py``: loaded by the worker as Azure loads it) or
         an app object (tests' small apps: indexed and validated by the worker's own registry). Raises
         :class:`WorkerLoadError` with the worker's message when it rejects the app, as Azure loads nothing then.
@@ -64,6 +64,7 @@ class LocalHost:
         self.port = port
         self.fire_timers = fire_timers
         self.keys = keys or HostKeys()
+        self.role = role  # what runs this host ("harvest serve"), recorded in the task hub's lock for others
         self.body_grace_s = BODY_GRACE_S
         self.function_timeout = (parse_timespan(function_timeout) if isinstance(function_timeout, str)
                                  else function_timeout)
@@ -81,6 +82,7 @@ class LocalHost:
         self._timers: TimerScheduler | None = None
         self._client_json: str | None = None
         self.lease_lost = asyncio.Event()  # set when this host lost the task hub (it then runs nothing)
+        self.lease_lost_why: str | None = None
 
     def _build_engine(self) -> None:
         assert self.index is not None
@@ -116,18 +118,28 @@ class LocalHost:
             raise RuntimeError("the RPC endpoint is not open yet: await LocalHost.start()")
         return f"http://127.0.0.1:{self.rpc_port}{RPC_PATH}/"
 
+    @property
+    def local_url(self) -> str:
+        """The URL a process of this machine reaches the host at (``base_url``, with a wildcard bind address
+        replaced by loopback)."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+        return f"http://{'[' + host + ']' if ':' in host else host}:{self.port}"
+
     def client_binding_json(self) -> str:
         if self._client_json is None:
             self._client_json = json.dumps(
                 client_binding(self.base_url, self.task_hub, self.rpc_base_url, self.keys.query()))
         return self._client_json
 
-    async def start(self) -> None:
+    async def start(self, *, resume: bool = True) -> None:
+        """Load the app, take the task hub, serve HTTP and (``resume``) continue every unfinished instance.
+        Without ``resume`` nothing runs until asked: a command that only controls instances (``harvest
+        cancel``) queues its messages durably and the next host start acts on them."""
         h.install_fast_timestamp_parsing()
         await self.load()
         assert self.index is not None
         await self.store.open()
-        self._lock = HostLock(self.store.container, self.task_hub, on_lost=self._lease_lost)
+        self._lock = HostLock(self.store.container, self.task_hub, on_lost=self._lease_lost, role=self.role)
         try:
             await self._lock.acquire()
         except BaseException:
@@ -143,7 +155,9 @@ class LocalHost:
             raise
         log.info("devhost serving %d function(s) on %s (task hub %s; Durable RPC endpoint %s)",
                  len(self.index.functions), self.base_url, self.task_hub, self.rpc_base_url)
-        await self.engine.resume_all()
+        await self._lock.announce(self.local_url)
+        if resume:
+            await self.engine.resume_all()
         if self.fire_timers and self.index.timers:
             self._timers = TimerScheduler(self.index.timers, self.fire_timer, self.engine.spawn)
             self._timers.start()
@@ -180,6 +194,7 @@ class LocalHost:
 
     def _lease_lost(self, why: str) -> None:
         """Stop dispatching at once: no orchestration, activity or timer of this host runs any more."""
+        self.lease_lost_why = why
         self.lease_lost.set()
         self.engine.stopping = True
         if self._timers is not None:

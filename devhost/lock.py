@@ -1,4 +1,6 @@
-"""One host per task hub: a renewed 15 s blob lease on ``host.lock`` with owner metadata.
+"""One host per task hub: a renewed 15 s blob lease on ``host.lock`` with owner metadata (host name, pid,
+what runs it — ``harvest serve``, ``harvest run`` — and, once it serves, its URL), so another command can
+say who holds the task hub and hand work to it (``read_holder``).
 
 A host that can no longer prove it holds the lease stops at once: when a renewal is refused, or when the
 lease may have run out (the process was paused past it, renewals kept failing), ``on_lost`` is called and
@@ -16,9 +18,10 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from azure.core.exceptions import HttpResponseError, ResourceExistsError
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob.aio import BlobLeaseClient, ContainerClient
 
 log = logging.getLogger("harvest.devhost")
@@ -28,7 +31,58 @@ SAFETY_S = 2.0  # stop trusting the lease this long before it could have expired
 
 
 class HostLockError(RuntimeError):
-    """Another live host serves this task hub. The message is one line: who, until when, what to do."""
+    """Another live host serves this task hub. The message is one line: who, until when, what to do;
+    ``holder`` says who, for a caller that words it for its own user."""
+
+    def __init__(self, message: str, holder: Holder | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a task hub's lease, from ``host.lock``'s metadata."""
+
+    hostname: str
+    pid: int
+    role: str | None = None  # what runs the host: "harvest serve", "harvest run", ...
+    url: str | None = None  # where it serves HTTP (set once it listens)
+
+    @property
+    def here(self) -> bool:
+        return self.hostname == socket.gethostname()
+
+    @property
+    def alive(self) -> bool:
+        """False only when it is surely gone: a process of this machine that no longer exists."""
+        return not (self.here and self.pid and not pid_alive(self.pid))
+
+    def describe(self) -> str:
+        """For example: `harvest serve` at http://127.0.0.1:7071 (pid 123)."""
+        who = f"`{self.role}`" if self.role else "a local host"
+        # a command's own host (`harvest run`) serves on a port of its own, only while it runs: not worth naming
+        where = f" at {self.url}" if self.url and self.role in (None, "harvest serve") else ""
+        on = "" if self.here else f" on {self.hostname}"
+        return f"{who}{where} (pid {self.pid}{on})"
+
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, str]) -> Holder:
+        pid = metadata.get("pid", "0")
+        return cls(hostname=metadata.get("hostname", "?"), pid=int(pid) if pid.isdigit() else 0,
+                   role=metadata.get("role") or None, url=metadata.get("url") or None)
+
+
+async def read_holder(container: ContainerClient) -> Holder | None:
+    """The live holder of the task hub's lease, None when nobody holds it (or its holder is surely dead: a
+    process of this machine that is gone, e.g. killed with -9, whose lease has not run out yet)."""
+    try:
+        props = await container.get_blob_client("host.lock").get_blob_properties()
+    except ResourceNotFoundError:
+        return None
+    if props.lease.state != "leased":
+        return None
+    holder = Holder.from_metadata(dict(props.metadata or {}))
+    return holder if holder.alive else None
 
 
 class LeaseLostError(RuntimeError):
@@ -52,9 +106,10 @@ def pid_alive(pid: int) -> bool:
 
 class HostLock:
     def __init__(self, container: ContainerClient, task_hub: str,
-                 on_lost: Callable[[str], None] | None = None) -> None:
+                 on_lost: Callable[[str], None] | None = None, role: str | None = None) -> None:
         self.blob = container.get_blob_client("host.lock")
         self.task_hub = task_hub
+        self.role = role
         self.lease: BlobLeaseClient | None = None
         self.on_lost = on_lost
         self.lost: str | None = None  # why the lease was lost, once it was
@@ -97,20 +152,31 @@ class HostLock:
             if exc.status_code != 409:
                 raise
             props = await self.blob.get_blob_properties()
-            owner_host = props.metadata.get("hostname", "?")
-            owner_pid = int(props.metadata.get("pid", "0") or 0)
-            if owner_host == socket.gethostname() and owner_pid and not pid_alive(owner_pid):
-                log.warning("taking over task hub %s from dead host pid %d", self.task_hub, owner_pid)
+            owner = Holder.from_metadata(dict(props.metadata or {}))
+            if not owner.alive:
+                log.warning("taking over task hub %s from dead host pid %d", self.task_hub, owner.pid)
                 await lease.break_lease(lease_break_period=0)
                 started = time.monotonic()
                 await lease.acquire(lease_duration=LEASE_SECONDS)
             else:
-                raise HostLockError(held_message(self.task_hub, owner_host, owner_pid)) from None
+                raise HostLockError(held_message(self.task_hub, owner.hostname, owner.pid), owner) from None
         self._valid_until = started + LEASE_SECONDS - SAFETY_S
         self.lease = lease
-        await self.blob.set_blob_metadata({"hostname": socket.gethostname(), "pid": str(os.getpid())},
-                                          lease=lease)
+        await self.blob.set_blob_metadata(self._metadata(), lease=lease)
         self._renewer = asyncio.get_running_loop().create_task(self._renew(), name="host lock renewal")
+
+    def _metadata(self, url: str | None = None) -> dict[str, str]:
+        found = {"hostname": socket.gethostname(), "pid": str(os.getpid())}
+        if self.role:
+            found["role"] = self.role
+        if url:
+            found["url"] = url
+        return found
+
+    async def announce(self, url: str) -> None:
+        """Record where this host serves HTTP, for other commands (``read_holder``)."""
+        if self.lease is not None:
+            await self.blob.set_blob_metadata(self._metadata(url), lease=self.lease)
 
     async def _renew(self) -> None:
         while self.lease is not None and self.lost is None:

@@ -104,7 +104,8 @@ def run_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
     status_url = None
     try:
         plan = RunPlan.model_validate((yield from call(
-            context, names.LOAD_SOURCES, LoadSourcesInput(options=run.options).model_dump(mode="json"))))
+            context, names.LOAD_SOURCES,
+            LoadSourcesInput(options=run.options, run_id=run.run_id).model_dump(mode="json"))))
         window = plan.max_parallel_sources
         results.update({sid: SourceResult(source_id=sid) for sid in plan.sources})
         opened = yield from call(context, names.OPEN_RUN,

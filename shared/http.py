@@ -40,6 +40,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 from shared.backoff import MAX_RETRY_AFTER, BackoffWait, parse_retry_after
 from shared.backoff import RetryLater as _Retry
 from shared.errors import ConfigError, PermanentError, TransientError
+from shared.http_errors import connection_failure
 from shared.mediatypes import check_type as _check_type
 
 __all__ = ["MAX_REDIRECTS", "GuardedResolver", "HttpClient", "HttpResponse", "Timeouts", "allowed",
@@ -245,7 +246,9 @@ class HttpClient:
         except _Retry as exc:
             last = exc
         assert last is not None
-        raise TransientError(f"{last} (after {self.retries + 1} attempts)", retry_after=last.retry_after)
+        attempts = self.retries + 1
+        raise TransientError(f"{last} (after {attempts} attempt{'s' if attempts != 1 else ''})",
+                             retry_after=last.retry_after)
 
     def _check_target(self, url: str) -> None:
         parts = urlsplit(url)
@@ -316,7 +319,7 @@ class HttpClient:
             except aiohttp.InvalidURL as exc:
                 raise PermanentError(f"invalid URL: {exc}") from None
             except (TimeoutError, aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
-                raise _Retry(f"{method} {url} failed: {type(exc).__name__}: {exc}") from exc
+                raise _Retry(connection_failure(method, url, exc)) from exc
         raise PermanentError(f"too many redirects (> {MAX_REDIRECTS}) from {url}")
 
     def _check_status(self, resp: aiohttp.ClientResponse, url: str) -> None:

@@ -4,7 +4,7 @@
 sources:
   - id: samples            # unique, lowercase
     kind: folder           # a key of shared.sources.SOURCE_KINDS
-    path: samples/docs     # the kind's own fields; paths are relative to this file
+    path: samples/docs     # the kind's own fields; a relative path is relative to this file's folder
 ```
 """
 
@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from shared.auth import inline_secret_problems, setting_names
 from shared.errors import ConfigError
+from shared.manifest_messages import friendly, nul_problems, top_level_problems
 from shared.manifest_yaml import id_hint, read_yaml
 from shared.sources import SOURCE_KINDS
 from shared.sources.base import SourceSpec
@@ -56,19 +57,27 @@ class Manifest:
         return [spec for spec in self.sources if spec.id in wanted]
 
 
-def parse_manifest(data: Any, *, path: Path, raw_ids: dict[int, str] | None = None) -> Manifest:
-    """Validate already-parsed YAML; raise ``ConfigError`` listing every bad source and field.
-    ``raw_ids`` (index → YAML text) names the ids YAML turned into another type, for a quoting hint."""
+def parse_manifest(data: Any, *, path: Path, raw_ids: dict[int, str] | None = None,
+                   check_build: bool = False, environ: Mapping[str, str] | None = None) -> Manifest:
+    """Validate already-parsed YAML; raise ``ConfigError`` listing every problem of every source at once.
+    ``raw_ids`` (index → YAML text) names the ids YAML turned into another type, for a quoting hint.
+    ``check_build`` adds what only building the sources finds and what a run would refuse (a folder that
+    does not exist, an address the outbound guard refuses: ``shared.manifest_checks``), in the same format."""
     where = str(path)
-    if not isinstance(data, dict) or not isinstance(data.get("sources"), list):
-        raise ConfigError(f"{where}: invalid manifest", [{"field": "sources", "message": "must be a list"}])
-    problems: list[dict[str, str]] = []
+    if not isinstance(data, dict):
+        shown = "empty" if data is None else f"a {type(data).__name__}"
+        raise ConfigError(f"{where}: invalid manifest", [{"field": "sources", "message": (
+            f"the file is {shown}: a manifest is `sources:` followed by a list of sources")}])
+    problems = top_level_problems(data)
+    if "sources" not in data or not isinstance(data["sources"], list):
+        raise ConfigError(f"{where}: invalid manifest", problems)
     specs: list[SourceSpec] = []
+    labels: dict[str, str] = {}
     seen: set[str] = set()
     for index, entry in enumerate(data["sources"]):
         label = f"sources[{index}]"
         if not isinstance(entry, dict):
-            problems.append({"field": label, "message": "must be a mapping"})
+            problems.append({"field": label, "message": "must be a mapping (id: ..., kind: ..., ...)"})
             continue
         if isinstance(entry.get("id"), str):
             label = f"sources[{index}] ({entry['id']})"
@@ -78,12 +87,16 @@ def parse_manifest(data: Any, *, path: Path, raw_ids: dict[int, str] | None = No
         if index in (raw_ids or {}) and not isinstance(entry.get("id"), str):
             problems.append({"field": f"{label}.id", "message": id_hint((raw_ids or {})[index], entry.get("id"))})
             continue
+        if nul := nul_problems(entry, label):
+            problems += nul
+            continue
         kind = entry.get("kind")
         # a kind's class: its ``Spec`` model and whether discovery ``lists_everything`` (no common base class)
         cls: Any = SOURCE_KINDS.get(kind) if isinstance(kind, str) else None
         if cls is None:
             known = ", ".join(sorted(SOURCE_KINDS))
-            problems.append({"field": f"{label}.kind", "message": f"unknown kind {kind!r} (known: {known})"})
+            message = "is required" if kind is None else f"unknown kind {kind!r}"
+            problems.append({"field": f"{label}.kind", "message": f"{message} (one of: {known})"})
             continue
         secrets = inline_secret_problems(entry, label)
         if secrets:
@@ -92,10 +105,11 @@ def parse_manifest(data: Any, *, path: Path, raw_ids: dict[int, str] | None = No
         try:
             spec = cls.Spec.model_validate(entry)
         except ValidationError as exc:
+            fields = list(cls.Spec.model_fields)
             for err in exc.errors():
                 loc = ".".join(str(p) for p in err["loc"])
                 problems.append({"field": f"{label}.{loc}" if loc else label,
-                                 "message": err["msg"].removeprefix("Value error, ")})
+                                 "message": friendly(err, fields if len(err["loc"]) == 1 else ())})
             continue
         sees_deletions = cls.lists_everything or getattr(cls, "reports_deletions", False)
         if "detect_deletions" in entry and spec.detect_deletions and not sees_deletions:
@@ -103,28 +117,21 @@ def parse_manifest(data: Any, *, path: Path, raw_ids: dict[int, str] | None = No
                              "message": f"a {kind} source cannot see deletions; remove this field or set it false"})
             continue
         specs.append(spec)
+        labels[spec.id] = label
+    manifest = Manifest(path=path, sources=specs)
+    if check_build:
+        from shared.manifest_checks import run_problems
+
+        problems += run_problems(manifest, labels, environ=environ)
     if problems:
         raise ConfigError(f"{where}: invalid manifest", problems)
-    return Manifest(path=path, sources=specs)
+    return manifest
 
 
-def load_manifest(path: Path) -> Manifest:
+def load_manifest(path: Path, *, check_build: bool = False, environ: Mapping[str, str] | None = None) -> Manifest:
+    """The manifest at ``path``, validated (``parse_manifest``); ``ConfigError`` naming the file otherwise."""
     data, raw_ids = read_yaml(path)
-    return parse_manifest(data, path=path.resolve(), raw_ids=raw_ids)
-
-
-def build_problems(manifest: Manifest) -> list[dict[str, str]]:
-    """Problems only building the sources finds (a folder that does not exist), for ``sources validate``.
-    Not part of loading: one missing folder fails its own source at run time, not every run."""
-    from shared.sources import build_source
-
-    problems: list[dict[str, str]] = []
-    for spec in manifest.sources:
-        try:
-            build_source(spec, base_dir=manifest.base_dir)
-        except ConfigError as exc:
-            problems += exc.problems or [{"field": f"sources.{spec.id}", "message": str(exc)}]
-    return problems
+    return parse_manifest(data, path=path.resolve(), raw_ids=raw_ids, check_build=check_build, environ=environ)
 
 
 def describe_sources(manifest: Manifest, *, environ: Mapping[str, str] | None = None) -> list[dict[str, Any]]:

@@ -318,6 +318,7 @@ class RunPlan(Message):
 
 class LoadSourcesInput(Message):
     options: RunOptions = RunOptions()
+    run_id: str | None = None  # plans from the sources the run was started with (``shared.runs.snapshot``)
 
 
 class OpenRunInput(Message):

@@ -77,3 +77,21 @@ async def describe_all(store: BlobStore, manifest: Manifest, concurrency: int = 
             return await describe(store, spec, configs.get(spec.id))
 
     return list(await asyncio.gather(*(one(s) for s in manifest.sources)))
+
+
+class SourceBusy(Exception):
+    """A run holds the source: it cannot be reset now."""
+
+    def __init__(self, source_id: str, run_id: str) -> None:
+        super().__init__(f"source {source_id} is being processed by run {run_id}")
+        self.source_id, self.run_id = source_id, run_id
+
+
+async def request_reset(store: BlobStore, source_id: str) -> None:
+    """The source's next run re-reads it from the beginning (``POST /api/sources/{id}/reset``, `harvest
+    sources reset`). ``SourceBusy`` while a run holds it."""
+    checkpoint = await records.read_checkpoint(store, source_id)
+    if checkpoint.active_run:
+        raise SourceBusy(source_id, checkpoint.active_run)
+    await store.ensure_container()
+    await records.update_checkpoint(store, source_id, reset_requested=True)

@@ -11,7 +11,10 @@ import azure.functions as func
 
 from shared import names
 from shared.models import RunInput
+from shared.pipeline.context import manifest_for
 from shared.runs.active import release
+from shared.runs.snapshot import write_snapshot
+from shared.settings import get_settings
 from triggers.active import take
 from triggers.http_requests import open_store
 
@@ -40,6 +43,7 @@ async def daily_timer(timer: func.TimerRequest, client: df.DurableOrchestrationC
             return
         try:
             run = RunInput(run_id=run_id, trigger="timer", requested_at=now)
+            await write_snapshot(store, run_id, manifest_for(get_settings()))  # the sources travel with the run
             await client.start_new(names.RUN_ORCHESTRATOR, run_id, run.model_dump(mode="json"))
         except BaseException:
             await release(store, run_id)

@@ -15,6 +15,7 @@ from shared.errors import ConfigError
 from shared.models import RunInput, RunOptions
 from shared.pipeline.context import manifest_for
 from shared.runs.active import release
+from shared.runs.snapshot import write_snapshot
 from shared.settings import get_settings
 from triggers import idempotency
 from triggers.active import take
@@ -73,6 +74,8 @@ async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient
                 await release(store, run_id)
                 return replayed
             run = RunInput(run_id=run_id, trigger=trigger, options=options, requested_at=now)
+            # the sources travel with the run: a resume elsewhere or after a deploy finishes it as started
+            await write_snapshot(store, run_id, manifest_for(get_settings()))
             await client.start_new(names.RUN_ORCHESTRATOR, run_id, run.model_dump(mode="json"))
         except BaseException:
             await release(store, run_id)

@@ -12,9 +12,8 @@ from shared.manifest import Manifest
 from shared.names import SOURCE_ID
 from shared.pipeline.context import manifest_for
 from shared.settings import get_settings
-from shared.source_info import describe, describe_all, manifest_configs
+from shared.source_info import SourceBusy, describe, describe_all, manifest_configs, request_reset
 from shared.sources.base import SourceSpec
-from shared.storage import records
 from triggers.http_requests import (
     HttpError,
     check_query,
@@ -70,11 +69,10 @@ async def reset_source_route(req: func.HttpRequest) -> func.HttpResponse:
     spec = _spec(_manifest(), path_id(req, "source_id", SOURCE_ID))
     reason_from(req, "reset")
     async with open_store() as store:
-        checkpoint = await records.read_checkpoint(store, spec.id)
-        if checkpoint.active_run:
-            raise HttpError(409, f"source {spec.id} is being processed by run {checkpoint.active_run}", [
-                {"field": "source_id", "message": "reset it after that run ends (or cancel the run)"}])
-        await store.ensure_container()
-        await records.update_checkpoint(store, spec.id, reset_requested=True)
+        try:
+            await request_reset(store, spec.id)
+        except SourceBusy as exc:
+            raise HttpError(409, str(exc), [
+                {"field": "source_id", "message": "reset it after that run ends (or cancel the run)"}]) from None
     return json_response({"source_id": spec.id, "reset_requested": True,
                           "message": "the next run of this source re-reads it from the beginning"}, 202)

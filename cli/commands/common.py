@@ -9,10 +9,12 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from devhost.environment import AzuriteError, Environment, prepare
 from shared.errors import ConfigError
@@ -24,8 +26,18 @@ EXIT = {"completed": 0, "failed": 1, "partial": 3, "cancelled": 1}
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    """Print ``error: message`` (the message as it is: no markup, so ``[a-z]`` in it stays) and the exit."""
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def config_failure(exc: ConfigError) -> typer.Exit:
+    """A bad setting or manifest: one line when the problem is the file itself, else every problem, one a
+    line, under the message (all at once, so one edit can fix them all). Exit 2."""
+    problems = exc.problems
+    if not problems or all(p["field"] == "manifest" for p in problems):
+        return fail(str(exc).splitlines()[0])
+    return fail(str(exc))
 
 
 def checked_run_id(run_id: str) -> str:
@@ -57,7 +69,15 @@ def environment(manifest: str | None = None, *, check_manifest: bool = False,
         get_settings.cache_clear()  # nothing may have read them before the options were applied
         settings = get_settings()
         if check_manifest:
-            manifest_for(settings)
+            try:
+                manifest_for(settings)
+            except ConfigError as exc:
+                if exc.problems and any(p["field"] != "manifest" for p in exc.problems):
+                    from shared.manifest import load_manifest
+
+                    # every problem at once: what the run would refuse too (a missing folder), same format
+                    load_manifest(settings.manifest_path(), check_build=True)
+                raise
         if log_level is not None or verbose:
             setup_logging(verbose, log_level if log_level is not None else logging.WARNING)
 
@@ -66,7 +86,26 @@ def environment(manifest: str | None = None, *, check_manifest: bool = False,
     except AzuriteError as exc:
         raise fail(str(exc)) from None
     except ConfigError as exc:
-        raise fail(str(exc)) from None
+        raise config_failure(exc) from None
+
+
+def warn_unrunnable(selected: list[str] | None) -> None:
+    """Warn about the sources this run covers that it will fail at once (a folder that does not exist, an
+    address the outbound guard refuses): they fail on their own and the others run, as in Azure."""
+    from shared.manifest_checks import run_problems
+    from shared.pipeline.context import manifest_for
+    from shared.settings import get_settings
+
+    manifest = manifest_for(get_settings())
+    labels = {spec.id: f"sources[{i}] ({spec.id})" for i, spec in enumerate(manifest.sources)}
+    try:
+        covered = manifest.select(selected)
+    except ConfigError:
+        return  # unknown ids: the starter answers with them
+    scope = replace(manifest, sources=covered)
+    for problem in run_problems(scope, labels):
+        err.print(f"[yellow]warning:[/yellow] {escape(problem['field'])}: {escape(problem['message'])} (this "
+                  "source will fail; the others run)", highlight=False, soft_wrap=True)
 
 
 def with_storage[T](work: Callable[[], Coroutine[Any, Any, T]], manifest: str | None = None, *,
@@ -90,7 +129,8 @@ def setup_logging(verbose: bool, default: int = logging.WARNING) -> None:
     configure_logging(logging.DEBUG if verbose else default, "text")  # run/source ids on every line
 
 
-def local_host(env: Environment, *, port: int, host: str = "127.0.0.1", fire_timers: bool):  # type: ignore[no-untyped-def]
+def local_host(env: Environment, *, port: int, host: str = "127.0.0.1", fire_timers: bool,  # type: ignore[no-untyped-def]
+               role: str | None = None):
     from devhost.environment import REPO_ROOT
     from devhost.host import LocalHost
     from devhost.keys import HostKeys
@@ -98,18 +138,25 @@ def local_host(env: Environment, *, port: int, host: str = "127.0.0.1", fire_tim
     return LocalHost(REPO_ROOT / "function_app.py", connection_string=env.connection_string, task_hub=env.task_hub,
                      host=host, port=port, max_concurrent_activities=env.max_activities,
                      max_concurrent_orchestrations=env.max_orchestrations, fire_timers=fire_timers,
-                     function_timeout=env.function_timeout, keys=HostKeys.from_env(),
+                     function_timeout=env.function_timeout, keys=HostKeys.from_env(), role=role,
                      durable_checks=env.durable_checks)
 
 
-async def stop_host(host: Any, timeout: float = 20.0) -> None:
+async def stop_host(host: Any, timeout: float = 20.0, quiet_for: float = 2.0) -> None:
     """Stop a local host (bounded: its lease runs out by itself if storage does not answer), and close the
-    Durable SDK's HTTP session."""
+    Durable SDK's HTTP session. Past ``quiet_for`` seconds it says what it waits for."""
+    stopping = asyncio.ensure_future(host.stop())
     try:
-        async with asyncio.timeout(timeout):
-            await host.stop()
+        done, _ = await asyncio.wait({stopping}, timeout=quiet_for)
+        if not done:
+            err.print(f"stopping the local host: waiting up to {timeout - quiet_for:.0f} s more for it to let go "
+                      "of the task hub ...", highlight=False)
+            async with asyncio.timeout(timeout - quiet_for):
+                await asyncio.shield(stopping)
+        stopping.result()
     except TimeoutError:
-        logging.getLogger("harvest.devhost").warning("the local host did not stop within %.0f s", timeout)
+        err.print(f"the local host did not stop within {timeout:.0f} s; its lease runs out by itself",
+                  highlight=False)
     finally:
         await close_sdk_session()
 

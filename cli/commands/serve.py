@@ -43,7 +43,7 @@ async def _serve(env: Environment, host: str, port: int, *, fire_timers: bool) -
     from devhost.lock import HostLockError
     from devhost.worker import WorkerLoadError
 
-    local = local_host(env, port=port, host=host, fire_timers=fire_timers)
+    local = local_host(env, port=port, host=host, fire_timers=fire_timers, role="harvest serve")
     try:
         await local.start()
     except WorkerLoadError as exc:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from cli.commands.common import err, fail, out
@@ -32,21 +33,25 @@ def _manifest_path(file: Path | None) -> Path:
 
 def _load(file: Path | None, *, build: bool = False) -> tuple[Path, list[dict[str, Any]]]:
     from shared.errors import ConfigError
-    from shared.manifest import build_problems, describe_sources, load_manifest
+    from shared.manifest import describe_sources, load_manifest
 
     path = _manifest_path(file)
     try:
-        manifest = load_manifest(path)
-        if build and (problems := build_problems(manifest)):
-            raise ConfigError(f"{path}: invalid manifest", problems)
-        return path, describe_sources(manifest)
+        return path, describe_sources(load_manifest(path, check_build=build))
     except ConfigError as exc:
-        if exc.problems:
-            err.print(f"[red]{path}: {len(exc.problems)} problem(s)[/red]", highlight=False)
-            for problem in exc.problems:
-                err.print(f"  {problem['field']}: {problem['message']}", highlight=False, markup=False)
-            raise typer.Exit(2) from None
-        raise fail(str(exc)) from None
+        raise manifest_problems(path, exc) from None
+
+
+def manifest_problems(path: Path | str, exc: Exception) -> typer.Exit:
+    """Every problem of a manifest, one line each under a count (exit 2); a problem with the file itself
+    (not YAML, not a regular file, too big) is one line."""
+    problems = getattr(exc, "problems", None) or []
+    if not problems or all(p["field"] == "manifest" for p in problems):
+        return fail(str(exc).splitlines()[0])
+    err.print(f"[red]{escape(str(path))}: {len(problems)} problem(s)[/red]", highlight=False)
+    for problem in problems:
+        err.print(f"  {problem['field']}: {problem['message']}", highlight=False, markup=False, soft_wrap=True)
+    return typer.Exit(2)
 
 
 @app.command("validate")

@@ -53,8 +53,8 @@ async def watch(run_id: str, task_hub: str, connection_string: str,
     with Live(view_table(view), console=err, refresh_per_second=4) as live:
         while view["status"] not in RUN_FINAL:
             if unhosted >= 3:  # the lease is renewed every 5 s: gone for 3 polls means nobody runs it
-                return view, (f"run {run_id} is unfinished and no local host is running it; "
-                              "`harvest resume` (or `harvest serve`) continues it")
+                return view, (f"run {run_id} is unfinished and no local host is running it; `harvest resume` "
+                              f"(or `harvest serve`) continues it, `harvest cancel {run_id}` abandons it")
             await asyncio.sleep(interval)
             latest, is_hosted, note = await _read(run_id, task_hub, connection_string)
             if note is not None:

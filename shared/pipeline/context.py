@@ -11,6 +11,7 @@ from pathlib import Path
 
 from shared.embedding import get_embedder
 from shared.embedding.base import Embedder
+from shared.errors import ConfigError
 from shared.http import HttpClient
 from shared.manifest import Manifest, load_manifest
 from shared.memory import release_memory
@@ -44,9 +45,27 @@ class Context:
         return manifest_for(self.settings)
 
     def source(self, source_id: str, *, share: int = 1) -> Source:
-        """The source, built from its manifest entry. ``share``: how many activities fetch from it at once
-        (a page's parallel batches); its ``rate_limit`` and ``concurrency`` are split between them."""
+        """The source, built from its entry in the current manifest (``run_source`` for a run's). ``share``:
+        how many activities fetch from it at once (a page's parallel batches); its ``rate_limit`` and
+        ``concurrency`` are split between them."""
         return build_source(split_limits(self.manifest.get(source_id), share), base_dir=self.manifest.base_dir)
+
+    async def run_manifest(self, run_id: str | None) -> Manifest:
+        """The manifest run ``run_id`` was started with (its snapshot, ``shared.runs.snapshot``); the current
+        one for a run started before snapshots existed, or when there is no run."""
+        from shared.runs.snapshot import read_snapshot
+
+        found = await read_snapshot(self.store, run_id) if run_id else None
+        return found if found is not None else self.manifest
+
+    async def run_source(self, run_id: str, source_id: str, *, share: int = 1) -> Source:
+        """The source as run ``run_id`` was started with it (``run_manifest``); see ``source`` for ``share``."""
+        manifest = await self.run_manifest(run_id)
+        try:
+            spec = manifest.get(source_id)
+        except KeyError:
+            raise ConfigError(f"source {source_id!r} is not in the manifest run {run_id} was started with") from None
+        return build_source(split_limits(spec, share), base_dir=manifest.base_dir)
 
     @property
     def embedder(self) -> Embedder:

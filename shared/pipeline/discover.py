@@ -32,7 +32,7 @@ def batch_bounds(count: int, size: int, *, ramp: bool) -> list[tuple[int, int]]:
 
 async def discover(ctx: Context, task: DiscoverInput) -> DiscoverResult:
     started = time.perf_counter()
-    source = ctx.source(task.source_id)
+    source = await ctx.run_source(task.run_id, task.source_id)
     async with ctx.http() as http:
         page = await source.discover(
             cursor=task.cursor,

@@ -27,7 +27,7 @@ from shared.validation import check_duplicate, check_text, skip_counts
 async def fetch(ctx: Context, batch: BatchRef) -> StageResult:
     started = time.perf_counter()
     refs = [DocumentRef.model_validate(r) for r in await read_stage(ctx.store, batch, "refs")]
-    source = ctx.source(batch.source_id, share=batch.share)
+    source = await ctx.run_source(batch.run_id, batch.source_id, share=batch.share)
     limit = asyncio.Semaphore(ctx.settings.http_concurrency)
     async with ctx.http() as http:
 

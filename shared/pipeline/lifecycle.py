@@ -8,6 +8,7 @@ from typing import Any
 
 from shared.errors import ConfigError
 from shared.faults import crashpoint
+from shared.manifest import Manifest
 from shared.models import RunInput, RunOptions, RunPlan, RunSummary, SourceResult, SourceStart, SourceTask
 from shared.pipeline.commit import COMMITTED
 from shared.pipeline.context import Context
@@ -18,14 +19,17 @@ from shared.storage import failures, hints, layout, records
 ERROR_BUDGET = 200  # errors the source results of one run keep in all (at least one each)
 
 
-async def plan(ctx: Context, options: RunOptions) -> RunPlan:
+
+async def plan(ctx: Context, options: RunOptions, manifest: Manifest | None = None) -> RunPlan:
     """The sources a run covers and the knobs the orchestrators need (they may not read settings). With more
-    sources than run at once, each source's last run time balances the source lanes."""
-    specs = ctx.manifest.select(options.sources)
+    sources than run at once, each source's last run time balances the source lanes. ``manifest``: the one
+    the run was started with (``Context.run_manifest``); the current one if None."""
+    manifest = manifest or ctx.manifest
+    specs = manifest.select(options.sources)
     s = ctx.settings
     message = None
     if not specs:
-        message = ("nothing to do: the manifest lists no sources" if not ctx.manifest.sources
+        message = ("nothing to do: the manifest lists no sources" if not manifest.sources
                    else "nothing to do: every source in the manifest is disabled")
     return RunPlan(
         sources=[spec.id for spec in specs],

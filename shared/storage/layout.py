@@ -8,6 +8,7 @@ state/{source}/docs/{doc_key}.json                     the document record (ETag
 state/{source}/failures.json                           documents that failed permanently, retried with backoff
 runs/{run_id}/run.json                                 the run record (ETag-updated)
 runs/{run_id}/cancelled.json                           the run was cancelled: its activities write nothing more
+runs/{run_id}/sources.json                             the sources the run was started with (its manifest snapshot)
 runs/{run_id}/report.html                              the run's HTML report (written when the run ends)
 runs/{run_id}/sources/{source}/{batch}/{stage}.jsonl   staged batch data (claim-check)
 control/active-run.json                                the one active run (created only if absent)
@@ -78,6 +79,11 @@ def active_run_blob() -> str:
 
 def cancelled_blob(run_id: str) -> str:
     return f"runs/{run_id}/cancelled.json"
+
+
+def sources_snapshot_blob(run_id: str) -> str:
+    """The manifest the run was started with, written by its starter (``shared.runs.snapshot``)."""
+    return f"runs/{run_id}/sources.json"
 
 
 def report_blob(run_id: str) -> str:

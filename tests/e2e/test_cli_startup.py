@@ -1,5 +1,6 @@
 """Start-up order of the CLI (issue 12 item 11, issue 11 defect 4): settings are read once, after the CLI's
-options are applied, and settings and manifest are validated before anything (Azurite) is started."""
+options are applied; a bad setting or manifest leaves no Azurite behind (the emulator a command needs is
+launched while they are validated and stopped again when they are not valid); starting it is quiet."""
 
 from __future__ import annotations
 
@@ -60,5 +61,19 @@ def test_early_error_starts_no_azurite(workspace: Workspace, problem: str) -> No
         assert ("colour" if problem == "manifest" else "HARVEST_CHUNK_TOKENS") in done.stderr
         assert "starting it" not in done.stderr
         assert not is_listening("127.0.0.1", port), "Azurite was left running after an early error"
+    finally:
+        _stop_leftover(port)
+
+
+def test_a_command_that_starts_azurite_says_nothing_about_it(workspace: Workspace) -> None:
+    """Issue 23 item 8: every command printed "Azurite is not running on ...; starting it". It starts the
+    emulator it needs quietly (a long wait would be said) and stops it when it ends."""
+    ws = workspace
+    port = _emulator_on_free_port(ws)
+    try:
+        listed = ws.harvest("runs", timeout=120)
+        assert listed.returncode == 0, listed.stderr
+        assert "Azurite" not in listed.stderr and "no runs found" in listed.stderr
+        assert not is_listening("127.0.0.1", port), "the command's Azurite was left running"
     finally:
         _stop_leftover(port)

@@ -141,3 +141,32 @@ def test_sigkill_mid_embed_with_the_real_model_then_resume(workspace: Workspace)
     assert resumed.returncode == 0, resumed.stderr
     assert [s["status"] for s in json.loads(resumed.stdout)] == ["completed"]
     assert corpus(ws) == baseline
+
+
+def test_sigkill_during_a_manifest_run_then_a_plain_resume_finishes_it_as_started(crash_ws: Workspace) -> None:
+    """Issue 25 item 3: `harvest run --manifest m.yaml`, kill -9, plain `harvest resume` (HARVEST_MANIFEST names
+    another manifest) ended `failed` ("Activity function 'prepare' failed: KeyError: 'gen'") with 95 of 300
+    documents. The run's sources travel with it: the resume completes with the uninterrupted run's corpus."""
+    ws = crash_ws
+    gen = ws.root / "gen"
+    gen.mkdir()
+    for i in range(12):
+        (gen / f"g-{i:02d}.md").write_text(f"# Generated {i}\n\nThe tug pushed barge {i} past the breakwater.\n")
+    (ws.root / "gen.yaml").write_text("sources:\n  - {id: gen, kind: folder, path: gen}\n")
+    fresh_state(ws)
+    first = ws.harvest("run", "--manifest", "gen.yaml", "--json")
+    assert first.returncode == 0, first.stderr
+    baseline = corpus(ws)
+    assert {r["source_id"] for r in baseline} == {"gen"} and len({r["doc_id"] for r in baseline}) == 12
+
+    fresh_state(ws)
+    ws.env.update(HARVEST_CRASHPOINT="commit.version", HARVEST_CRASHPOINT_HIT="4")
+    killed = ws.harvest("run", "--manifest", "gen.yaml", "--json")
+    assert killed.returncode == -signal.SIGKILL, f"not killed ({killed.returncode}) {killed.stderr}"
+    ws.env.pop("HARVEST_CRASHPOINT")
+    resumed = ws.harvest("resume", "--json")  # HARVEST_MANIFEST: the workspace's sources.yaml (notes, more)
+    assert resumed.returncode == 0, resumed.stderr
+    summaries = json.loads(resumed.stdout)
+    assert [s["status"] for s in summaries] == ["completed"], summaries
+    assert list(summaries[0]["sources"]) == ["gen"] and summaries[0]["totals"]["failed"] == 0
+    assert corpus(ws) == baseline

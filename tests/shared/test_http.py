@@ -235,3 +235,32 @@ async def test_a_hop_policy_that_fetches_through_the_client_does_not_deadlock(ht
         got = await asyncio.wait_for(asyncio.gather(
             *(http.get(httpserver.url_for(f"/doc{i}"), on_hop=robots_first) for i in range(3))), timeout=20)
     assert [r.body for r in got] == [b"doc 0", b"doc 1", b"doc 2"]
+
+
+class _NoSuchName(GuardedResolver):
+    """The system resolver's answer for a name that does not exist (``EAI_NONAME``), without a DNS query."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+
+    async def resolve(self, host: str, port: int = 0, family: int = 0) -> list:  # type: ignore[override]
+        import socket
+
+        raise OSError(socket.EAI_NONAME, "Name or service not known")
+
+
+async def test_an_unresolvable_host_is_said_in_words() -> None:
+    """Issue 23 item 6: the reason was `ClientConnectorDNSError: Cannot connect to host ... ssl:default [...]`."""
+    async with client(retries=0, resolver=_NoSuchName()) as http:
+        with pytest.raises(TransientError) as info:
+            await http.get("https://news.example.invalid/feed")
+    assert str(info.value) == ("GET https://news.example.invalid/feed: cannot reach news.example.invalid: the name "
+                               "does not resolve (DNS) (after 1 attempt)")
+
+
+async def test_a_refused_connection_is_said_in_words() -> None:
+    async with client(retries=0) as http:
+        with pytest.raises(TransientError) as info:
+            await http.get("http://127.0.0.1:9/nothing")
+    assert "cannot reach 127.0.0.1:9: connection refused (nothing listens there)" in str(info.value)
+    assert "ClientConnector" not in str(info.value)
