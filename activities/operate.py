@@ -17,25 +17,16 @@ from shared import names
 from shared.models import RunRef, RunSummary
 from shared.notify import notify
 from shared.pipeline.context import open_context
+from shared.runs import record
 from shared.runs.index import sync_index
 from shared.runs.operations import child_instance_id, render_run_report
 from shared.runs.retention import purge_expired
-from shared.storage import layout, records
-from shared.storage.blobs import BlobStore
+from shared.storage import layout
 
 bp = df.Blueprint()
 log = logging.getLogger("harvest.activities")
 HISTORY_SOURCES = 100  # sources whose history feeds the report's chart
 REPORT_TYPE = "text/html; charset=utf-8"
-
-
-async def _update_record(store: BlobStore, run_id: str, **changes: Any) -> None:
-    def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
-        if current is None:
-            return None
-        return {**current, **changes}
-
-    await store.update_json(layout.run_blob(run_id), change)
 
 
 async def _histories(client: df.DurableOrchestrationClient, summary: RunSummary) -> list[dict[str, Any]]:
@@ -69,14 +60,14 @@ async def publish_run_activity(payload: Payload, client: df.DurableOrchestration
     """Render the report next to the run record and bring the run index up to date."""
     run_id = RunRef.model_validate(payload).run_id
     async with open_context() as ctx:
-        summary = await records.read_run(ctx.store, run_id)
+        summary = await record.read(ctx.store, run_id)
         if summary is None:
             return {"report": None}
         history = await _histories(client, summary)
         html = render_run_report(summary, history)
         report = layout.report_blob(run_id)
         await ctx.store.write_bytes(report, html.encode("utf-8"), content_settings=_html_type())
-        await _update_record(ctx.store, run_id, report=report)
+        await record.set_report(ctx.store, run_id, report)
         await sync_index(ctx.store, run_id)
     log.info("published report of run %s (%d bytes)", run_id, len(html))
     return {"report": report, "bytes": len(html)}
@@ -95,13 +86,12 @@ async def notify_run_activity(payload: Payload) -> dict[str, Any]:
     run_id = RunRef.model_validate(payload).run_id
     try:
         async with open_context() as ctx:
-            summary = await records.read_run(ctx.store, run_id)
+            summary = await record.read(ctx.store, run_id)
             if summary is None:
                 return {"notifications": []}
-            sent = [n.model_dump(mode="json") for n in await notify(ctx.settings, summary)]
-            if sent:
-                await _update_record(ctx.store, run_id, notifications=sent)
-            return {"notifications": sent}
+            sent = await notify(ctx.settings, summary)
+            await record.add_notifications(ctx.store, run_id, sent)
+            return {"notifications": [n.model_dump(mode="json") for n in sent]}
     except Exception as exc:  # never fail the run because of a notification
         log.exception("run %s: notifications could not be sent", run_id)
         return {"notifications": [], "error": f"{type(exc).__name__}: {exc}"[:300]}

@@ -111,7 +111,7 @@ async def ended_summary(status: Instance | None, run_id: str) -> dict[str, Any]:
         return status.output
     if status is not None and status.runtime_status == "Terminated":
         from shared.pipeline.context import open_context
-        from shared.storage.records import read_run
+        from shared.runs.record import read as read_run
 
         async with open_context() as ctx:
             record = await read_run(ctx.store, run_id)

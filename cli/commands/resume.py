@@ -64,7 +64,7 @@ async def _unfinished_runs(rpc_base_url: str) -> list[str]:
 
     from shared import names
     from shared.pipeline.context import open_context
-    from shared.storage.records import read_run
+    from shared.runs.record import read as read_run
 
     query = ",".join(sorted(s for s in RUNTIME_ACTIVE if s != "ContinuedAsNew"))
     async with aiohttp.ClientSession() as http, http.get(f"{rpc_base_url}instances?runtimeStatus={query}") as resp:

@@ -6,13 +6,12 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.errors import ConfigError
 from shared.faults import crashpoint
 from shared.manifest import Manifest
 from shared.models import RunInput, RunOptions, RunPlan, RunSummary, SourceResult, SourceStart, SourceTask
 from shared.pipeline.commit import COMMITTED
 from shared.pipeline.context import Context
-from shared.runs import active, control
+from shared.runs import active, record
 from shared.runs.index import sync_index
 from shared.storage import failures, hints, layout, records
 
@@ -62,23 +61,10 @@ async def last_seconds(ctx: Context, source_ids: list[str]) -> dict[str, float]:
     return {sid: (value or default) for sid, value in found.items()}
 
 
-def validate_options(ctx: Context, options: RunOptions) -> list[dict[str, str]]:
-    """Field-level problems with a run request (unknown source ids), for the HTTP starter and CLI."""
-    try:
-        ctx.manifest.select(options.sources)
-    except ConfigError as exc:
-        return exc.problems
-    return []
-
-
 async def open_run(ctx: Context, run: RunInput, source_ids: list[str], status_url: str | None = None) -> RunSummary:
     """Create the run record (with its lasting status URL, if it has one), or return the one a previous attempt
     of this activity wrote; either way the run index lists it."""
-    existing = await records.read_run(ctx.store, run.run_id)
-    if existing is not None and existing.status != "pending":
-        await sync_index(ctx.store, run.run_id)
-        return existing
-    summary = RunSummary(
+    opened = await record.create(ctx.store, RunSummary(
         run_id=run.run_id,
         status="running",
         trigger=run.trigger,
@@ -87,22 +73,15 @@ async def open_run(ctx: Context, run: RunInput, source_ids: list[str], status_ur
         started_at=datetime.now(UTC),
         sources={sid: SourceResult(source_id=sid) for sid in source_ids},
         status_url=status_url,
-    )
-    await records.write_run(ctx.store, summary)
+    ))
     crashpoint("run.opened")
     await sync_index(ctx.store, run.run_id)
-    return summary
+    return opened
 
 
 async def close_run(ctx: Context, summary: RunSummary) -> RunSummary:
-    def change(current: dict[str, Any] | None) -> dict[str, Any]:
-        started = RunSummary.model_validate(current).started_at if current else None
-        done = summary.model_copy(update={"started_at": summary.started_at or started,
-                                          "finished_at": datetime.now(UTC)})
-        return done.model_dump(mode="json")
-
     crashpoint("run.closing")
-    closed = RunSummary.model_validate(await ctx.store.update_json(layout.run_blob(summary.run_id), change))
+    closed = await record.close(ctx.store, summary)
     await active.release(ctx.store, summary.run_id)  # the next run may start now
     crashpoint("run.closed")
     return closed
@@ -111,7 +90,7 @@ async def close_run(ctx: Context, summary: RunSummary) -> RunSummary:
 async def begin_source(ctx: Context, task: SourceTask) -> SourceStart:
     """Claim the source for this run (not for dry runs), mark it running in the run record, and say where
     discovery starts."""
-    await control.record_source(ctx.store, task.run_id, SourceResult(
+    await record.record_source(ctx.store, task.run_id, SourceResult(
         source_id=task.source_id, status="running", phase="running", started_at=datetime.now(UTC)))
     if task.options.dry_run:
         cp = await records.read_checkpoint(ctx.store, task.source_id)
@@ -174,7 +153,7 @@ async def finish_source(ctx: Context, run_id: str, result: SourceResult, high_wa
         rebuild = full_refresh and result.status == "completed"
         await hints.merge(ctx.store, result.source_id, committed, replace=rebuild)
     await ctx.store.delete_prefix(staging)
-    await control.record_source(ctx.store, run_id, result.model_copy(update={"phase": "done"}))
+    await record.record_source(ctx.store, run_id, result.model_copy(update={"phase": "done"}))
     if dry_run:
         return
     cp = await records.read_checkpoint(ctx.store, result.source_id)

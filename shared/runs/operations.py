@@ -26,15 +26,15 @@ from shared.models import RunSummary, SourceCounts
 from shared.notify import notify
 from shared.redact import redact_value
 from shared.report import render_report
-from shared.runs import active, timeline
-from shared.runs.control import mark_cancelled, record_notifications, release_claims, set_status
+from shared.runs import active, record, timeline
+from shared.runs.control import mark_cancelled, release_claims
 from shared.runs.engine import Instance, OrchestrationControl, Orchestrations
-from shared.runs.index import delete_index
+from shared.runs.index import delete_index, sync_index
 from shared.runs.retention import delete_run_data
 from shared.runs.status import RUN_FINAL
 from shared.runs.view import compose, running_source_ids
 from shared.settings import Settings, get_settings
-from shared.storage import layout, records
+from shared.storage import layout
 from shared.storage.blobs import BlobStore
 
 log = logging.getLogger("harvest.runs")
@@ -101,7 +101,7 @@ class PurgeResult:
 async def read_run(store: BlobStore, engine: Orchestrations, run_id: str) -> tuple[RunSummary | None, Instance | None]:
     """The run record and the run orchestration's state (either may be missing). Both reads finish before
     an error of either is raised, so none is left running against a client its caller then closes."""
-    summary, run = await asyncio.gather(records.read_run(store, run_id), engine.get(run_id), return_exceptions=True)
+    summary, run = await asyncio.gather(record.read(store, run_id), engine.get(run_id), return_exceptions=True)
     if isinstance(summary, BaseException):
         raise summary
     if isinstance(run, BaseException):
@@ -164,7 +164,7 @@ async def report_html(store: BlobStore, run_id: str) -> bytes | None:
     stored = await store.read_bytes(layout.report_blob(run_id))
     if stored is not None:
         return stored
-    summary = await records.read_run(store, run_id)
+    summary = await record.read(store, run_id)
     return None if summary is None else render_run_report(summary).encode("utf-8")
 
 
@@ -222,7 +222,9 @@ async def control(store: BlobStore, engine: OrchestrationControl, run_id: str, o
     if operation == "cancel":
         await mark_cancelled(store, run_id, reason)  # first: from now on the run's activities write nothing
     await apply_to_run(engine, op.method, run_id, source_ids, reason, parent=not unfinished)
-    updated = await set_status(store, run_id, op.after, reason=reason)
+    updated = await record.set_status(store, run_id, op.after, reason=reason)
+    if updated is not None:
+        updated = await sync_index(store, run_id)
     released: list[str] = []
     if operation == "cancel":
         released = await release_claims(store, run_id, source_ids)
@@ -234,9 +236,7 @@ async def control(store: BlobStore, engine: OrchestrationControl, run_id: str, o
 
 async def _notify_cancelled(store: BlobStore, summary: RunSummary, settings: Settings) -> None:
     """Channels that list ``cancelled`` are sent from here (failures are recorded, never raised)."""
-    sent = [n.model_dump(mode="json") for n in await notify(settings, summary)]
-    if sent:
-        await record_notifications(store, summary.run_id, sent)
+    await record.add_notifications(store, summary.run_id, await notify(settings, summary))
 
 
 async def purge(store: BlobStore, engine: OrchestrationControl, run_id: str) -> PurgeResult:

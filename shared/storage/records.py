@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.errors import ClaimHeldError, CorruptBlobError
-from shared.models import RunSummary, SourceCounts
+from shared.models import SourceCounts
 from shared.storage import layout
 from shared.storage.blobs import BlobStore
 
@@ -204,14 +204,3 @@ async def release_source(store: BlobStore, source_id: str, run_id: str, **change
         return cp.model_copy(update=update).model_dump(mode="json")
 
     return Checkpoint.model_validate(await _update_checkpoint_json(store, source_id, change))
-
-
-async def read_run(store: BlobStore, run_id: str) -> RunSummary | None:
-    value, _ = await store.read_json(layout.run_blob(run_id))
-    return None if value is None else RunSummary.model_validate(value)
-
-
-async def write_run(store: BlobStore, summary: RunSummary) -> RunSummary:
-    payload = summary.model_dump(mode="json")
-    await store.update_json(layout.run_blob(summary.run_id), lambda _old: payload)
-    return summary

@@ -288,13 +288,13 @@ def _seed_old_run(ws: Workspace, summary: Any) -> None:
     import asyncio
 
     from shared.runs.index import sync_index
+    from shared.storage import layout
     from shared.storage.blobs import BlobStore
-    from shared.storage.records import write_run
 
     async def seed() -> None:
         async with BlobStore.connect(container=ws.env["HARVEST_CONTAINER"],
                                      connection_string=ws.env["AzureWebJobsStorage"]) as store:
-            await write_run(store, summary)
+            await store.write_json(layout.run_blob(summary.run_id), summary.model_dump(mode="json"))  # as stored
             await sync_index(store, summary.run_id)
             assert await store.exists(f"runs/{summary.run_id}/run.json")
 

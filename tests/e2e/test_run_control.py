@@ -162,7 +162,7 @@ def test_cancel_stops_the_whole_run_and_frees_its_sources(served: Served) -> Non
         async with served.store() as store:
             await asyncio.sleep(2.0)  # grace: an activity already running when cancel returned may finish
             corpus = [n async for n in store.list_names(layout.corpus_prefix("slow"))]
-            return (corpus, await records.read_run(store, run_id), await records.read_checkpoint(store, "slow"),
+            return (corpus, await record.read(store, run_id), await records.read_checkpoint(store, "slow"),
                     await active.read(store))
 
     corpus, record, checkpoint, marker = asyncio.run(state())

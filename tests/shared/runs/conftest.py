@@ -8,8 +8,8 @@ import pytest
 
 from shared.models import RunOptions, RunSummary, SourceCounts, SourceResult
 from shared.runs.index import sync_index
+from shared.storage import layout
 from shared.storage.blobs import BlobStore
-from shared.storage.records import write_run
 from tests.shared.pipeline.conftest import ctx, docs, run_source  # noqa: F401  (a real source run: test_timeline)
 
 T0 = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
@@ -34,6 +34,6 @@ def make_run(i: int, status: str = "completed", sources: dict[str, str] | None =
 
 
 async def seed(store: BlobStore, summary: RunSummary) -> RunSummary:
-    await write_run(store, summary)
+    await store.write_json(layout.run_blob(summary.run_id), summary.model_dump(mode="json"))  # as stored
     await sync_index(store, summary.run_id)
     return summary

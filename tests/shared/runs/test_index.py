@@ -7,8 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from shared.runs.control import release_claims, set_status
+from shared.runs.control import release_claims
 from shared.runs.index import PREFIX, BadContinuation, RunQuery, index_blob, list_runs, sync_index
+from shared.runs.record import set_status
 from shared.storage import records
 from shared.storage.blobs import BlobStore
 from tests.shared.runs.conftest import T0, make_run, seed
@@ -78,6 +79,7 @@ async def test_status_changes_reach_the_index_and_claims_are_released(runs_store
     await records.claim_source(runs_store, "other", "run-999")
     cancelled = await set_status(runs_store, run.run_id, "cancelled", reason="operator")
     assert cancelled is not None and cancelled.status == "cancelled" and cancelled.finished_at
+    assert await sync_index(runs_store, run.run_id) == cancelled
     assert {s.status for s in cancelled.sources.values()} == {"skipped"}
     assert (await list_runs(runs_store, RunQuery(status="cancelled")))[0][0]["run_id"] == run.run_id
     assert await release_claims(runs_store, run.run_id, ["docs", "news", "other"]) == ["docs"]

@@ -13,7 +13,7 @@ import pytest
 
 from shared import names
 from shared.models import RunSummary
-from shared.runs import active, operations
+from shared.runs import active, operations, record
 from shared.runs.control import is_cancelled
 from shared.runs.engine import Instance
 from shared.runs.status import RUN_ACTIVE, RUN_FINAL, RUN_STATUSES, RUNTIME_ACTIVE, RUNTIME_ENDED, RUNTIME_TO_RUN
@@ -116,9 +116,9 @@ async def test_cancel_fences_stops_the_run_and_its_sources_and_frees_them(runs_s
     assert ("terminate", run.run_id) in engine.calls and ("terminate", f"{run.run_id}:news") in engine.calls
     assert ("terminate", f"{run.run_id}:docs") in engine.calls  # tried; it had ended: fine
     assert await is_cancelled(runs_store, run.run_id)
-    record = await records.read_run(runs_store, run.run_id)
-    assert record is not None and record.status == "cancelled" and record.message == "too slow"
-    assert record.sources["news"].status == "skipped"
+    kept = await record.read(runs_store, run.run_id)
+    assert kept is not None and kept.status == "cancelled" and kept.message == "too slow"
+    assert kept.sources["news"].status == "skipped"
     assert (await records.read_checkpoint(runs_store, "news")).active_run is None
     assert await active.read(runs_store) is None
 
@@ -145,12 +145,12 @@ async def test_purge_waits_for_the_end_then_deletes_everything(runs_store: BlobS
     engine = Engine(Instance(run.run_id, "Running"), child(run.run_id, "news"), child(run.run_id, "docs"))
     with pytest.raises(operations.RunStillActive):
         await operations.purge(runs_store, engine, run.run_id)
-    assert await records.read_run(runs_store, run.run_id) is not None
+    assert await record.read(runs_store, run.run_id) is not None
     engine.instances[run.run_id] = Instance(run.run_id, "Completed")
     await runs_store.write_bytes(layout.report_blob(run.run_id), b"<html></html>")
     purged = await operations.purge(runs_store, engine, run.run_id)
     assert purged.instances == 3 and purged.blobs >= 2
-    assert await records.read_run(runs_store, run.run_id) is None
+    assert await record.read(runs_store, run.run_id) is None
     assert not await runs_store.exists(layout.report_blob(run.run_id))
     with pytest.raises(operations.RunNotFound):
         await operations.purge(runs_store, engine, run.run_id)
@@ -158,7 +158,7 @@ async def test_purge_waits_for_the_end_then_deletes_everything(runs_store: BlobS
 
 async def test_the_report_is_the_stored_one_or_rendered_from_the_record(runs_store: BlobStore) -> None:
     run = await seed(runs_store, make_run(7, "failed").model_copy(update={"message": "token=hunter2 was refused"}))
-    await records.write_run(runs_store, run)
+    await runs_store.write_json(layout.run_blob(run.run_id), run.model_dump(mode="json"))
     rendered = await operations.report_html(runs_store, run.run_id)
     assert rendered is not None and run.run_id.encode() in rendered
     assert b"hunter2" not in rendered  # rendered from the redacted record, as the published report is

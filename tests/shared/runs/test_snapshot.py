@@ -54,7 +54,7 @@ async def test_a_run_uses_its_snapshot_not_the_current_manifest(ctx: Context, tm
     assert ctx.manifest.ids() == ["notes"]
     source = await ctx.run_source(run_id, "gen")
     assert source.spec.id == "gen" and source.root == (tmp_path / "gen").resolve()  # type: ignore[attr-defined]
-    planned = plan(ctx, RunOptions(), await ctx.run_manifest(run_id))
+    planned = await plan(ctx, RunOptions(), await ctx.run_manifest(run_id))
     assert planned.sources == ["gen"] and planned.batch_sizes == {"gen": 7}
     with pytest.raises(ConfigError, match=r"not in the manifest run .* was started with"):
         await ctx.run_source(run_id, "notes")
