@@ -3,26 +3,19 @@ never chunks or vectors: those go from Blob to the index inside the activity).""
 
 from __future__ import annotations
 
-from typing import Any
-
 import azure.durable_functions as df
 
-from activities.guard import Payload, guarded, unless_cancelled
-from shared import names
+from activities.contract import activity
+from shared import contracts
 from shared.index.sync import publish_stage
-from shared.models import PublishInput
+from shared.models import PublishInput, PublishResult
 from shared.pipeline.context import open_context
 
 bp = df.Blueprint()
 
 
-@bp.function_name(names.PUBLISH_INDEX)
-@bp.activity_trigger(input_name="payload")
-@guarded
-@unless_cancelled
-async def publish_index_activity(payload: Payload) -> dict[str, Any]:
-    request = PublishInput.model_validate(payload)
+@activity(bp, contracts.PUBLISH_INDEX, cancellable=True)
+async def publish_index_activity(request: PublishInput) -> PublishResult:
     async with open_context() as ctx:
-        result = await publish_stage(ctx, request.source_id, cursor=request.cursor, dry_run=request.dry_run,
-                                     run_id=request.run_id)
-        return result.model_dump(mode="json")
+        return await publish_stage(ctx, request.source_id, cursor=request.cursor, dry_run=request.dry_run,
+                                   run_id=request.run_id)

@@ -1,4 +1,4 @@
-"""Operating a run: index it, publish its report, notify, apply retention. Thin adapters over
+"""Operating a run: publish its report, notify, apply retention. Thin adapters over
 ``shared.runs``, ``shared.report`` and ``shared.notify``. Notify and retention never raise: a failure is
 logged and returned, so it can never change the run's result."""
 
@@ -12,14 +12,14 @@ from typing import Any
 import azure.durable_functions as df
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus as S
 
-from activities.guard import Payload, guarded
-from shared import names
-from shared.models import RunRef, RunSummary
+from activities.contract import activity
+from shared import contracts, names
+from shared.models import NotificationsSent, ReportWritten, RetentionApplied, RunRef, RunSummary
 from shared.notify import notify
 from shared.pipeline.context import open_context
 from shared.runs import record
 from shared.runs.index import sync_index
-from shared.runs.operations import child_instance_id, render_run_report
+from shared.runs.operations import render_run_report
 from shared.runs.retention import purge_expired
 from shared.storage import layout
 
@@ -35,7 +35,7 @@ async def _histories(client: df.DurableOrchestrationClient, summary: RunSummary)
     limit = asyncio.Semaphore(8)
     ids: list[str] = []
     for sid, result in list(summary.sources.items())[:HISTORY_SOURCES]:
-        ids.append(child_instance_id(summary.run_id, sid))
+        ids.append(names.source_instance_id(summary.run_id, sid))
         ids += [names.batch_lane_id(summary.run_id, sid, page, lane) for page in range(result.pages)
                 for lane in range(result.lanes)]
 
@@ -52,25 +52,20 @@ async def _histories(client: df.DurableOrchestrationClient, summary: RunSummary)
     return [ev for group in events for ev in group if isinstance(ev, dict)]
 
 
-@bp.function_name(names.PUBLISH_RUN)
-@bp.activity_trigger(input_name="payload")
-@bp.durable_client_input(client_name="client")
-@guarded
-async def publish_run_activity(payload: Payload, client: df.DurableOrchestrationClient) -> dict[str, Any]:
+@activity(bp, contracts.PUBLISH_RUN, client=True)
+async def publish_run_activity(ref: RunRef, client: df.DurableOrchestrationClient) -> ReportWritten:
     """Render the report next to the run record and bring the run index up to date."""
-    run_id = RunRef.model_validate(payload).run_id
     async with open_context() as ctx:
-        summary = await record.read(ctx.store, run_id)
+        summary = await record.read(ctx.store, ref.run_id)
         if summary is None:
-            return {"report": None}
-        history = await _histories(client, summary)
-        html = render_run_report(summary, history)
-        report = layout.report_blob(run_id)
+            return ReportWritten()
+        html = render_run_report(summary, await _histories(client, summary))
+        report = layout.report_blob(ref.run_id)
         await ctx.store.write_bytes(report, html.encode("utf-8"), content_settings=_html_type())
-        await record.set_report(ctx.store, run_id, report)
-        await sync_index(ctx.store, run_id)
-    log.info("published report of run %s (%d bytes)", run_id, len(html))
-    return {"report": report, "bytes": len(html)}
+        await record.set_report(ctx.store, ref.run_id, report)
+        await sync_index(ctx.store, ref.run_id)
+    log.info("published report of run %s (%d bytes)", ref.run_id, len(html))
+    return ReportWritten(report=report, bytes=len(html))
 
 
 def _html_type() -> Any:
@@ -79,44 +74,36 @@ def _html_type() -> Any:
     return ContentSettings(content_type=REPORT_TYPE)
 
 
-@bp.function_name(names.NOTIFY_RUN)
-@bp.activity_trigger(input_name="payload")
-@guarded
-async def notify_run_activity(payload: Payload) -> dict[str, Any]:
-    run_id = RunRef.model_validate(payload).run_id
+@activity(bp, contracts.NOTIFY_RUN)
+async def notify_run_activity(ref: RunRef) -> NotificationsSent:
     try:
         async with open_context() as ctx:
-            summary = await record.read(ctx.store, run_id)
+            summary = await record.read(ctx.store, ref.run_id)
             if summary is None:
-                return {"notifications": []}
+                return NotificationsSent()
             sent = await notify(ctx.settings, summary)
-            await record.add_notifications(ctx.store, run_id, sent)
-            return {"notifications": [n.model_dump(mode="json") for n in sent]}
+            await record.add_notifications(ctx.store, ref.run_id, sent)
+            return NotificationsSent(notifications=sent)
     except Exception as exc:  # never fail the run because of a notification
-        log.exception("run %s: notifications could not be sent", run_id)
-        return {"notifications": [], "error": f"{type(exc).__name__}: {exc}"[:300]}
+        log.exception("run %s: notifications could not be sent", ref.run_id)
+        return NotificationsSent(error=f"{type(exc).__name__}: {exc}"[:300])
 
 
-@bp.function_name(names.APPLY_RETENTION)
-@bp.activity_trigger(input_name="payload")
-@bp.durable_client_input(client_name="client")
-@guarded
-async def apply_retention_activity(payload: Payload, client: df.DurableOrchestrationClient) -> dict[str, Any]:
+@activity(bp, contracts.APPLY_RETENTION, client=True)
+async def apply_retention_activity(ref: RunRef, client: df.DurableOrchestrationClient) -> RetentionApplied:
     """Purge run records, reports, index entries and orchestration history older than the retention."""
-    run_id = RunRef.model_validate(payload).run_id
     try:
         async with open_context() as ctx:
             days = ctx.settings.retention_days
             if days == 0:
-                return {"skipped": "HARVEST_RETENTION_DAYS is 0"}
-            now = datetime.now(UTC)
-            result: dict[str, Any] = await purge_expired(ctx.store, now=now, days=days, keep={run_id})
+                return RetentionApplied(skipped="HARVEST_RETENTION_DAYS is 0")
+            result = RetentionApplied(**await purge_expired(ctx.store, now=datetime.now(UTC), days=days,
+                                                            keep={ref.run_id}))
         purged = await client.purge_instance_history_by(
             created_time_from=datetime(2000, 1, 1, tzinfo=UTC),
-            created_time_to=datetime.fromisoformat(result["cutoff"]),
+            created_time_to=datetime.fromisoformat(str(result.cutoff)),
             runtime_status=[S.Completed, S.Failed, S.Terminated])
-        result["instances_purged"] = purged.instances_deleted
-        return result
+        return result.model_copy(update={"instances_purged": purged.instances_deleted})
     except Exception as exc:  # retention never changes the run's result
         log.exception("retention failed")
-        return {"error": f"{type(exc).__name__}: {exc}"[:300]}
+        return RetentionApplied(error=f"{type(exc).__name__}: {exc}"[:300])

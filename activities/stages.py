@@ -3,56 +3,38 @@ are ids and counts; the data moves through Blob (see ``shared.pipeline.staging``
 
 from __future__ import annotations
 
-from typing import Any
-
 import azure.durable_functions as df
 
-from activities.guard import Payload, guarded, unless_cancelled
-from shared import names
-from shared.models import BatchRef, CommitInput, DiscoverInput
+from activities.contract import activity
+from shared import contracts
+from shared.models import BatchRef, CommitInput, DiscoverInput, DiscoverResult, PrepareResult, StageResult
 from shared.pipeline import commit, discover, embed, prepare
 from shared.pipeline.context import open_context
 
 bp = df.Blueprint()
 
 
-@bp.function_name(names.DISCOVER)
-@bp.activity_trigger(input_name="payload")
-@guarded
-@unless_cancelled
-async def discover_activity(payload: Payload) -> dict[str, Any]:
-    request = DiscoverInput.model_validate(payload)
+@activity(bp, contracts.DISCOVER, cancellable=True)
+async def discover_activity(request: DiscoverInput) -> DiscoverResult:
     async with open_context() as ctx:
-        return (await discover.discover(ctx, request)).model_dump(mode="json")
+        return await discover.discover(ctx, request)
 
 
-@bp.function_name(names.PREPARE)
-@bp.activity_trigger(input_name="payload")
-@guarded
-@unless_cancelled
-async def prepare_activity(payload: Payload) -> dict[str, Any]:
-    batch = BatchRef.model_validate(payload)
+@activity(bp, contracts.PREPARE, cancellable=True)
+async def prepare_activity(batch: BatchRef) -> PrepareResult:
     async with open_context() as ctx:
-        return (await prepare.prepare(ctx, batch)).model_dump(mode="json")
+        return await prepare.prepare(ctx, batch)
 
 
-@bp.function_name(names.EMBED)
-@bp.activity_trigger(input_name="payload")
-@guarded
-@unless_cancelled
-async def embed_activity(payload: Payload) -> dict[str, Any]:
-    batch = BatchRef.model_validate(payload)
+@activity(bp, contracts.EMBED, cancellable=True)
+async def embed_activity(batch: BatchRef) -> StageResult:
     async with open_context() as ctx:
-        return (await embed.embed(ctx, batch)).model_dump(mode="json")
+        return await embed.embed(ctx, batch)
 
 
-@bp.function_name(names.COMMIT)
-@bp.activity_trigger(input_name="payload")
-@guarded
-@unless_cancelled
-async def commit_activity(payload: Payload) -> dict[str, Any]:
-    batch = CommitInput.model_validate(payload)
+@activity(bp, contracts.COMMIT, cancellable=True)
+async def commit_activity(batch: CommitInput) -> StageResult:
     async with open_context() as ctx:
         if batch.deletions:
-            return (await commit.commit_deletions(ctx, batch)).model_dump(mode="json")
-        return (await commit.commit(ctx, batch)).model_dump(mode="json")
+            return await commit.commit_deletions(ctx, batch)
+        return await commit.commit(ctx, batch)

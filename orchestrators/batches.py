@@ -10,15 +10,11 @@ import azure.durable_functions as df
 
 from orchestrators.calls import Steps, call, failure_reason
 from orchestrators.source_steps import earlier, merge, progress
-from shared import names
-from shared.models import BatchLaneTask, BatchRef, LaneOutcome, PrepareResult, SourceResult, StageResult
+from shared import contracts, names
+from shared.models import BatchLaneTask, BatchRef, CommitInput, LaneOutcome, SourceResult
 from shared.outcome import after_fetch
 
 bp = df.Blueprint()
-
-
-def _stage(context: df.DurableOrchestrationContext, name: str, payload: object) -> Steps:
-    return StageResult.model_validate((yield from call(context, name, payload)))
 
 
 def run_batch(context: df.DurableOrchestrationContext, ref: BatchRef, result: SourceResult, *, page: int,
@@ -27,31 +23,31 @@ def run_batch(context: df.DurableOrchestrationContext, ref: BatchRef, result: So
     earliest change hint among documents that failed transiently (the high-water mark is held back to it).
     Embedding is bounded per activity (tokens, time): embed is called again while it says the batch has
     chunks left. ``status``: more fields for the custom status (a lane's number)."""
-    payload = ref.model_dump(mode="json")
     extra = status or {}
+    to_commit = CommitInput(**dict(ref))
 
     def show(phase: str) -> None:
         context.set_custom_status({**progress(result, phase, page, index + 1, batches), **extra})
 
     show("fetch")
-    prepared = PrepareResult.model_validate((yield from call(context, names.PREPARE, payload)))
+    prepared = yield from call(context, contracts.PREPARE, ref)
     merge(result, "fetch", prepared.fetch)
     if prepared.chunk is not None:
         merge(result, "chunk", prepared.chunk)
     step = after_fetch(prepared.fetch, dry_run=ref.dry_run)
     if step == "commit_only":
         show("commit")
-        merge(result, "commit", (yield from _stage(context, names.COMMIT, payload)))
+        merge(result, "commit", (yield from call(context, contracts.COMMIT, to_commit)))
     if step != "continue":
         return prepared.fetch.min_failed_hint
     show("embed")
-    outcome = yield from _stage(context, names.EMBED, payload)
+    outcome = yield from call(context, contracts.EMBED, ref)
     merge(result, "embed", outcome)
     while outcome.more:
-        outcome = yield from _stage(context, names.EMBED, payload)
+        outcome = yield from call(context, contracts.EMBED, ref)
         merge(result, "embed", outcome)
     show("commit")
-    merge(result, "commit", (yield from _stage(context, names.COMMIT, payload)))
+    merge(result, "commit", (yield from call(context, contracts.COMMIT, to_commit)))
     return prepared.fetch.min_failed_hint
 
 
@@ -72,8 +68,8 @@ def run_share(context: df.DurableOrchestrationContext, lane: BatchLaneTask, resu
 @bp.function_name(names.BATCH_LANE)
 @bp.orchestration_trigger(context_name="context")
 def batch_lane(context: df.DurableOrchestrationContext) -> Steps:
-    lane = BatchLaneTask.model_validate(context.get_input())
+    lane = contracts.BATCH_LANE.read_input(context.get_input())
     result = SourceResult(source_id=lane.source_id, status="running")
     outcome = yield from run_share(context, lane, result, status={"lane": lane.lane})
     context.set_custom_status({**progress(result, "done", lane.page), "lane": lane.lane})
-    return outcome.model_dump(mode="json")
+    return contracts.BATCH_LANE.answer(outcome)

@@ -11,7 +11,10 @@ from datetime import timedelta
 from typing import Any
 
 import azure.durable_functions as df
+from azure.durable_functions.models.Task import TaskBase
+from pydantic import BaseModel
 
+from shared.contracts import Activity, Orchestration
 from shared.envelope import Envelope
 
 # transient errors without a server-given wait: timeouts, 5xx, connection errors, storage hiccups
@@ -37,15 +40,24 @@ def wait_seconds(retry_after: float | None) -> float:
     return min(max(retry_after or 0.0, MIN_WAIT_S), MAX_WAIT_S)
 
 
-def call(context: df.DurableOrchestrationContext, name: str, payload: Any) -> Steps:
-    """``value = yield from call(context, name, payload)``."""
-    first = yield context.call_activity_with_retry(name, ACTIVITY_RETRY, payload)
-    return (yield from settle(context, name, payload, first))
+def call[I: BaseModel, O: BaseModel](context: df.DurableOrchestrationContext, activity: Activity[I, O],
+                                     payload: I) -> Generator[Any, Any, O]:
+    """``value = yield from call(context, contracts.X, request)``: the activity's result, as its model."""
+    body = activity.payload(payload)
+    first = yield context.call_activity_with_retry(activity.name, ACTIVITY_RETRY, body)
+    return activity.result((yield from settle(context, activity.name, body, first)))
+
+
+def start[I: BaseModel, O: BaseModel](context: df.DurableOrchestrationContext, orchestration: Orchestration[I, O],
+                                      payload: I, instance_id: str) -> TaskBase:
+    """The task of a sub-orchestration (to yield, alone or in a ``task_all``); read its result with
+    ``orchestration.result``."""
+    return context.call_sub_orchestrator(orchestration.name, orchestration.payload(payload), instance_id)
 
 
 def settle(context: df.DurableOrchestrationContext, name: str, payload: Any, raw: Any) -> Steps:
-    """The value of the activity result ``raw`` (for calls made together, e.g. with ``task_all``):
-    raises ``ActivityFailed`` on a permanent failure, waits and calls again when asked to retry."""
+    """The value of the activity result ``raw``: raises ``ActivityFailed`` on a permanent failure, waits and
+    calls again when asked to retry."""
     for attempt in range(MAX_WAITS + 1):
         result = Envelope.read(raw)
         if result.outcome == "ok":

@@ -11,10 +11,10 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from orchestrators.calls import Steps, call, failure_reason
+from orchestrators.calls import Steps, call, failure_reason, start
 from orchestrators.lanes import join, lane_failure, shares
-from shared import names
-from shared.models import CompactJob, CompactResult, CompactSourceInput
+from shared import contracts, names
+from shared.models import CompactJob, CompactLaneResult, CompactResult, CompactSourceInput
 
 PAGES_PER_EXECUTION = 50
 
@@ -32,37 +32,37 @@ def _shown(progress: CompactResult | dict[str, str]) -> dict[str, Any]:
 @bp.function_name(names.COMPACT_ORCHESTRATOR)
 @bp.orchestration_trigger(context_name="context")
 def compact_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
-    job = CompactJob.model_validate(context.get_input())
+    job = contracts.COMPACT.read_input(context.get_input())
     lanes = [CompactJob(sources=share, keep=job.keep, lanes=1) for share in shares(job.sources, job.lanes)]
-    calls = [context.call_sub_orchestrator(names.COMPACT_LANE, lane.model_dump(mode="json"),
-                                           names.compact_lane_id(context.instance_id, i))
+    calls = [start(context, contracts.COMPACT_LANE, lane, names.compact_lane_id(context.instance_id, i))
              for i, lane in enumerate(lanes)]
-    results: dict[str, Any] = {}
+    results: dict[str, dict[str, Any]] = {}
     for lane, (ok, value) in zip(lanes, (yield from join(context, calls)), strict=True):
+        done = contracts.COMPACT_LANE.result(value).sources if ok else {}
         for source_id in lane.sources:
-            done = value.get(source_id) if ok and isinstance(value, dict) else None
-            results[source_id] = done if done is not None else {"error": lane_failure(value)}
-    return {"keep": job.keep, "sources": {sid: results[sid] for sid in job.sources}}
+            results[source_id] = done.get(source_id) or {"error": lane_failure(value)}
+    report = CompactLaneResult(keep=job.keep, sources={sid: results[sid] for sid in job.sources})
+    return contracts.COMPACT.answer(report)
 
 
 @bp.function_name(names.COMPACT_LANE)
 @bp.orchestration_trigger(context_name="context")
 def compact_lane(context: df.DurableOrchestrationContext) -> Steps:
     """Up to ``PAGES_PER_EXECUTION`` pages of this lane's sources, then continue as new with their progress."""
-    job = CompactJob.model_validate(context.get_input())
+    job = contracts.COMPACT_LANE.read_input(context.get_input())
     pages = 0
     for source_id in job.sources:
         done = job.progress.get(source_id)
         if _finished(done):
             continue
         if pages >= PAGES_PER_EXECUTION:  # history stays bounded: the rest in a fresh execution
-            context.continue_as_new(job.model_dump(mode="json"))
+            context.continue_as_new(contracts.COMPACT_LANE.payload(job))
             return None
         result = done if isinstance(done, CompactResult) else CompactResult(source_id=source_id)
         try:
             while True:
-                page = CompactResult.model_validate((yield from call(context, names.COMPACT_SOURCE, CompactSourceInput(
-                    source_id=source_id, keep=job.keep, continuation=result.continuation).model_dump(mode="json"))))
+                page = yield from call(context, contracts.COMPACT_SOURCE, CompactSourceInput(
+                    source_id=source_id, keep=job.keep, continuation=result.continuation))
                 result, pages = result.add(page), pages + 1
                 if result.continuation is None or pages >= PAGES_PER_EXECUTION:
                     break
@@ -70,6 +70,7 @@ def compact_lane(context: df.DurableOrchestrationContext) -> Steps:
         except Exception as exc:  # a permanent failure for this source
             job.progress[source_id] = {"error": failure_reason(exc)}
         if not _finished(job.progress[source_id]):
-            context.continue_as_new(job.model_dump(mode="json"))
+            context.continue_as_new(contracts.COMPACT_LANE.payload(job))
             return None
-    return {sid: _shown(job.progress[sid]) for sid in job.sources}
+    return contracts.COMPACT_LANE.answer(CompactLaneResult(sources={sid: _shown(job.progress[sid])
+                                                                    for sid in job.sources}))

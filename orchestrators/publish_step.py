@@ -8,7 +8,7 @@ from __future__ import annotations
 import azure.durable_functions as df
 
 from orchestrators.calls import Steps, call, failure_reason
-from shared import names
+from shared import contracts
 from shared.models import ErrorRecord, PublishInput, PublishResult, SourceResult, SourceTask
 
 MAX_CALLS = 10_000  # a bound on the loop, far above any source's need (each call moves the pass on)
@@ -19,8 +19,7 @@ def publish_index(context: df.DurableOrchestrationContext, task: SourceTask, res
     out = PublishResult()
     try:
         for _ in range(MAX_CALLS):
-            out = PublishResult.model_validate(
-                (yield from call(context, names.PUBLISH_INDEX, request.model_dump(mode="json"))))
+            out = yield from call(context, contracts.PUBLISH_INDEX, request)
             result.counts = result.counts.add({"index_upserted": out.upserted, "index_deleted": out.deleted})
             result.timings["publish"] = round(result.timings.get("publish", 0.0) + out.seconds, 4)
             result.errors.extend(out.errors[:max(0, 20 - len(result.errors))])

@@ -3,26 +3,29 @@ sub-orchestration per source, at most ``max_parallel_sources`` at once (``orches
 failure never cancels the others), publishes progress as custom status, closes the run record and returns
 the run summary.
 
-If planning, opening, indexing or the source window fails, the run is still closed — ``failed``, with the
+If planning, opening or the sources fail, the run is still closed — ``failed``, with the
 reason — and its report and notifications still go out; if closing fails, it is closed again as
 ``failed``. A run record never stays ``running`` because an activity failed."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Generator
 from typing import Any
 
 import azure.durable_functions as df
 
 from orchestrators.calls import ActivityFailed, Steps, call, failure_reason
 from orchestrators.sources import run_sources
-from shared import names
+from shared import contracts, names
 from shared.models import (
     CloseRunInput,
     LoadSourcesInput,
+    NotificationsSent,
     OpenRunInput,
+    ReportWritten,
     RunError,
     RunInput,
-    RunPlan,
     RunRef,
     RunSummary,
     SourceResult,
@@ -41,7 +44,7 @@ def first_errors(results: dict[str, SourceResult], limit: int = MAX_RUN_ERRORS) 
     for sid, r in results.items():
         if r.status == "failed" and r.message:
             out.append(RunError(source_id=sid, reason=r.message))
-        out.extend(RunError(source_id=sid, **e.model_dump()) for e in r.errors)
+        out.extend(RunError(source_id=sid, **dict(e)) for e in r.errors)
     return out[:limit]
 
 
@@ -60,57 +63,54 @@ def summarize(run: RunInput, results: dict[str, SourceResult], *, status: str, m
                       errors=first_errors(results), message=message, status_url=status_url)
 
 
-def close(context: df.DurableOrchestrationContext, summary: RunSummary) -> Steps:
+def close(context: df.DurableOrchestrationContext, summary: RunSummary) -> Generator[Any, Any, RunSummary]:
     """Close the run record; if that fails, close it ``failed`` with the reason. Returns the closed record
     (or, if even that failed, the summary the run ends with)."""
     try:
-        return (yield from call(context, names.CLOSE_RUN, CloseRunInput(summary=summary).model_dump(mode="json")))
+        return (yield from call(context, contracts.CLOSE_RUN, CloseRunInput(summary=summary)))
     except Exception as exc:
         failed = summary.model_copy(update={"status": "failed",
                                             "message": f"could not close the run: {failure_message(exc)}"})
         if summary.status == "failed":
-            return failed.model_dump(mode="json")
+            return failed
     try:
-        return (yield from call(context, names.CLOSE_RUN, CloseRunInput(summary=failed).model_dump(mode="json")))
+        return (yield from call(context, contracts.CLOSE_RUN, CloseRunInput(summary=failed)))
     except Exception:
-        return failed.model_dump(mode="json")
+        return failed
 
 
-def after_close(context: df.DurableOrchestrationContext, run: RunInput, closed: dict[str, Any]) -> Steps:
-    """Publish (report + index), notify, and on the daily run apply retention. None of these can change
-    the run's result: a failure is recorded in the output and the run's status stands."""
-    outcomes: dict[str, Any] = {}
-    steps = [names.PUBLISH_RUN, names.NOTIFY_RUN]
+def after_close(context: df.DurableOrchestrationContext, run: RunInput,
+                closed: RunSummary) -> Generator[Any, Any, RunSummary]:
+    """Publish the report, notify, and on the daily run apply retention. None of these can change the run's
+    result: a failure is logged by its activity (or lost here) and the run's status stands."""
+    ref = RunRef(run_id=run.run_id)
+    written, sent = ReportWritten(), NotificationsSent()
+    with contextlib.suppress(Exception):  # no report: the run stands
+        written = yield from call(context, contracts.PUBLISH_RUN, ref)
+    with contextlib.suppress(Exception):  # no notification: the run stands
+        sent = yield from call(context, contracts.NOTIFY_RUN, ref)
     if run.trigger == "timer":
-        steps.append(names.APPLY_RETENTION)
-    for name in steps:
-        try:
-            outcomes[name] = yield from call(context, name, RunRef(run_id=run.run_id).model_dump(mode="json"))
-        except Exception as exc:
-            outcomes[name] = {"error": failure_message(exc)[:300]}
-    sent = outcomes.get(names.NOTIFY_RUN) or {}
-    report = (outcomes.get(names.PUBLISH_RUN) or {}).get("report")
-    return {**closed, "notifications": sent.get("notifications", []), "report": report}
+        with contextlib.suppress(Exception):  # retention waits for the next daily run
+            yield from call(context, contracts.APPLY_RETENTION, ref)
+    return closed.model_copy(update={"notifications": sent.notifications, "report": written.report})
 
 
 @bp.function_name(names.RUN_ORCHESTRATOR)
 @bp.orchestration_trigger(context_name="context")
 def run_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
-    run = RunInput.model_validate(context.get_input())
+    run = contracts.RUN.read_input(context.get_input())
     started = context.current_utc_datetime
     context.set_custom_status({"run_id": run.run_id, "phase": "planning"})
     results: dict[str, SourceResult] = {}
     window = 1
     status_url = None
     try:
-        plan = RunPlan.model_validate((yield from call(
-            context, names.LOAD_SOURCES,
-            LoadSourcesInput(options=run.options, run_id=run.run_id).model_dump(mode="json"))))
+        plan = yield from call(context, contracts.LOAD_SOURCES, LoadSourcesInput(options=run.options,
+                                                                                 run_id=run.run_id))
         window = plan.max_parallel_sources
         results.update({sid: SourceResult(source_id=sid) for sid in plan.sources})
-        opened = yield from call(context, names.OPEN_RUN,
-                                 OpenRunInput(run=run, sources=plan.sources).model_dump(mode="json"))
-        status_url = (opened or {}).get("status_url")
+        opened = yield from call(context, contracts.OPEN_RUN, OpenRunInput(run=run, sources=plan.sources))
+        status_url = opened.status_url
         yield from run_sources(context, run, plan, results)
         summary = summarize(run, results, status_url=status_url, message=plan.message,
                             status=run_status(list(results.values()), failure_threshold=plan.failure_threshold))
@@ -123,8 +123,7 @@ def run_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
 
     context.set_custom_status(progress("closing"))
     closed = yield from close(context, summary)
-    status = closed.get("status", summary.status)
-    context.set_custom_status(progress("finishing", status))
+    context.set_custom_status(progress("finishing", closed.status))
     output = yield from after_close(context, run, closed)
-    context.set_custom_status(progress("done", status))
-    return output
+    context.set_custom_status(progress("done", closed.status))
+    return contracts.RUN.answer(output)

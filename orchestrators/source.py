@@ -10,24 +10,21 @@ from __future__ import annotations
 import azure.durable_functions as df
 
 from orchestrators.batches import run_share
-from orchestrators.calls import Steps, call, failure_reason
+from orchestrators.calls import Steps, call, failure_reason, start
 from orchestrators.lanes import join, lane_failure, shares
 from orchestrators.publish_step import publish_index
 from orchestrators.source_steps import absorb, earlier, final_high_water, later, merge, progress
-from shared import names
+from shared import contracts, names
 from shared.models import (
     BatchLaneTask,
     BatchRef,
     CheckpointInput,
     CommitInput,
     DiscoverInput,
-    DiscoverResult,
     FinishSourceInput,
     LaneOutcome,
     SourceResult,
-    SourceStart,
     SourceTask,
-    StageResult,
 )
 from shared.outcome import source_status
 
@@ -42,10 +39,9 @@ def _page(context: df.DurableOrchestrationContext, task: SourceTask, result: Sou
     """Discover one page, run its batches and deletions, advance the cursor; returns what discovery found."""
     dry = task.options.dry_run
     context.set_custom_status(progress(result, "discover", task.page))
-    found = DiscoverResult.model_validate((yield from call(context, names.DISCOVER, DiscoverInput(
+    found = yield from call(context, contracts.DISCOVER, DiscoverInput(
         run_id=task.run_id, source_id=task.source_id, page=task.page, cursor=task.cursor, since=task.since,
-        batch_size=task.batch_size, full_refresh=task.options.full_refresh, dry_run=dry,
-    ).model_dump(mode="json"))))
+        batch_size=task.batch_size, full_refresh=task.options.full_refresh, dry_run=dry))
     merge(result, "discover", found)
     lanes = max(1, min(task.max_parallel_batches, len(found.batches)))  # batches fetching from it at once
     refs = [BatchRef(run_id=task.run_id, source_id=task.source_id, batch_id=batch_id, dry_run=dry,
@@ -63,12 +59,11 @@ def _page(context: df.DurableOrchestrationContext, task: SourceTask, result: Sou
         context.set_custom_status(progress(result, "commit", task.page))
         deletions = CommitInput(run_id=task.run_id, source_id=task.source_id, batch_id=found.deleted_batch,
                                 deletions=True)
-        done = StageResult.model_validate((yield from call(context, names.COMMIT, deletions.model_dump(mode="json"))))
-        merge(result, "commit", done)
+        merge(result, "commit", (yield from call(context, contracts.COMMIT, deletions)))
     task.high_water = later(task.high_water, found.high_water)
     if not dry and not found.done:  # after the last page finish_source clears the cursor with the claim
-        yield from call(context, names.CHECKPOINT, CheckpointInput(
-            run_id=task.run_id, source_id=task.source_id, cursor=found.next_cursor).model_dump(mode="json"))
+        yield from call(context, contracts.CHECKPOINT, CheckpointInput(
+            run_id=task.run_id, source_id=task.source_id, cursor=found.next_cursor))
     return found
 
 
@@ -86,11 +81,10 @@ def _batches(context: df.DurableOrchestrationContext, task: SourceTask, result: 
     ids = [names.batch_lane_id(task.run_id, task.source_id, task.page, lane.lane) for lane in inputs]
     result.lanes = max(result.lanes, len(ids))
     context.set_custom_status({**progress(result, "batches", task.page, 0, len(refs)), "lanes": ids})
-    calls = [context.call_sub_orchestrator(names.BATCH_LANE, lane.model_dump(mode="json"), iid)
-             for lane, iid in zip(inputs, ids, strict=True)]
+    calls = [start(context, contracts.BATCH_LANE, lane, iid) for lane, iid in zip(inputs, ids, strict=True)]
     outcomes: list[LaneOutcome] = []
     for ok, value in (yield from join(context, calls)):
-        outcome = LaneOutcome.model_validate(value) if ok else LaneOutcome(
+        outcome = contracts.BATCH_LANE.result(value) if ok else LaneOutcome(
             result=SourceResult(source_id=task.source_id), failure=lane_failure(value))
         absorb(result, outcome.result)
         outcomes.append(outcome)
@@ -100,15 +94,14 @@ def _batches(context: df.DurableOrchestrationContext, task: SourceTask, result: 
 @bp.function_name(names.SOURCE_ORCHESTRATOR)
 @bp.orchestration_trigger(context_name="context")
 def source_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
-    task = SourceTask.model_validate(context.get_input())
+    task = contracts.SOURCE.read_input(context.get_input())
     result = task.result or SourceResult(source_id=task.source_id, status="running")
     result.started_at = result.started_at or context.current_utc_datetime  # when Azure started it
     try:
         if not task.started:
             context.set_custom_status(progress(result, "claim", task.page))
-            start = SourceStart.model_validate(
-                (yield from call(context, names.BEGIN_SOURCE, task.model_dump(mode="json"))))
-            task.cursor, task.since, task.started = start.cursor, start.since, True
+            claimed = yield from call(context, contracts.BEGIN_SOURCE, task)
+            task.cursor, task.since, task.started = claimed.cursor, claimed.since, True
         for _ in range(task.pages_per_execution):
             found = yield from _page(context, task, result)
             if found.done:
@@ -116,7 +109,7 @@ def source_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
             task.cursor, task.page = found.next_cursor, task.page + 1
         else:  # history stays bounded: the next pages run in a fresh execution with the same instance id
             task.result = result
-            context.continue_as_new(task.model_dump(mode="json"))
+            context.continue_as_new(contracts.SOURCE.payload(task))
             return None
         result.status = source_status(result.counts, failure_threshold=task.failure_threshold)
     except Exception as exc:  # a permanent failure, or a transient one that outlived its retries
@@ -132,8 +125,8 @@ def source_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
                                high_water=final_high_water(task.high_water, task.min_failed_hint),
                                full_refresh=task.options.full_refresh)
     try:
-        yield from call(context, names.FINISH_SOURCE, finish.model_dump(mode="json"))
+        yield from call(context, contracts.FINISH_SOURCE, finish)
     except Exception as exc:  # the claim stays until it goes stale; the run still gets this source's result
         result.status = "failed"
         result.message = f"could not release the source: {exc}"[:500]
-    return result.model_dump(mode="json")
+    return contracts.SOURCE.answer(result)

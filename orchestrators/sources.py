@@ -8,10 +8,10 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from orchestrators.calls import Steps, failure_reason
+from orchestrators.calls import Steps, failure_reason, start
 from orchestrators.lanes import join, lane_failure, shares
-from shared import names
-from shared.models import RunInput, RunPlan, SourceLaneTask, SourceResult, SourceTask
+from shared import contracts, names
+from shared.models import RunInput, RunPlan, SourceLaneResult, SourceLaneTask, SourceResult, SourceTask
 from shared.progress import build_status
 
 bp = df.Blueprint()
@@ -27,7 +27,7 @@ def source_task(run: RunInput, plan: RunPlan, source_id: str) -> SourceTask:
 def outcome(source_id: str, ok: bool, value: Any) -> SourceResult:
     """A source orchestration's result; a failed or terminated one as a failed source with its reason."""
     if ok:
-        return SourceResult.model_validate(value)
+        return contracts.SOURCE.result(value)
     return SourceResult(source_id=source_id, status="failed", message=failure_reason(str(value)))
 
 
@@ -43,8 +43,7 @@ def run_sources(context: df.DurableOrchestrationContext, run: RunInput, plan: Ru
             results[sid] = SourceResult(source_id=sid, status="running", phase="running")
         context.set_custom_status(build_status(run.run_id, started, context.current_utc_datetime, results,
                                                window=plan.max_parallel_sources))
-        calls = [context.call_sub_orchestrator(names.SOURCE_ORCHESTRATOR, task.model_dump(mode="json"),
-                                               names.source_instance_id(run.run_id, task.source_id))
+        calls = [start(context, contracts.SOURCE, task, names.source_instance_id(run.run_id, task.source_id))
                  for task in tasks]
         for task, (ok, value) in zip(tasks, (yield from join(context, calls)), strict=True):
             results[task.source_id] = outcome(task.source_id, ok, value)
@@ -55,34 +54,36 @@ def run_sources(context: df.DurableOrchestrationContext, run: RunInput, plan: Ru
     ids = [names.source_lane_id(run.run_id, lane.lane) for lane in lanes]
     context.set_custom_status(build_status(run.run_id, started, context.current_utc_datetime, results,
                                            window=plan.max_parallel_sources, lanes=ids))
-    calls = [context.call_sub_orchestrator(names.SOURCE_LANE, lane.model_dump(mode="json"), iid)
-             for lane, iid in zip(lanes, ids, strict=True)]
+    calls = [start(context, contracts.SOURCE_LANE, lane, iid) for lane, iid in zip(lanes, ids, strict=True)]
     for lane, (ok, value) in zip(lanes, (yield from join(context, calls)), strict=True):
-        done: dict[str, Any] = value if ok and isinstance(value, dict) else {}
+        done = contracts.SOURCE_LANE.result(value).results if ok else {}
         for task in lane.tasks:
             sid = task.source_id
-            results[sid] = (SourceResult.model_validate(done[sid]) if sid in done else SourceResult(
-                source_id=sid, status="failed", message=f"its source lane failed: {lane_failure(value)}"))
+            results[sid] = done.get(sid) or SourceResult(
+                source_id=sid, status="failed", message=f"its source lane failed: {lane_failure(value)}")
 
 
 def lane_status(lane: SourceLaneTask, done: dict[str, SourceResult], current: str | None) -> dict[str, Any]:
-    """A source lane's custom status: the source it is on, and how the ones it finished ended."""
-    return {"lane": lane.lane, "current": current, "sources": len(lane.tasks),
-            "done": {sid: r.status for sid, r in done.items()}}
+    """A source lane's custom status: the source it is on, and how many of its sources ended how (counts,
+    never names: a lane of thousands of sources stays far under the extension's 16 KB)."""
+    by_status: dict[str, int] = {}
+    for r in done.values():
+        by_status[r.status] = by_status.get(r.status, 0) + 1
+    return {"lane": lane.lane, "current": current, "sources": len(lane.tasks), "finished": len(done),
+            "by_status": by_status}
 
 
 @bp.function_name(names.SOURCE_LANE)
 @bp.orchestration_trigger(context_name="context")
 def source_lane(context: df.DurableOrchestrationContext) -> Steps:
-    lane = SourceLaneTask.model_validate(context.get_input())
+    lane = contracts.SOURCE_LANE.read_input(context.get_input())
     done: dict[str, SourceResult] = {}
     for task in lane.tasks:
         context.set_custom_status(lane_status(lane, done, task.source_id))
-        call = context.call_sub_orchestrator(names.SOURCE_ORCHESTRATOR, task.model_dump(mode="json"),
-                                             names.source_instance_id(lane.run_id, task.source_id))
         try:
-            done[task.source_id] = outcome(task.source_id, True, (yield call))
+            done[task.source_id] = outcome(task.source_id, True, (yield start(
+                context, contracts.SOURCE, task, names.source_instance_id(lane.run_id, task.source_id))))
         except Exception as exc:  # the source orchestration itself failed or was terminated
             done[task.source_id] = outcome(task.source_id, False, exc)
     context.set_custom_status(lane_status(lane, done, None))
-    return {sid: result.model_dump(mode="json") for sid, result in done.items()}
+    return contracts.SOURCE_LANE.answer(SourceLaneResult(results=done))

@@ -392,6 +392,51 @@ class CompactJob(Message):
     lanes: int = Field(default=4, ge=1, le=64, description="Sources compacted at once.")
 
 
+class CompactLaneResult(Model):
+    """What a compaction lane returns: per source, its ``CompactResult`` (without the continuation) or
+    ``{"error": reason}``. The compaction orchestrator answers the same, with ``keep``."""
+
+    sources: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    keep: int | None = None
+
+
+class SourceLaneResult(Model):
+    """What a source lane returns: each of its sources' result."""
+
+    results: dict[str, SourceResult] = Field(default_factory=dict)
+
+
+class Done(Model):
+    """What an activity that returns nothing answers."""
+
+
+class ReportWritten(Model):
+    """``publish_run``: where the run's HTML report was written (None: there was no record to report on)."""
+
+    report: str | None = None
+    bytes: int = 0
+
+
+class NotificationsSent(Model):
+    """``notify_run``: what each channel did; ``error`` when sending failed as a whole (never the run's)."""
+
+    notifications: list[NotificationRecord] = Field(default_factory=list)
+    error: str | None = None
+
+
+class RetentionApplied(Model):
+    """``apply_retention``: what the daily run purged (``skipped`` with retention off, ``error`` when it
+    failed: it never changes the run's result)."""
+
+    skipped: str | None = None
+    error: str | None = None
+    cutoff: str | None = None
+    runs: list[str] = Field(default_factory=list)
+    blobs: int = 0
+    idempotency_keys: int = 0
+    instances_purged: int = 0
+
+
 class PublishInput(Message):
     """One call of the publish stage (``shared.index.sync``): bring the search index's copy of one source up to
     the source's live chunks, from ``cursor`` (a ledger shard) on, for at most ``index_max_seconds``."""

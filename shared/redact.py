@@ -14,6 +14,8 @@ import re
 import threading
 from typing import Any
 
+from pydantic import BaseModel
+
 MASK = "***"
 MIN_SECRET = 4  # shorter registered values would mask ordinary text
 
@@ -66,6 +68,11 @@ def redact_text(text: str, secrets: set[str] | frozenset[str] = frozenset()) -> 
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+def redact_model[M: BaseModel](model: M) -> M:
+    """``model`` with every string redacted (``redact_value`` of its JSON, validated back)."""
+    return type(model).model_validate(redact_value(model.model_dump(mode="json")))
 
 
 def redact_value(value: Any, key: str = "", *, keys: bool = True) -> Any:

@@ -80,7 +80,9 @@ def corpus_line(totals: dict[str, Any], *, dry_run: bool) -> str:
                   f"{totals.get('deleted', 0)} deleted; {totals.get('chunks_embedded', 0)} chunks would be embedded, "
                   f"{totals.get('chunks_reused', 0)} reused")
         return f"dry run — nothing was written. corpus: {counts}."
-    return f"corpus: {counts}. Try: harvest query \"...\""
+    index = (f" Search index: {totals.get('index_upserted', 0)} vectors upserted, {totals.get('index_deleted', 0)} "
+             "deleted.")
+    return f"corpus: {counts}.{index} Try: harvest query \"...\""
 
 
 def unfinished(where: dict[str, str]) -> str:

@@ -10,6 +10,7 @@ import pytest
 
 from activities import lifecycle, maintenance, stages
 from activities.guard import guarded
+from shared import names
 from shared.errors import TransientError
 
 
@@ -25,19 +26,22 @@ def storage(azurite: str, task_hub: str, monkeypatch: pytest.MonkeyPatch) -> Ite
     get_settings.cache_clear()
 
 
-def user_function(builder: Any) -> Any:
-    return builder._function.get_user_function()  # the function the worker calls, guard included
+def user_function(bp: Any, name: str) -> Any:
+    """The function the worker calls for activity ``name`` (registered from its contract), guard included."""
+    found = [b._function for b in bp._function_builders if b._function.get_function_name() == name]
+    assert len(found) == 1, name
+    return found[0].get_user_function()
 
 
-@pytest.mark.parametrize(("activity", "payload", "fields"), [
-    (lifecycle.checkpoint_activity, {"run_id": "r", "source_idd": "s"}, ["source_id: Field required", "source_idd"]),
-    (lifecycle.finish_source_activity, {"run_id": "r", "result": {}}, ["result.source_id: Field required"]),
-    (stages.commit_activity, {"run_id": "r", "source_id": "s", "batch_id": "b", "deletion": True}, ["deletion"]),
-    (maintenance.compact_source_activity, {"source_id": "s", "keep": 0}, ["keep: Input should be greater than"]),
+@pytest.mark.parametrize(("bp", "name", "payload", "fields"), [
+    (lifecycle.bp, names.CHECKPOINT, {"run_id": "r", "source_idd": "s"}, ["source_id: Field required", "source_idd"]),
+    (lifecycle.bp, names.FINISH_SOURCE, {"run_id": "r", "result": {}}, ["result.source_id: Field required"]),
+    (stages.bp, names.COMMIT, {"run_id": "r", "source_id": "s", "batch_id": "b", "deletion": True}, ["deletion"]),
+    (maintenance.bp, names.COMPACT_SOURCE, {"source_id": "s", "keep": 0}, ["keep: Input should be greater than"]),
 ])
 async def test_mistyped_input_is_a_permanent_failure_naming_the_field(
-        activity: Any, payload: dict[str, Any], fields: list[str], storage: None) -> None:
-    result = await user_function(activity)(payload)
+        bp: Any, name: str, payload: dict[str, Any], fields: list[str], storage: None) -> None:
+    result = await user_function(bp, name)(payload)
     assert result["outcome"] == "failed"
     for field in fields:
         assert field in result["reason"]

@@ -62,15 +62,15 @@ def prepared(fetch: Handler) -> Handler:
 
 DEFAULTS: dict[str, Handler] = {
     names.LOAD_SOURCES: lambda p: plan(["a"]),
-    names.OPEN_RUN: lambda p: {"run_id": p["run"]["run_id"], "status": "running",
+    names.OPEN_RUN: lambda p: {"run_id": p["run"]["run_id"], "status": "running", "trigger": p["run"]["trigger"],
                                "status_url": f"http://status/{p['run']['run_id']}"},
     names.BEGIN_SOURCE: lambda p: {"cursor": None, "since": None, "claimed": True},
     names.DISCOVER: one_page,
     names.PREPARE: prepared(fetched),
     names.EMBED: lambda p: {"items": 1, "counts": {"chunks_embedded": 1}},
     names.COMMIT: lambda p: {"items": 1},
-    names.CHECKPOINT: lambda p: None,
-    names.FINISH_SOURCE: lambda p: None,
+    names.CHECKPOINT: lambda p: {},
+    names.FINISH_SOURCE: lambda p: {},
     names.CLOSE_RUN: lambda p: p["summary"],
     names.PUBLISH_RUN: lambda p: {"report": f"runs/{p['run_id']}/report.html"},
     names.NOTIFY_RUN: lambda p: {"notifications": [{"channel": "webhook", "ok": True}]},

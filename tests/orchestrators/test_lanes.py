@@ -39,9 +39,10 @@ class Flight:
             self.source_peak = max(self.source_peak, self.sources)
         return {"cursor": None, "since": None, "claimed": True}
 
-    def finish(self, p: dict[str, Any]) -> None:
+    def finish(self, p: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
             self.sources -= 1
+        return {}
 
     async def prepare(self, p: dict[str, Any]) -> dict[str, Any]:
         sid = p["source_id"]

@@ -75,7 +75,7 @@ async def test_batches_of_a_page_overlap_and_the_checkpoint_follows_every_commit
         names.PREPARE: track.wrap(names.PREPARE, prepared(lambda p: {"items": 1, "counts": {"added": 1}}), barrier=3),
         names.EMBED: track.wrap(names.EMBED, lambda p: {"items": 1, "counts": {"chunks_embedded": 1}}),
         names.COMMIT: track.wrap(names.COMMIT, lambda p: {"items": 1}),
-        names.CHECKPOINT: track.wrap(names.CHECKPOINT, lambda p: None),
+        names.CHECKPOINT: track.wrap(names.CHECKPOINT, lambda p: {}),
     }
     status = await start_run()
     result = result_of(status)

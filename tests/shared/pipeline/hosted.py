@@ -16,11 +16,20 @@ import azure.functions as func
 import pytest
 
 from activities import index, lifecycle, stages
-from activities.guard import Payload
+from activities.contract import activity
 from devhost.host import LocalHost
 from orchestrators import batches, source
-from shared import names
-from shared.models import RunOptions, SourceCounts, SourceResult, SourceTask
+from shared import contracts, names
+from shared.models import (
+    CheckpointInput,
+    Done,
+    FinishSourceInput,
+    RunOptions,
+    SourceCounts,
+    SourceResult,
+    SourceStart,
+    SourceTask,
+)
 from shared.pipeline.context import Context
 from shared.settings import Settings, get_settings
 
@@ -40,21 +49,18 @@ def _fault_before_finish(fault: Fault) -> df.Blueprint:
     awaits ``fault`` first (the orchestrator calls it after the last page's commit and checkpoint)."""
     bp = df.Blueprint()
 
-    @bp.function_name(names.BEGIN_SOURCE)
-    @bp.activity_trigger(input_name="payload")
-    async def begin_source(payload: Payload) -> Any:
-        return await lifecycle.begin_source_activity(payload)
+    @activity(bp, contracts.BEGIN_SOURCE, cancellable=True)
+    async def begin_source(task: SourceTask) -> SourceStart:
+        return await lifecycle.begin_source_activity(task)
 
-    @bp.function_name(names.CHECKPOINT)
-    @bp.activity_trigger(input_name="payload")
-    async def checkpoint(payload: Payload) -> Any:
-        return await lifecycle.checkpoint_activity(payload)
+    @activity(bp, contracts.CHECKPOINT, cancellable=True)
+    async def checkpoint(request: CheckpointInput) -> Done:
+        return await lifecycle.checkpoint_activity(request)
 
-    @bp.function_name(names.FINISH_SOURCE)
-    @bp.activity_trigger(input_name="payload")
-    async def finish_source(payload: Payload) -> Any:
+    @activity(bp, contracts.FINISH_SOURCE)
+    async def finish_source(request: FinishSourceInput) -> Done:
         await fault()
-        return await lifecycle.finish_source_activity(payload)
+        return await lifecycle.finish_source_activity(request)
 
     return bp
 
