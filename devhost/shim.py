@@ -34,7 +34,6 @@ invoked) and ``Outcome.stuck`` (nothing open, nothing new, not done) let the hos
 from __future__ import annotations
 
 import datetime as dt
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -155,8 +154,8 @@ class _Context:
         self.now: dt.datetime | None = None
         self.actions: dict[int, Scheduled] = {}  # orchestratorActionsMap: invoked, not matched by history
         self.open: dict[int, Future] = {}  # openTasks
-        self.waiters: dict[str, deque[Future]] = {}  # WaitForExternalEvent, FIFO per name
-        self.buffered: dict[str, int] = {}  # events raised before anyone waited
+        self.waiters: dict[str, list[Future]] = {}  # WaitForExternalEvent: a stack per name, newest last
+        self.buffered: dict[str, int] = {}  # events raised before anyone waited (a queue per name: a count here)
         self.continue_input: str | None = None
         self.continued = False
 
@@ -181,18 +180,22 @@ class _Context:
         return future
 
     def wait_event(self, name: str) -> Future:
+        """The extension's ``WaitForExternalEvent``: the new wait goes on top of the name's stack ("to make it
+        easier for users to abandon external events that they no longer care about. The common case is a
+        Task.WhenAny in a loop"); an event buffered before it is taken at once (one per wait)."""
         future = Future()
+        self.waiters.setdefault(name, []).append(future)
         if self.buffered.get(name):
             self.buffered[name] -= 1
-            future.resolve()
-        else:
-            self.waiters.setdefault(name, deque()).append(future)
+            self.raise_event(name)
         return future
 
     def raise_event(self, name: str) -> None:
+        """``RaiseEvent``: the newest wait of that name gets the event (an abandoned older one stays below it);
+        with none, the event is buffered. The SDK agrees: ``open_tasks[name]`` is a list it pops from the end."""
         waiting = self.waiters.get(name)
         if waiting:
-            waiting.popleft().resolve()
+            waiting.pop().resolve()
         else:
             self.buffered[name] = self.buffered.get(name, 0) + 1
 

@@ -280,6 +280,25 @@ def create_app() -> df.DFApp:
         return seen
 
     @app.orchestration_trigger(context_name="context")
+    def poll_or_event(context: df.DurableOrchestrationContext):
+        """The monitor loop Azure runs as written: each round waits for 'go' or a poll, whichever first; a
+        poll that wins leaves its round's wait behind. The extension and the SDK both give 'go' to the newest
+        wait of that name."""
+        cfg = context.get_input()
+        rounds = 0
+        while True:
+            rounds += 1
+            go = context.wait_for_external_event("go")
+            poll = context.call_activity("slow_value", {"s": cfg["poll_s"][min(rounds, len(cfg["poll_s"])) - 1],
+                                                        "v": rounds})
+            context.set_custom_status({"round": rounds})
+            winner = yield context.task_any([go, poll])
+            if winner == go:
+                break
+        after = yield context.call_activity("echo", "after")
+        return {"rounds": rounds, "go": go.result, "after": after}
+
+    @app.orchestration_trigger(context_name="context")
     def parent_of_waiter(context: df.DurableOrchestrationContext):
         """Calls ``wait_forever`` as a sub-orchestration and returns how its failure read."""
         try:

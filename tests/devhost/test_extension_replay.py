@@ -120,3 +120,19 @@ async def test_a_terminated_sub_orchestration_fails_its_parent_with_the_reason_a
     assert await host.engine.send(child, {"type": "terminate", "reason": "operator said stop"}) == 202
     status = await host.wait_for(iid, 10)
     assert status["output"] == {"error": "operator said stop \n None"}
+
+
+async def test_an_event_ends_the_round_that_waits_for_it(host: LocalHost) -> None:
+    """A poll-or-event loop on the strict host: round 1's poll wins, 'go' arrives in round 2 and must end
+    round 2 (the newest wait of that name, as the extension's stack and the SDK's list both pick), and the
+    activity after the loop starts at once, not behind round 2's poll."""
+    iid = await host.engine.start_instance("poll_or_event", json.dumps({"poll_s": [0.05, 1.0]}))
+    for _ in range(500):
+        state = await host.get_status(iid)
+        if state and (state.get("customStatus") or {}).get("round") == 2:
+            break
+        await asyncio.sleep(0.02)
+    assert await host.engine.raise_event(iid, "go", json.dumps("now")) == 202
+    status = await host.wait_for(iid, 20)
+    assert status["runtimeStatus"] == "Completed", status["output"]
+    assert status["output"] == {"rounds": 2, "go": "now", "after": "after"}

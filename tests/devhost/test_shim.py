@@ -206,3 +206,34 @@ def test_sub_orchestrations_without_an_id_are_named_by_execution_and_task() -> N
     out = hist.episode([{"actionType": shim.CALL_SUB, "functionName": "child", "input": "1", "instanceId": None},
                         ])
     assert out.new[0].instance_id == "e1:0"
+
+
+def wait(name: str) -> dict[str, Any]:
+    return {"actionType": shim.WAIT_FOR_EVENT, "externalEventName": name}
+
+
+def raised(name: str) -> dict[str, Any]:
+    return h.event(h.EVENT_RAISED, Name=name, Input="1")
+
+
+def test_an_event_goes_to_the_newest_waiter_of_its_name() -> None:
+    """``DurableOrchestrationContext.WaitForExternalEvent`` keeps a *stack* per name ("to make it easier for
+    users to abandon external events ... the common case is a Task.WhenAny in a loop") and ``RaiseEvent``
+    resolves its head; the SDK pops the newest of ``open_tasks[name]`` too. A poll-or-event loop: round 1's
+    poll wins, round 2 waits again; 'go' must end round 2, not round 1's abandoned wait."""
+    hist = History()
+    round1, round2 = any_of(wait("go"), act("poll")), any_of(wait("go"), act("poll"))
+    hist.episode([round1])
+    assert ids(hist.episode([round1, round2], done(0))) == [(1, "activity", "poll")]
+    out = hist.episode([round1, round2, act("after")], raised("go"))
+    assert ids(out) == [(2, "activity", "after")] and not out.deferred
+    assert out.open_ids == {1, 2}
+
+
+def test_a_buffered_event_is_taken_once() -> None:
+    """``bufferedExternalEvents``: a queue per name, each event dequeued by one wait."""
+    hist = History()
+    hist.episode([act("a")], raised("go"))
+    out = hist.episode([act("a"), wait("go"), wait("go"), act("b")], done(0))
+    assert out.new == [] and out.waiting_for_event and out.awaiting == "WaitForExternalEvent 'go'"
+    assert ids(hist.episode([act("a"), wait("go"), wait("go"), act("b")], raised("go"))) == [(1, "activity", "b")]
