@@ -216,7 +216,8 @@ class InstanceRunner:
         if failure is None and state.get("fatal"):
             failure = str(state["error"])  # the worker failed before the SDK answered: no actions to replay
         if failure is None:
-            outcome = shim.replay(self.history + episode, actions or [], execution_id=self.execution_id)
+            outcome = shim.replay(self.history + episode, actions or [], execution_id=self.execution_id,
+                                  known=self._known())
             new = outcome.new
             planned = [_scheduled_event(s) for s in new]
             if outcome.error is not None:
@@ -262,7 +263,14 @@ class InstanceRunner:
         with the finding (tests), "warn" logs it once, naming the orchestrator (``harvest serve``/``run``)."""
         name = self.state["name"]
         stuck = outcome.stuck or (outcome.finished and not state.get("isDone") and state.get("error") is None)
-        if stuck:
+        if outcome.refused:
+            shown = "; ".join(outcome.refused[:3]) + (" ..." if len(outcome.refused) > 3 else "")
+            finding = (f"devhost: orchestrator '{name}' makes a call the Durable extension refuses: {shown}. In Azure "
+                       "nothing is scheduled and no error reaches the orchestrator: it waits on that task for ever, "
+                       "and the calls after it get the task ids the SDK gave earlier ones (results reach the wrong "
+                       "tasks, as in azure-functions-durable-python#603)")
+            stuck = True
+        elif stuck:
             finding = (f"devhost: orchestrator '{name}' waits on a task the Durable extension will never start: "
                        "nothing is scheduled or open and it has not finished, so in Azure the instance stays "
                        "Running for ever (the SDK's and the extension's task ids disagree, as in "
@@ -283,6 +291,11 @@ class InstanceRunner:
             self.reported.add(key)
             (log.error if stuck else log.warning)("%s [instance %s]", finding, self.instance_id)
         return None
+
+    def _known(self) -> shim.Known:
+        index = self.engine.index
+        parent = self.state.get("parent") or {}
+        return shim.Known.of(index.activities, index.orchestrators, self.instance_id, parent.get("instanceId"))
 
     async def _replay(self, episode: list[dict[str, Any]]) -> dict[str, Any]:
         """The worker's answer: the SDK's orchestrator state (``isDone``, ``actions``, ``output``,

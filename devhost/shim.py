@@ -84,8 +84,56 @@ def completed() -> Future:
     return future
 
 
+def faulted() -> Future:
+    future = Future()
+    future.resolve(failed=True)
+    return future
+
+
 class NonDeterministicError(Exception):
     """DTFx's ``NonDeterministicOrchestrationException``: the history and the replay disagree."""
+
+
+MAX_DELAY_MS = 6 * 24 * 3600 * 1000  # AzureStorageDurabilityProvider.MaximumDelayTime (6 days)
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the extension checks before it schedules a call (``DurableOrchestrationContext
+    .CallDurableTaskFunctionAsync``): the app's activity and orchestrator names (``FunctionName`` compares them
+    ignoring case), this instance's id and its parent's."""
+
+    activities: frozenset[str]  # lower-cased
+    orchestrators: frozenset[str]  # lower-cased
+    instance_id: str = ""
+    parent_id: str | None = None
+
+    @classmethod
+    def of(cls, activities: Any, orchestrators: Any, instance_id: str = "", parent_id: str | None = None) -> Known:
+        return cls(frozenset(str(n).lower() for n in activities), frozenset(str(n).lower() for n in orchestrators),
+                   instance_id, parent_id)
+
+    def refusal(self, action: dict[str, Any]) -> str | None:
+        """Why ``CallDurableTaskFunctionAsync`` throws for this call (before any task id is taken), or None."""
+        at, name = action.get("actionType"), str(action.get("functionName") or "")
+        if at in (CALL_ACTIVITY_RETRY, CALL_SUB_RETRY):
+            first = (action.get("retryOptions") or {}).get("firstRetryIntervalInMilliseconds", 0)
+            if float(first) > MAX_DELAY_MS:  # durabilityProvider.ValidateDelayTime(FirstRetryInterval)
+                return "The Azure Storage provider supports a maximum of 6 days for time-based delays"
+        if at in (CALL_ACTIVITY, CALL_ACTIVITY_RETRY):
+            if name.lower() not in self.activities:  # DurableTaskExtension.ThrowIfFunctionDoesNotExist
+                return f"The function '{name}' doesn't exist, is disabled, or is not an activity function."
+            return None
+        if name.lower() not in self.orchestrators:
+            return f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function."
+        child = action.get("instanceId")
+        family = {self.instance_id.lower(), (self.parent_id or "").lower()} - {""}
+        if isinstance(child, str) and child.lower() in family:
+            return ("The instance ID of a sub-orchestration must be different than the instance ID of a parent "
+                    "orchestration.")
+        if isinstance(child, str) and child.startswith("@"):
+            return "Orchestration instance ids must not start with @"
+        return None
 
 
 @dataclass
@@ -111,6 +159,7 @@ class Outcome:
     awaiting: str | None = None  # the top-level action the shim is blocked on
     deferred: list[str] = field(default_factory=list)  # actions returned but not invoked (blocked behind it)
     waiting_for_event: bool = False
+    refused: list[str] = field(default_factory=list)  # calls the extension refused: no id, no task, never completed
 
     @property
     def stuck(self) -> bool:
@@ -148,8 +197,10 @@ def unsupported(actions: list[dict[str, Any]]) -> str | None:
 class _Context:
     """DTFx's ``TaskOrchestrationContext`` as far as the shim uses it."""
 
-    def __init__(self, execution_id: str) -> None:
+    def __init__(self, execution_id: str, known: Known | None = None) -> None:
         self.execution_id = execution_id
+        self.known = known
+        self.refused: list[str] = []
         self.next_id = 0
         self.now: dt.datetime | None = None
         self.actions: dict[int, Scheduled] = {}  # orchestratorActionsMap: invoked, not matched by history
@@ -297,6 +348,13 @@ class _Shim:
 
     def invoke(self, action: dict[str, Any]) -> Future:
         ctx, at = self.ctx, action.get("actionType")
+        if at in (CALL_ACTIVITY, CALL_ACTIVITY_RETRY, CALL_SUB, CALL_SUB_RETRY) and ctx.known is not None and (
+                why := ctx.known.refusal(action)) is not None:
+            # CallDurableTaskFunctionAsync is async: its ArgumentException faults the task it returns, no id is
+            # taken, nothing is scheduled, and ProcessAsyncActionsV2 swallows the fault and goes on.
+            if (entry := f"{describe(action)}: {why}") not in ctx.refused:
+                ctx.refused.append(entry)
+            return faulted()
         if at == CALL_ACTIVITY:
             return ctx.schedule("activity", name=action.get("functionName"), input=action.get("input"))
         if at == CALL_SUB:
@@ -349,10 +407,12 @@ def _when_any(children: list[Future]) -> Future:
     return out
 
 
-def replay(history: list[dict[str, Any]], actions: list[dict[str, Any]], *, execution_id: str) -> Outcome:
+def replay(history: list[dict[str, Any]], actions: list[dict[str, Any]], *, execution_id: str,
+           known: Known | None = None) -> Outcome:
     """What the extension does with ``actions`` (the SDK's schema-V2 list, one level) over ``history``
-    (every event of this execution, this episode's new events last)."""
-    ctx = _Context(execution_id)
+    (every event of this execution, this episode's new events last). With ``known``, calls the extension
+    refuses (unknown function, a sub-orchestration reusing its parent's id, ...) take no id (``Outcome.refused``)."""
+    ctx = _Context(execution_id, known)
     shim = _Shim(ctx, actions)
     outcome = Outcome()
     try:
@@ -379,4 +439,5 @@ def replay(history: list[dict[str, Any]], actions: list[dict[str, Any]], *, exec
         outcome.awaiting = describe(blocked)
         outcome.deferred = [describe(a) for a in actions[shim.index:]]
     outcome.waiting_for_event = any(ctx.waiters.values())
+    outcome.refused = ctx.refused
     return outcome

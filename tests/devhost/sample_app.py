@@ -299,6 +299,15 @@ def create_app() -> df.DFApp:
         return {"rounds": rounds, "go": go.result, "after": after}
 
     @app.orchestration_trigger(context_name="context")
+    def calls_unknown(context: df.DurableOrchestrationContext):
+        """Calls an activity this app does not have, expecting a failure it can catch (Azure gives none)."""
+        try:
+            yield context.call_activity(context.get_input() or "no_such_activity", 1)
+        except Exception as exc:
+            return {"failed": str(exc).splitlines()[0]}
+        return "unreachable"
+
+    @app.orchestration_trigger(context_name="context")
     def parent_of_waiter(context: df.DurableOrchestrationContext):
         """Calls ``wait_forever`` as a sub-orchestration and returns how its failure read."""
         try:

@@ -136,3 +136,29 @@ async def test_an_event_ends_the_round_that_waits_for_it(host: LocalHost) -> Non
     status = await host.wait_for(iid, 20)
     assert status["runtimeStatus"] == "Completed", status["output"]
     assert status["output"] == {"rounds": 2, "go": "now", "after": "after"}
+
+
+async def test_a_call_to_an_unknown_activity_is_refused_not_failed(host: LocalHost) -> None:
+    """The extension refuses to schedule it (``ThrowIfFunctionDoesNotExist`` in ``CallDurableTaskFunctionAsync``)
+    and the shim swallows the fault: in Azure the orchestrator never hears back and the instance stays Running.
+    The strict host fails it naming the call; it used to deliver a TaskFailed the orchestrator could catch."""
+    status = await run(host, "calls_unknown", None, timeout=10)
+    assert status["runtimeStatus"] == "Failed", status["output"]
+    assert ("devhost: orchestrator 'calls_unknown' makes a call the Durable extension refuses: CallActivity "
+            "'no_such_activity': The function 'no_such_activity' doesn't exist") in status["output"]
+
+
+async def test_the_lenient_host_leaves_a_refused_call_waiting_as_azure_does(faithful: LocalHost,
+                                                                            caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR, logger="harvest.devhost"):
+        iid = await faithful.engine.start_instance("calls_unknown", None)
+        for _ in range(500):
+            if any("makes a call the Durable extension refuses" in r.getMessage() for r in caplog.records):
+                break
+            await asyncio.sleep(0.02)
+    found = [r.getMessage() for r in caplog.records if "refuses" in r.getMessage()]
+    assert len(found) == 1 and f"[instance {iid}]" in found[0]
+    status = await faithful.get_status(iid)
+    assert status is not None and status["runtimeStatus"] == "Running"
+    assert await faithful.engine.send(iid, {"type": "terminate", "reason": "test done"}) == 202
+    assert (await faithful.wait_for(iid, 10))["runtimeStatus"] == "Terminated"

@@ -36,9 +36,10 @@ class History:
     """A history built episode by episode: each ``episode`` replays the actions and records what the
     extension scheduled, as the local host does."""
 
-    def __init__(self) -> None:
+    def __init__(self, known: shim.Known | None = None) -> None:
         self.events: list[dict[str, Any]] = []
         self.clock = T0
+        self.known = known
 
     def episode(self, actions: list[dict[str, Any]], *delivered: dict[str, Any],
                 advance_s: float = 1.0) -> shim.Outcome:
@@ -47,7 +48,7 @@ class History:
         if not self.events:
             new.append(h.execution_started("orch", "null", None))
         new.extend(delivered)
-        outcome = shim.replay(self.events + new, actions, execution_id="e1")
+        outcome = shim.replay(self.events + new, actions, execution_id="e1", known=self.known)
         for s in outcome.new:
             if s.kind == "activity":
                 new.append(h.event(h.TASK_SCHEDULED, s.id, Name=s.name))
@@ -237,3 +238,42 @@ def test_a_buffered_event_is_taken_once() -> None:
     out = hist.episode([act("a"), wait("go"), wait("go"), act("b")], done(0))
     assert out.new == [] and out.waiting_for_event and out.awaiting == "WaitForExternalEvent 'go'"
     assert ids(hist.episode([act("a"), wait("go"), wait("go"), act("b")], raised("go"))) == [(1, "activity", "b")]
+
+
+def sub(name: str, instance_id: str | None = None) -> dict[str, Any]:
+    return {"actionType": shim.CALL_SUB, "functionName": name, "input": "null", "instanceId": instance_id}
+
+
+KNOWN = shim.Known.of(["a", "Poll"], ["child"], instance_id="me", parent_id="Dad")
+
+
+def test_a_call_the_extension_refuses_takes_no_id_and_never_completes() -> None:
+    """``CallDurableTaskFunctionAsync`` throws (``ThrowIfFunctionDoesNotExist``, the sub-orchestration id
+    checks) inside an async method: the task is faulted, no id is taken, ``ProcessAsyncActionsV2`` swallows it.
+    So WhenAll[nope, a] completes with a, and the next call gets the id the SDK gave 'a'."""
+    hist = History(KNOWN)
+    first = all_of(act("nope"), act("A"))  # names compare ignoring case
+    out = hist.episode([first])
+    assert ids(out) == [(0, "activity", "A")]
+    assert out.refused == ["CallActivity 'nope': The function 'nope' doesn't exist, is disabled, or is not an "
+                           "activity function."]
+    out = hist.episode([first, act("poll")], done(0))
+    assert ids(out) == [(1, "activity", "poll")]  # the SDK counted nope 0, A 1, poll 2
+
+
+@pytest.mark.parametrize(("action", "reason"), [
+    (sub("child", "ME"), "must be different than the instance ID of a parent"),
+    (sub("child", "dad"), "must be different than the instance ID of a parent"),
+    (sub("child", "@x"), "must not start with @"),
+    (sub("nope", "x"), "is not an orchestrator function"),
+    (retry("a", first_ms=7 * 24 * 3600 * 1000), "maximum of 6 days"),
+])
+def test_refused_sub_orchestrations_and_retries(action: dict[str, Any], reason: str) -> None:
+    out = History(KNOWN).episode([action])  # the shim goes on at once, with nothing open: the SDK waits for ever
+    assert out.new == [] and out.finished and reason in out.refused[0]
+
+
+def test_calls_the_extension_accepts_are_scheduled() -> None:
+    six_days = 6 * 24 * 3600 * 1000
+    out = History(KNOWN).episode([all_of(sub("Child"), sub("child", "other"), retry("a", first_ms=six_days))])
+    assert [s.kind for s in out.new] == ["suborch", "suborch", "activity"] and out.refused == []
