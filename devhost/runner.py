@@ -311,7 +311,7 @@ class InstanceRunner:
             + ',"input":' + json.dumps(self.state.get("input"))
             + "," + CONTEXT_FIELDS + "}"
         )
-        info = self.engine.index.orchestrators.get(self.state["name"])
+        info = self.engine.index.orchestrator(self.state["name"])
         if info is None:
             return {"error": f"orchestrator function '{self.state['name']}' does not exist", "fatal": True}
         try:

@@ -308,6 +308,14 @@ def create_app() -> df.DFApp:
         return "unreachable"
 
     @app.orchestration_trigger(context_name="context")
+    def calls_by_name(context: df.DurableOrchestrationContext):
+        """Calls an activity and a sub-orchestrator by the names given, as written (case and all)."""
+        cfg = context.get_input()
+        doubled = yield context.call_activity(cfg["activity"], 21)
+        total = yield context.call_sub_orchestrator(cfg["orchestrator"], 3)
+        return [doubled, total]
+
+    @app.orchestration_trigger(context_name="context")
     def parent_of_waiter(context: df.DurableOrchestrationContext):
         """Calls ``wait_forever`` as a sub-orchestration and returns how its failure read."""
         try:

@@ -162,3 +162,11 @@ async def test_the_lenient_host_leaves_a_refused_call_waiting_as_azure_does(fait
     assert status is not None and status["runtimeStatus"] == "Running"
     assert await faithful.engine.send(iid, {"type": "terminate", "reason": "test done"}) == 202
     assert (await faithful.wait_for(iid, 10))["runtimeStatus"] == "Terminated"
+
+
+async def test_function_names_are_matched_ignoring_case(host: LocalHost) -> None:
+    """``FunctionName`` compares ignoring case: 'DOUBLE' runs ``double`` and 'Fan_Out' runs ``fan_out`` in Azure
+    (``DurableTaskExtension`` looks both up in ``knownActivities``/``knownOrchestrators`` by ``FunctionName``)."""
+    status = await run(host, "calls_by_name", {"activity": "DOUBLE", "orchestrator": "Fan_Out"}, timeout=15)
+    assert status["runtimeStatus"] == "Completed", status["output"]
+    assert status["output"] == [42, 6]
