@@ -26,6 +26,7 @@ log = logging.getLogger("harvest.devhost")
 TERMINAL = {"Completed", "Failed", "Terminated"}
 OUT_OF_PROC_MARK = "\n\n$OutOfProcData$:"
 MAX_CUSTOM_STATUS_KB = 16
+CARRYOVER = "CarryoverEvents"  # devhost's field on ExecutionCompleted(ContinuedAsNew): the next execution's events
 # What the extension sends besides history and input (``OrchestrationTriggerAttributeBindingProvider
 # .OrchestrationContextToString``): schema V2 and, for SDKs that know it, V3; the Azure Storage provider's
 # long-timer settings (``AzureStorageDurabilityProvider``: MaximumDelayTime 6 days, LongRunningTimerIntervalLength
@@ -68,6 +69,7 @@ class InstanceRunner:
         self.timer_tasks: dict[int, asyncio.Task[None]] = {}
         self.held: list[dict[str, Any]] = []
         self.pending_continue: str | None = None
+        self.pending_carryover: list[dict[str, Any]] = []
         self.reported: set[str] = set()  # durable-check findings already logged for this execution
 
     # ---- properties ------------------------------------------------------------------------
@@ -116,6 +118,7 @@ class InstanceRunner:
         if last is not None:
             if last.get("OrchestrationStatus") == "ContinuedAsNew":
                 self.pending_continue = last.get("Result")
+                self.pending_carryover = list(last.get(CARRYOVER) or [])
                 return
             status, output = _terminal_status(last, self.state["name"])
             await self._finish(status, output)
@@ -146,7 +149,7 @@ class InstanceRunner:
     # ---- the worker loop ---------------------------------------------------------------------
     async def _run(self) -> None:
         if self.pending_continue is not None:
-            await self._switch_execution(self.pending_continue)
+            await self._switch_execution(self.pending_continue, self.pending_carryover)
         elif not self.history and not self.done:
             await self._episode([])
         while not self.done:
@@ -205,6 +208,7 @@ class InstanceRunner:
         state = await self._replay(episode)
         name = self.state["name"]
         status, output, continue_input = "Running", None, None
+        carryover: list[dict[str, Any]] = []
         planned: list[dict[str, Any]] = []
         new: list[shim.Scheduled] = []
         failure = custom_status_error(state.get("customStatus"))
@@ -225,7 +229,7 @@ class InstanceRunner:
             elif outcome.finished and state.get("error") is not None:
                 failure = str(state["error"])
             elif outcome.finished and outcome.continued:
-                continue_input = outcome.continue_as_new
+                continue_input, carryover = outcome.continue_as_new, outcome.carryover
             elif outcome.finished and state.get("isDone"):
                 status, output = "Completed", state.get("output")
             else:
@@ -235,7 +239,10 @@ class InstanceRunner:
             status, output = "Failed", f"Orchestrator function '{name}' failed: {failure}"
             closing.append(h.event(h.EXECUTION_COMPLETED, OrchestrationStatus="Failed", Result=output))
         elif continue_input is not None:
-            closing.append(h.event(h.EXECUTION_COMPLETED, OrchestrationStatus="ContinuedAsNew", Result=continue_input))
+            completed = h.event(h.EXECUTION_COMPLETED, OrchestrationStatus="ContinuedAsNew", Result=continue_input)
+            if carryover:  # kept with the history: a restart before the next execution starts still carries them
+                completed[CARRYOVER] = carryover
+            closing.append(completed)
         elif status == "Completed":
             closing.append(h.event(h.EXECUTION_COMPLETED, OrchestrationStatus="Completed", Result=json.dumps(output)))
         if "customStatus" in state:
@@ -245,7 +252,7 @@ class InstanceRunner:
         await self.store.append_history(self.instance_id, self.execution_id, {"seq": self.seq, "events": events})
         self._absorb(events)
         if continue_input is not None:
-            await self._switch_execution(continue_input)
+            await self._switch_execution(continue_input, carryover)
             return
         if status in TERMINAL:
             await self._finish(status, output)
@@ -366,7 +373,9 @@ class InstanceRunner:
         self._absorb([ev])
         await self._finish("Terminated", reason)
 
-    async def _switch_execution(self, new_input: str | None) -> None:
+    async def _switch_execution(self, new_input: str | None, carryover: list[dict[str, Any]]) -> None:
+        """The next execution, started at once (``TaskOrchestrationDispatcher``: ``while (continuedAsNew)``)
+        with the carried-over events after its ExecutionStarted."""
         old_execution = self.execution_id
         for timer in self.timer_tasks.values():
             timer.cancel()
@@ -379,7 +388,7 @@ class InstanceRunner:
         self.engine.spawn(self.store.delete_blob(f"{prefix}history-{old_execution}.jsonl"), "cleanup")
         self.engine.spawn(self.store.delete_prefix(self.store.results_prefix(self.instance_id, old_execution)),
                           "cleanup")
-        await self._episode([])
+        await self._episode([{"type": "event", "event": {**ev, "IsPlayed": False}} for ev in carryover])
 
     async def _finish(self, status: str, output: Any) -> None:
         for timer in self.timer_tasks.values():

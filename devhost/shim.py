@@ -160,6 +160,7 @@ class Outcome:
     deferred: list[str] = field(default_factory=list)  # actions returned but not invoked (blocked behind it)
     waiting_for_event: bool = False
     refused: list[str] = field(default_factory=list)  # calls the extension refused: no id, no task, never completed
+    carryover: list[dict[str, Any]] = field(default_factory=list)  # events raised after ContinueAsNew: next execution
 
     @property
     def stuck(self) -> bool:
@@ -209,6 +210,7 @@ class _Context:
         self.buffered: dict[str, int] = {}  # events raised before anyone waited (a queue per name: a count here)
         self.continue_input: str | None = None
         self.continued = False
+        self.carryover: list[dict[str, Any]] = []
 
     def _take(self, kind: str, **details: Any) -> tuple[int, Future]:
         tid = self.next_id
@@ -426,6 +428,8 @@ def replay(history: list[dict[str, Any]], actions: list[dict[str, Any]], *, exec
                 ctx.matched(ev)
             elif (cid := h.completion_id(ev)) is not None:
                 ctx.complete(int(cid), failed=t in (h.TASK_FAILED, h.SUB_ORCHESTRATION_FAILED))
+            elif t == h.EVENT_RAISED and ctx.continued:
+                ctx.carryover.append(ev)  # HandleEventRaisedEvent: HasContinueAsNew → AddEventToNextIteration
             elif t == h.EVENT_RAISED:
                 ctx.raise_event(str(ev.get("Name")))
     except (NonDeterministicError, ValueError) as exc:
@@ -440,4 +444,5 @@ def replay(history: list[dict[str, Any]], actions: list[dict[str, Any]], *, exec
         outcome.deferred = [describe(a) for a in actions[shim.index:]]
     outcome.waiting_for_event = any(ctx.waiters.values())
     outcome.refused = ctx.refused
+    outcome.carryover = ctx.carryover
     return outcome

@@ -316,6 +316,19 @@ def create_app() -> df.DFApp:
         return [doubled, total]
 
     @app.orchestration_trigger(context_name="context")
+    def carry_over(context: df.DurableOrchestrationContext):
+        """Continues as new while a task it started is still running; the next execution waits for 'go'."""
+        cfg = context.get_input()
+        if cfg.get("round", 0) == 0:
+            yield context.task_any([context.call_activity("echo", "fast"),
+                                    context.call_activity("slow_value", {"s": cfg["slow_s"], "v": "slow"})])
+            context.set_custom_status("continuing")
+            context.continue_as_new({**cfg, "round": 1})
+            return None
+        context.set_custom_status("waiting")
+        return (yield context.wait_for_external_event("go"))
+
+    @app.orchestration_trigger(context_name="context")
     def parent_of_waiter(context: df.DurableOrchestrationContext):
         """Calls ``wait_forever`` as a sub-orchestration and returns how its failure read."""
         try:

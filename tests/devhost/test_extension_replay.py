@@ -170,3 +170,20 @@ async def test_function_names_are_matched_ignoring_case(host: LocalHost) -> None
     status = await run(host, "calls_by_name", {"activity": "DOUBLE", "orchestrator": "Fan_Out"}, timeout=15)
     assert status["runtimeStatus"] == "Completed", status["output"]
     assert status["output"] == [42, 6]
+
+
+async def test_an_event_raised_while_continue_as_new_waits_reaches_the_next_execution(host: LocalHost) -> None:
+    """The orchestrator continues as new while its slow task still runs, so the execution waits for it
+    (``!HasOpenTasks``); an event raised meanwhile is carried to the next execution, which gets it."""
+    iid = await host.engine.start_instance("carry_over", json.dumps({"slow_s": 1.0}))
+    for _ in range(500):
+        state = await host.get_status(iid)
+        if state and state.get("customStatus") == "continuing":
+            break
+        await asyncio.sleep(0.02)
+    assert state is not None and state["customStatus"] == "continuing" and state["runtimeStatus"] == "Running"
+    assert await host.engine.raise_event(iid, "go", json.dumps("carried")) == 202
+    status = await host.wait_for(iid, 10)
+    assert status["runtimeStatus"] == "Completed", status["output"]
+    assert status["output"] == "carried"
+

@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from devhost import history as h
 from devhost.host import LocalHost
 from devhost.lock import HostLockError
 
@@ -134,3 +135,36 @@ async def test_sigkill_mid_run_then_restart_finishes_without_rerunning_completed
         if killed_at.get(key, Counter())["end"]:
             assert count["start"] == 1, (key, count)  # completed before the kill: never re-run
     assert any(c["start"] == 2 for c in counts.values())  # in-flight work was re-run
+
+
+async def test_events_carried_over_survive_a_restart_before_the_next_execution(azurite: str, task_hub: str) -> None:
+    """A host that recorded ExecutionCompleted(ContinuedAsNew) with carried-over events and died before the next
+    execution started: the next host starts it with those events (they are kept with the closing event)."""
+    iid, execution = f"carry-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    first_input, next_input = json.dumps({"slow_s": 0.1}), json.dumps({"slow_s": 0.1, "round": 1})
+    go = h.event(h.EVENT_RAISED, Name="go", Input=json.dumps("carried"), MessageId=uuid.uuid4().hex)
+    events = [h.event(h.ORCHESTRATOR_STARTED), h.execution_started("carry_over", first_input, None),
+              h.event(h.ORCHESTRATOR_COMPLETED),
+              {**h.event(h.EXECUTION_COMPLETED, OrchestrationStatus="ContinuedAsNew", Result=next_input),
+               "CarryoverEvents": [go]}]
+    first = LocalHost(sample_app.create_app(), connection_string=azurite, task_hub=task_hub, port=0,
+                      fire_timers=False)
+    await first.start()
+    now = h.iso(h.utcnow())
+    await first.engine.store.write_state({
+        "instanceId": iid, "name": "carry_over", "executionId": execution, "runtimeStatus": "Running",
+        "input": first_input, "output": None, "customStatus": None, "createdTime": now, "lastUpdatedTime": now,
+        "parent": None})
+    await first.engine.store.create_history(iid, execution)
+    await first.engine.store.append_history(iid, execution, {"seq": 1, "events": events})
+    await first.stop()
+
+    second = LocalHost(sample_app.create_app(), connection_string=azurite, task_hub=task_hub, port=0,
+                       fire_timers=False)
+    await second.start()
+    try:
+        status = await second.wait_for(iid, 10)
+    finally:
+        await second.stop()
+    assert status["runtimeStatus"] == "Completed", status["output"]
+    assert status["output"] == "carried"

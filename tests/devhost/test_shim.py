@@ -277,3 +277,17 @@ def test_calls_the_extension_accepts_are_scheduled() -> None:
     six_days = 6 * 24 * 3600 * 1000
     out = History(KNOWN).episode([all_of(sub("Child"), sub("child", "other"), retry("a", first_ms=six_days))])
     assert [s.kind for s in out.new] == ["suborch", "suborch", "activity"] and out.refused == []
+
+
+def test_events_after_continue_as_new_are_carried_to_the_next_execution() -> None:
+    """``HandleEventRaisedEvent``: once the replay has invoked ContinueAsNew, an event is not raised but added
+    to the next execution (Azure Storage: ``EventBehaviourForContinueAsNew = Carryover``); one processed before
+    it was buffered and ends with this execution. While a task is still open the execution does not end."""
+    hist = History()
+    actions = [any_of(act("fast"), act("slow")), {"actionType": shim.CONTINUE_AS_NEW, "input": "1"}]
+    hist.episode(actions[:1])
+    out = hist.episode(actions, raised("early"), done(0), raised("late"))
+    assert out.continued and not out.finished and out.open_ids == {1}
+    assert [e["Name"] for e in out.carryover] == ["late"]
+    out = hist.episode(actions, raised("later"), done(1))
+    assert out.finished and [e["Name"] for e in out.carryover] == ["late", "later"]
