@@ -10,9 +10,9 @@ simply redoes the episode.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import logging
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from . import history as h
@@ -380,7 +380,7 @@ class InstanceRunner:
         for timer in self.timer_tasks.values():
             timer.cancel()
         self._reset_execution()
-        self.state.update(executionId=dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S%f"),
+        self.state.update(executionId=uuid.uuid4().hex,  # Guid.NewGuid().ToString("N")
                           input=new_input, runtimeStatus="Running", output=None)
         await self.store.create_history(self.instance_id, self.execution_id)
         await self._write_state()

@@ -329,6 +329,18 @@ def create_app() -> df.DFApp:
         return (yield context.wait_for_external_event("go"))
 
     @app.orchestration_trigger(context_name="context")
+    def whoami(context: df.DurableOrchestrationContext):
+        return context.instance_id
+
+    @app.orchestration_trigger(context_name="context")
+    def unnamed_child_next_execution(context: df.DurableOrchestrationContext):
+        """Continues as new once, then calls a sub-orchestration without an instance id: its id is DTFx's."""
+        if not context.get_input():
+            context.continue_as_new(1)
+            return None
+        return (yield context.call_sub_orchestrator("whoami", None))
+
+    @app.orchestration_trigger(context_name="context")
     def parent_of_waiter(context: df.DurableOrchestrationContext):
         """Calls ``wait_forever`` as a sub-orchestration and returns how its failure read."""
         try:

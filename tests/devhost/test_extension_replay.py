@@ -9,6 +9,7 @@ import asyncio
 import itertools
 import json
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -187,3 +188,11 @@ async def test_an_event_raised_while_continue_as_new_waits_reaches_the_next_exec
     assert status["runtimeStatus"] == "Completed", status["output"]
     assert status["output"] == "carried"
 
+
+async def test_an_unnamed_sub_orchestration_after_continue_as_new_is_named_by_a_guid_execution_id(
+        host: LocalHost) -> None:
+    """``CreateSubOrchestrationInstanceCore`` names it ``{ExecutionId}:{task id}``, and a continued execution's
+    ExecutionId is ``Guid.NewGuid().ToString("N")`` (``TaskOrchestrationDispatcher``), as the first one's is."""
+    status = await run(host, "unnamed_child_next_execution", None, timeout=10)
+    assert status["runtimeStatus"] == "Completed", status["output"]
+    assert re.fullmatch(r"[0-9a-f]{32}:0", status["output"]), status["output"]
