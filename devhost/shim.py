@@ -25,6 +25,11 @@ orchestration completes. An orchestration completes only when the shim has await
 task is open (``!context.HasOpenTasks``), so a finished or failed Python orchestrator still waits for tasks
 it left running.
 
+Calls the extension refuses before taking an id (an unknown function, a sub-orchestration reusing its caller's
+id, ...: ``CallDurableTaskFunctionAsync`` throws inside an async method) are faulted tasks the shim swallows:
+``Outcome.refused``. External events go to the newest wait of their name (the extension keeps a stack per name),
+and once ContinueAsNew has been invoked they are carried to the next execution (``Outcome.carryover``).
+
 The Python SDK numbers its tasks with its own counter. When the two counters disagree — the SDK yielded
 tasks the extension has not invoked yet, and a retry then takes ids on the extension's side — completions
 reach the wrong tasks (azure-functions-durable-python#603). ``Outcome.deferred`` (actions returned but not

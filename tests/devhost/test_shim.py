@@ -291,3 +291,18 @@ def test_events_after_continue_as_new_are_carried_to_the_next_execution() -> Non
     assert [e["Name"] for e in out.carryover] == ["late"]
     out = hist.episode(actions, raised("later"), done(1))
     assert out.finished and [e["Name"] for e in out.carryover] == ["late", "later"]
+
+
+def test_cancelling_a_timer_raced_against_a_retried_call_is_non_deterministic_as_in_azure() -> None:
+    """Not a devhost rule but the extension's: the SDK re-sends a cancelled timer with ``isCanceled`` from the
+    first replay on, so ``InvokeAPIFromAction`` cancels it at once and the WhenAny holding it completes when it
+    is invoked. The next call then takes the id the retry's timer took when the call first failed: the replay
+    disagrees with the history (``HandleTimerCreatedEvent``) and the orchestration fails."""
+    hist = History()
+    timer = {"actionType": shim.CREATE_TIMER, "fireAt": h.iso(T0 + dt.timedelta(hours=1)), "isCanceled": False}
+    race = any_of(retry("a", first_ms=100), timer)
+    hist.episode([race])  # a: 0, timer: 1
+    assert ids(hist.episode([race], failed(0))) == [(2, "timer", None)]
+    assert ids(hist.episode([race], fired(2))) == [(3, "activity", "a")]
+    out = hist.episode([any_of(retry("a", first_ms=100), {**timer, "isCanceled": True}), act("next")], done(3))
+    assert out.error is not None and "sequence ID 2" in out.error and "'next'" in out.error
