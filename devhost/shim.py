@@ -220,7 +220,7 @@ class _Context:
     def _take(self, kind: str, **details: Any) -> tuple[int, Future]:
         tid = self.next_id
         self.next_id += 1
-        if kind == "suborch" and not details.get("instance_id"):
+        if kind == "suborch" and not str(details.get("instance_id") or "").strip():  # string.IsNullOrWhiteSpace
             details["instance_id"] = f"{self.execution_id}:{tid}"  # CreateSubOrchestrationInstanceCore
         self.actions[tid] = Scheduled(tid, kind, **details)
         future = Future()

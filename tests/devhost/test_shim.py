@@ -207,6 +207,8 @@ def test_sub_orchestrations_without_an_id_are_named_by_execution_and_task() -> N
     out = hist.episode([{"actionType": shim.CALL_SUB, "functionName": "child", "input": "1", "instanceId": None},
                         ])
     assert out.new[0].instance_id == "e1:0"
+    out = History().episode([all_of(sub("child", ""), sub("child", "  "))])
+    assert [s.instance_id for s in out.new] == ["e1:0", "e1:1"]
 
 
 def wait(name: str) -> dict[str, Any]:
