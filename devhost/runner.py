@@ -119,6 +119,7 @@ class InstanceRunner:
             if last.get("OrchestrationStatus") == "ContinuedAsNew":
                 self.pending_continue = last.get("Result")
                 self.pending_carryover = list(last.get(CARRYOVER) or [])
+                await self._redeliver_inbox()  # for the next execution: what this one had is left out here
                 return
             status, output = _terminal_status(last, self.state["name"])
             await self._finish(status, output)
@@ -140,6 +141,10 @@ class InstanceRunner:
                 self._dispatch(("timer", tid, ev["FireAt"]))
             elif ev["EventType"] == h.SUB_ORCHESTRATION_CREATED:
                 self._dispatch(("suborch", tid, ev["Name"], ev.get("Input"), ev["InstanceId"]))
+        await self._redeliver_inbox()
+
+    async def _redeliver_inbox(self) -> None:
+        """Post the saved requests and events again, but for events this execution's history already has."""
         for name, message in await self.store.list_messages(self.instance_id):
             if message.get("id") in self.delivered_messages:
                 self.engine.spawn(self.store.delete_blob(name), "inbox cleanup")
