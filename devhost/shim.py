@@ -287,7 +287,8 @@ class _Retry:
         self.first_ms = float(options.get("firstRetryIntervalInMilliseconds", 0))
         self.max_attempts = int(options.get("maxNumberOfAttempts", 1))
         self.backoff = float(options.get("backoffCoefficient", 1.0))
-        self.max_interval_ms = options.get("maxRetryIntervalInMilliseconds")
+        # the extension's RetryOptions default (DefaultMaxRetryinterval: 6 days); the Python SDK never sends one
+        self.max_interval_ms = options.get("maxRetryIntervalInMilliseconds", MAX_DELAY_MS)
         self.timeout_ms = options.get("retryTimeoutInMilliseconds")
         self.first_attempt = ctx.now
         self.count = 0

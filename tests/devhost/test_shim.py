@@ -308,3 +308,22 @@ def test_cancelling_a_timer_raced_against_a_retried_call_is_non_deterministic_as
     assert ids(hist.episode([race], fired(2))) == [(3, "activity", "a")]
     out = hist.episode([any_of(retry("a", first_ms=100), {**timer, "isCanceled": True}), act("next")], done(3))
     assert out.error is not None and "sequence ID 2" in out.error and "'next'" in out.error
+
+
+def test_a_retry_with_no_attempts_returns_at_once_without_scheduling() -> None:
+    """``RetryInterceptor.Invoke``: ``for (retryCount = 0; retryCount < MaxNumberOfAttempts; ...)`` never runs
+    and the call returns default; the SDK still waits for its task, which the extension never scheduled."""
+    out = History().episode([retry("a", attempts=0), act("b")])
+    assert ids(out) == [(0, "activity", "b")]
+
+
+def test_a_retry_interval_is_capped_at_six_days_by_default() -> None:
+    """The extension's ``RetryOptions`` sets ``MaxRetryInterval`` to 6 days (``DefaultMaxRetryinterval``)."""
+    day = 24 * 3600 * 1000
+    hist = History()
+    action = retry("f", first_ms=4 * day, attempts=3, backoffCoefficient=2)
+    hist.episode([action])
+    out = hist.episode([action], failed(0))
+    timer = out.new[0].id
+    out = hist.episode([action], failed(hist.episode([action], fired(timer)).new[0].id))
+    assert (h.parse_ts(out.new[0].fire_at or "") - hist.clock) == dt.timedelta(days=6)
