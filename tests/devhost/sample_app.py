@@ -329,6 +329,17 @@ def create_app() -> df.DFApp:
         return (yield context.wait_for_external_event("go"))
 
     @app.orchestration_trigger(context_name="context")
+    def old_tasks_again(context: df.DurableOrchestrationContext):
+        """Yields tasks it yielded before (done or still running): the SDK sends no new action for them."""
+        a = context.call_activity("double", 1)
+        b = context.call_activity("slow_value", {"s": 0.3, "v": "b"})
+        first = yield context.task_any([a, b])  # a wins; b still runs
+        again = yield a  # done: no action
+        both = yield context.task_all([a, b])  # old tasks only, b still running: no action, waits for b
+        last = yield context.task_all([a, b])  # old and done
+        return [first.result, again, both, last]
+
+    @app.orchestration_trigger(context_name="context")
     def whoami(context: df.DurableOrchestrationContext):
         return context.instance_id
 

@@ -196,3 +196,11 @@ async def test_an_unnamed_sub_orchestration_after_continue_as_new_is_named_by_a_
     status = await run(host, "unnamed_child_next_execution", None, timeout=10)
     assert status["runtimeStatus"] == "Completed", status["output"]
     assert re.fullmatch(r"[0-9a-f]{32}:0", status["output"]), status["output"]
+
+
+async def test_yielding_old_tasks_again_is_not_a_finding(host: LocalHost) -> None:
+    """Re-yielding a finished task, or a task_all over tasks yielded before (one still running), adds no action:
+    the strict host's checks stay quiet and the orchestration completes."""
+    status = await run(host, "old_tasks_again", None, timeout=10)
+    assert status["runtimeStatus"] == "Completed", status["output"]
+    assert status["output"] == [2, 2, [2, "b"], [2, "b"]]
