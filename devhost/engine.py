@@ -90,7 +90,7 @@ class Engine:
 
     async def start_instance(self, name: str, input_json: str | None, instance_id: str | None = None,
                              parent: dict[str, Any] | None = None) -> str:
-        if name not in self.index.orchestrators:
+        if self.index.orchestrator(name) is None:  # FunctionName: ignoring case
             raise UnknownFunctionError(
                 f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function."
             )
@@ -214,7 +214,7 @@ class Engine:
 
     async def run_activity(self, name: str, input_json: str | None, task_id: int,
                            instance_id: str = "") -> dict[str, Any]:
-        info = self.index.activities.get(name)
+        info = self.index.activity(name)
         if info is None:
             reason = f"The activity function '{name}' doesn't exist, is disabled, or is not an activity function."
             return h.task_failed(task_id, reason, "")

@@ -97,6 +97,14 @@ class FunctionIndex:
         self.timers = {n: f for n, f in self.functions.items() if f.kind == TIMER}
         self.http, self.route_errors = route_table([f for f in self.functions.values() if f.kind == HTTP])
 
+    def activity(self, name: str) -> FunctionInfo | None:
+        """The activity ``name`` calls, ignoring case as the extension's ``FunctionName`` does."""
+        return _named(self.activities, name)
+
+    def orchestrator(self, name: str) -> FunctionInfo | None:
+        """The orchestrator ``name`` starts, ignoring case as the extension's ``FunctionName`` does."""
+        return _named(self.orchestrators, name)
+
     def match(self, path: str, method: str) -> tuple[FunctionInfo, dict[str, str]] | None:
         """The function serving ``method path``: the first in the host's order whose route and methods match."""
         for info in self.http:
@@ -104,6 +112,13 @@ class FunctionIndex:
             if m and (info.methods is None or method.upper() in info.methods):
                 return info, {k: v for k, v in m.groupdict().items() if v is not None}
         return None
+
+
+def _named(table: dict[str, FunctionInfo], name: str) -> FunctionInfo | None:
+    found = table.get(name)
+    if found is None:
+        found = next((info for known, info in table.items() if known.lower() == name.lower()), None)
+    return found
 
 
 def route_table(functions: list[FunctionInfo]) -> tuple[list[FunctionInfo], dict[str, str]]:

@@ -134,7 +134,8 @@ def status_history(events: list[dict[str, Any]], *, with_output: bool, with_inpu
         if t in (TASK_SCHEDULED, SUB_ORCHESTRATION_CREATED):
             scheduled[(t, int(ev["EventId"]))] = ev
             continue
-        item = {k: v for k, v in ev.items() if k not in ("EventId", "IsPlayed", "MessageId", "TaskScheduledId")}
+        item = {k: v for k, v in ev.items()
+                if k not in ("EventId", "IsPlayed", "MessageId", "TaskScheduledId", "CarryoverEvents")}
         item["EventType"] = EVENT_NAMES.get(t, str(t))
         kind = {TASK_COMPLETED: TASK_SCHEDULED, TASK_FAILED: TASK_SCHEDULED,
                 SUB_ORCHESTRATION_COMPLETED: SUB_ORCHESTRATION_CREATED,

@@ -10,9 +10,9 @@ simply redoes the episode.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import logging
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from . import history as h
@@ -26,6 +26,7 @@ log = logging.getLogger("harvest.devhost")
 TERMINAL = {"Completed", "Failed", "Terminated"}
 OUT_OF_PROC_MARK = "\n\n$OutOfProcData$:"
 MAX_CUSTOM_STATUS_KB = 16
+CARRYOVER = "CarryoverEvents"  # devhost's field on ExecutionCompleted(ContinuedAsNew): the next execution's events
 # What the extension sends besides history and input (``OrchestrationTriggerAttributeBindingProvider
 # .OrchestrationContextToString``): schema V2 and, for SDKs that know it, V3; the Azure Storage provider's
 # long-timer settings (``AzureStorageDurabilityProvider``: MaximumDelayTime 6 days, LongRunningTimerIntervalLength
@@ -68,6 +69,7 @@ class InstanceRunner:
         self.timer_tasks: dict[int, asyncio.Task[None]] = {}
         self.held: list[dict[str, Any]] = []
         self.pending_continue: str | None = None
+        self.pending_carryover: list[dict[str, Any]] = []
         self.reported: set[str] = set()  # durable-check findings already logged for this execution
 
     # ---- properties ------------------------------------------------------------------------
@@ -116,6 +118,8 @@ class InstanceRunner:
         if last is not None:
             if last.get("OrchestrationStatus") == "ContinuedAsNew":
                 self.pending_continue = last.get("Result")
+                self.pending_carryover = list(last.get(CARRYOVER) or [])
+                await self._redeliver_inbox()  # for the next execution: what this one had is left out here
                 return
             status, output = _terminal_status(last, self.state["name"])
             await self._finish(status, output)
@@ -137,6 +141,10 @@ class InstanceRunner:
                 self._dispatch(("timer", tid, ev["FireAt"]))
             elif ev["EventType"] == h.SUB_ORCHESTRATION_CREATED:
                 self._dispatch(("suborch", tid, ev["Name"], ev.get("Input"), ev["InstanceId"]))
+        await self._redeliver_inbox()
+
+    async def _redeliver_inbox(self) -> None:
+        """Post the saved requests and events again, but for events this execution's history already has."""
         for name, message in await self.store.list_messages(self.instance_id):
             if message.get("id") in self.delivered_messages:
                 self.engine.spawn(self.store.delete_blob(name), "inbox cleanup")
@@ -146,7 +154,7 @@ class InstanceRunner:
     # ---- the worker loop ---------------------------------------------------------------------
     async def _run(self) -> None:
         if self.pending_continue is not None:
-            await self._switch_execution(self.pending_continue)
+            await self._switch_execution(self.pending_continue, self.pending_carryover)
         elif not self.history and not self.done:
             await self._episode([])
         while not self.done:
@@ -205,6 +213,7 @@ class InstanceRunner:
         state = await self._replay(episode)
         name = self.state["name"]
         status, output, continue_input = "Running", None, None
+        carryover: list[dict[str, Any]] = []
         planned: list[dict[str, Any]] = []
         new: list[shim.Scheduled] = []
         failure = custom_status_error(state.get("customStatus"))
@@ -216,7 +225,8 @@ class InstanceRunner:
         if failure is None and state.get("fatal"):
             failure = str(state["error"])  # the worker failed before the SDK answered: no actions to replay
         if failure is None:
-            outcome = shim.replay(self.history + episode, actions or [], execution_id=self.execution_id)
+            outcome = shim.replay(self.history + episode, actions or [], execution_id=self.execution_id,
+                                  known=self._known())
             new = outcome.new
             planned = [_scheduled_event(s) for s in new]
             if outcome.error is not None:
@@ -224,7 +234,7 @@ class InstanceRunner:
             elif outcome.finished and state.get("error") is not None:
                 failure = str(state["error"])
             elif outcome.finished and outcome.continued:
-                continue_input = outcome.continue_as_new
+                continue_input, carryover = outcome.continue_as_new, outcome.carryover
             elif outcome.finished and state.get("isDone"):
                 status, output = "Completed", state.get("output")
             else:
@@ -234,7 +244,10 @@ class InstanceRunner:
             status, output = "Failed", f"Orchestrator function '{name}' failed: {failure}"
             closing.append(h.event(h.EXECUTION_COMPLETED, OrchestrationStatus="Failed", Result=output))
         elif continue_input is not None:
-            closing.append(h.event(h.EXECUTION_COMPLETED, OrchestrationStatus="ContinuedAsNew", Result=continue_input))
+            completed = h.event(h.EXECUTION_COMPLETED, OrchestrationStatus="ContinuedAsNew", Result=continue_input)
+            if carryover:  # kept with the history: a restart before the next execution starts still carries them
+                completed[CARRYOVER] = carryover
+            closing.append(completed)
         elif status == "Completed":
             closing.append(h.event(h.EXECUTION_COMPLETED, OrchestrationStatus="Completed", Result=json.dumps(output)))
         if "customStatus" in state:
@@ -244,7 +257,7 @@ class InstanceRunner:
         await self.store.append_history(self.instance_id, self.execution_id, {"seq": self.seq, "events": events})
         self._absorb(events)
         if continue_input is not None:
-            await self._switch_execution(continue_input)
+            await self._switch_execution(continue_input, carryover)
             return
         if status in TERMINAL:
             await self._finish(status, output)
@@ -262,7 +275,14 @@ class InstanceRunner:
         with the finding (tests), "warn" logs it once, naming the orchestrator (``harvest serve``/``run``)."""
         name = self.state["name"]
         stuck = outcome.stuck or (outcome.finished and not state.get("isDone") and state.get("error") is None)
-        if stuck:
+        if outcome.refused:
+            shown = "; ".join(outcome.refused[:3]) + (" ..." if len(outcome.refused) > 3 else "")
+            finding = (f"devhost: orchestrator '{name}' makes a call the Durable extension refuses: {shown}. In Azure "
+                       "nothing is scheduled and no error reaches the orchestrator: it waits on that task for ever, "
+                       "and the calls after it get the task ids the SDK gave earlier ones (results reach the wrong "
+                       "tasks, as in azure-functions-durable-python#603)")
+            stuck = True
+        elif stuck:
             finding = (f"devhost: orchestrator '{name}' waits on a task the Durable extension will never start: "
                        "nothing is scheduled or open and it has not finished, so in Azure the instance stays "
                        "Running for ever (the SDK's and the extension's task ids disagree, as in "
@@ -284,6 +304,11 @@ class InstanceRunner:
             (log.error if stuck else log.warning)("%s [instance %s]", finding, self.instance_id)
         return None
 
+    def _known(self) -> shim.Known:
+        index = self.engine.index
+        parent = self.state.get("parent") or {}
+        return shim.Known.of(index.activities, index.orchestrators, self.instance_id, parent.get("instanceId"))
+
     async def _replay(self, episode: list[dict[str, Any]]) -> dict[str, Any]:
         """The worker's answer: the SDK's orchestrator state (``isDone``, ``actions``, ``output``,
         ``customStatus``), with ``error`` set when the orchestrator raised (the SDK then still reports its
@@ -298,7 +323,7 @@ class InstanceRunner:
             + ',"input":' + json.dumps(self.state.get("input"))
             + "," + CONTEXT_FIELDS + "}"
         )
-        info = self.engine.index.orchestrators.get(self.state["name"])
+        info = self.engine.index.orchestrator(self.state["name"])
         if info is None:
             return {"error": f"orchestrator function '{self.state['name']}' does not exist", "fatal": True}
         try:
@@ -353,12 +378,14 @@ class InstanceRunner:
         self._absorb([ev])
         await self._finish("Terminated", reason)
 
-    async def _switch_execution(self, new_input: str | None) -> None:
+    async def _switch_execution(self, new_input: str | None, carryover: list[dict[str, Any]]) -> None:
+        """The next execution, started at once (``TaskOrchestrationDispatcher``: ``while (continuedAsNew)``)
+        with the carried-over events after its ExecutionStarted."""
         old_execution = self.execution_id
         for timer in self.timer_tasks.values():
             timer.cancel()
         self._reset_execution()
-        self.state.update(executionId=dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S%f"),
+        self.state.update(executionId=uuid.uuid4().hex,  # Guid.NewGuid().ToString("N")
                           input=new_input, runtimeStatus="Running", output=None)
         await self.store.create_history(self.instance_id, self.execution_id)
         await self._write_state()
@@ -366,7 +393,7 @@ class InstanceRunner:
         self.engine.spawn(self.store.delete_blob(f"{prefix}history-{old_execution}.jsonl"), "cleanup")
         self.engine.spawn(self.store.delete_prefix(self.store.results_prefix(self.instance_id, old_execution)),
                           "cleanup")
-        await self._episode([])
+        await self._episode([{"type": "event", "event": {**ev, "IsPlayed": False}} for ev in carryover])
 
     async def _finish(self, status: str, output: Any) -> None:
         for timer in self.timer_tasks.values():

@@ -25,6 +25,11 @@ orchestration completes. An orchestration completes only when the shim has await
 task is open (``!context.HasOpenTasks``), so a finished or failed Python orchestrator still waits for tasks
 it left running.
 
+Calls the extension refuses before taking an id (an unknown function, a sub-orchestration reusing its caller's
+id, ...: ``CallDurableTaskFunctionAsync`` throws inside an async method) are faulted tasks the shim swallows:
+``Outcome.refused``. External events go to the newest wait of their name (the extension keeps a stack per name),
+and once ContinueAsNew has been invoked they are carried to the next execution (``Outcome.carryover``).
+
 The Python SDK numbers its tasks with its own counter. When the two counters disagree — the SDK yielded
 tasks the extension has not invoked yet, and a retry then takes ids on the extension's side — completions
 reach the wrong tasks (azure-functions-durable-python#603). ``Outcome.deferred`` (actions returned but not
@@ -34,7 +39,6 @@ invoked) and ``Outcome.stuck`` (nothing open, nothing new, not done) let the hos
 from __future__ import annotations
 
 import datetime as dt
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,8 +89,56 @@ def completed() -> Future:
     return future
 
 
+def faulted() -> Future:
+    future = Future()
+    future.resolve(failed=True)
+    return future
+
+
 class NonDeterministicError(Exception):
     """DTFx's ``NonDeterministicOrchestrationException``: the history and the replay disagree."""
+
+
+MAX_DELAY_MS = 6 * 24 * 3600 * 1000  # AzureStorageDurabilityProvider.MaximumDelayTime (6 days)
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the extension checks before it schedules a call (``DurableOrchestrationContext
+    .CallDurableTaskFunctionAsync``): the app's activity and orchestrator names (``FunctionName`` compares them
+    ignoring case), this instance's id and its parent's."""
+
+    activities: frozenset[str]  # lower-cased
+    orchestrators: frozenset[str]  # lower-cased
+    instance_id: str = ""
+    parent_id: str | None = None
+
+    @classmethod
+    def of(cls, activities: Any, orchestrators: Any, instance_id: str = "", parent_id: str | None = None) -> Known:
+        return cls(frozenset(str(n).lower() for n in activities), frozenset(str(n).lower() for n in orchestrators),
+                   instance_id, parent_id)
+
+    def refusal(self, action: dict[str, Any]) -> str | None:
+        """Why ``CallDurableTaskFunctionAsync`` throws for this call (before any task id is taken), or None."""
+        at, name = action.get("actionType"), str(action.get("functionName") or "")
+        if at in (CALL_ACTIVITY_RETRY, CALL_SUB_RETRY):
+            first = (action.get("retryOptions") or {}).get("firstRetryIntervalInMilliseconds", 0)
+            if float(first) > MAX_DELAY_MS:  # durabilityProvider.ValidateDelayTime(FirstRetryInterval)
+                return "The Azure Storage provider supports a maximum of 6 days for time-based delays"
+        if at in (CALL_ACTIVITY, CALL_ACTIVITY_RETRY):
+            if name.lower() not in self.activities:  # DurableTaskExtension.ThrowIfFunctionDoesNotExist
+                return f"The function '{name}' doesn't exist, is disabled, or is not an activity function."
+            return None
+        if name.lower() not in self.orchestrators:
+            return f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function."
+        child = action.get("instanceId")
+        family = {self.instance_id.lower(), (self.parent_id or "").lower()} - {""}
+        if isinstance(child, str) and child.lower() in family:
+            return ("The instance ID of a sub-orchestration must be different than the instance ID of a parent "
+                    "orchestration.")
+        if isinstance(child, str) and child.startswith("@"):
+            return "Orchestration instance ids must not start with @"
+        return None
 
 
 @dataclass
@@ -112,6 +164,8 @@ class Outcome:
     awaiting: str | None = None  # the top-level action the shim is blocked on
     deferred: list[str] = field(default_factory=list)  # actions returned but not invoked (blocked behind it)
     waiting_for_event: bool = False
+    refused: list[str] = field(default_factory=list)  # calls the extension refused: no id, no task, never completed
+    carryover: list[dict[str, Any]] = field(default_factory=list)  # events raised after ContinueAsNew: next execution
 
     @property
     def stuck(self) -> bool:
@@ -149,21 +203,24 @@ def unsupported(actions: list[dict[str, Any]]) -> str | None:
 class _Context:
     """DTFx's ``TaskOrchestrationContext`` as far as the shim uses it."""
 
-    def __init__(self, execution_id: str) -> None:
+    def __init__(self, execution_id: str, known: Known | None = None) -> None:
         self.execution_id = execution_id
+        self.known = known
+        self.refused: list[str] = []
         self.next_id = 0
         self.now: dt.datetime | None = None
         self.actions: dict[int, Scheduled] = {}  # orchestratorActionsMap: invoked, not matched by history
         self.open: dict[int, Future] = {}  # openTasks
-        self.waiters: dict[str, deque[Future]] = {}  # WaitForExternalEvent, FIFO per name
-        self.buffered: dict[str, int] = {}  # events raised before anyone waited
+        self.waiters: dict[str, list[Future]] = {}  # WaitForExternalEvent: a stack per name, newest last
+        self.buffered: dict[str, int] = {}  # events raised before anyone waited (a queue per name: a count here)
         self.continue_input: str | None = None
         self.continued = False
+        self.carryover: list[dict[str, Any]] = []
 
     def _take(self, kind: str, **details: Any) -> tuple[int, Future]:
         tid = self.next_id
         self.next_id += 1
-        if kind == "suborch" and not details.get("instance_id"):
+        if kind == "suborch" and not str(details.get("instance_id") or "").strip():  # string.IsNullOrWhiteSpace
             details["instance_id"] = f"{self.execution_id}:{tid}"  # CreateSubOrchestrationInstanceCore
         self.actions[tid] = Scheduled(tid, kind, **details)
         future = Future()
@@ -181,18 +238,22 @@ class _Context:
         return future
 
     def wait_event(self, name: str) -> Future:
+        """The extension's ``WaitForExternalEvent``: the new wait goes on top of the name's stack ("to make it
+        easier for users to abandon external events that they no longer care about. The common case is a
+        Task.WhenAny in a loop"); an event buffered before it is taken at once (one per wait)."""
         future = Future()
+        self.waiters.setdefault(name, []).append(future)
         if self.buffered.get(name):
             self.buffered[name] -= 1
-            future.resolve()
-        else:
-            self.waiters.setdefault(name, deque()).append(future)
+            self.raise_event(name)
         return future
 
     def raise_event(self, name: str) -> None:
+        """``RaiseEvent``: the newest wait of that name gets the event (an abandoned older one stays below it);
+        with none, the event is buffered. The SDK agrees: ``open_tasks[name]`` is a list it pops from the end."""
         waiting = self.waiters.get(name)
         if waiting:
-            waiting.popleft().resolve()
+            waiting.pop().resolve()
         else:
             self.buffered[name] = self.buffered.get(name, 0) + 1
 
@@ -226,7 +287,8 @@ class _Retry:
         self.first_ms = float(options.get("firstRetryIntervalInMilliseconds", 0))
         self.max_attempts = int(options.get("maxNumberOfAttempts", 1))
         self.backoff = float(options.get("backoffCoefficient", 1.0))
-        self.max_interval_ms = options.get("maxRetryIntervalInMilliseconds")
+        # the extension's RetryOptions default (DefaultMaxRetryinterval: 6 days); the Python SDK never sends one
+        self.max_interval_ms = options.get("maxRetryIntervalInMilliseconds", MAX_DELAY_MS)
         self.timeout_ms = options.get("retryTimeoutInMilliseconds")
         self.first_attempt = ctx.now
         self.count = 0
@@ -294,6 +356,13 @@ class _Shim:
 
     def invoke(self, action: dict[str, Any]) -> Future:
         ctx, at = self.ctx, action.get("actionType")
+        if at in (CALL_ACTIVITY, CALL_ACTIVITY_RETRY, CALL_SUB, CALL_SUB_RETRY) and ctx.known is not None and (
+                why := ctx.known.refusal(action)) is not None:
+            # CallDurableTaskFunctionAsync is async: its ArgumentException faults the task it returns, no id is
+            # taken, nothing is scheduled, and ProcessAsyncActionsV2 swallows the fault and goes on.
+            if (entry := f"{describe(action)}: {why}") not in ctx.refused:
+                ctx.refused.append(entry)
+            return faulted()
         if at == CALL_ACTIVITY:
             return ctx.schedule("activity", name=action.get("functionName"), input=action.get("input"))
         if at == CALL_SUB:
@@ -346,10 +415,12 @@ def _when_any(children: list[Future]) -> Future:
     return out
 
 
-def replay(history: list[dict[str, Any]], actions: list[dict[str, Any]], *, execution_id: str) -> Outcome:
+def replay(history: list[dict[str, Any]], actions: list[dict[str, Any]], *, execution_id: str,
+           known: Known | None = None) -> Outcome:
     """What the extension does with ``actions`` (the SDK's schema-V2 list, one level) over ``history``
-    (every event of this execution, this episode's new events last)."""
-    ctx = _Context(execution_id)
+    (every event of this execution, this episode's new events last). With ``known``, calls the extension
+    refuses (unknown function, a sub-orchestration reusing its parent's id, ...) take no id (``Outcome.refused``)."""
+    ctx = _Context(execution_id, known)
     shim = _Shim(ctx, actions)
     outcome = Outcome()
     try:
@@ -363,6 +434,8 @@ def replay(history: list[dict[str, Any]], actions: list[dict[str, Any]], *, exec
                 ctx.matched(ev)
             elif (cid := h.completion_id(ev)) is not None:
                 ctx.complete(int(cid), failed=t in (h.TASK_FAILED, h.SUB_ORCHESTRATION_FAILED))
+            elif t == h.EVENT_RAISED and ctx.continued:
+                ctx.carryover.append(ev)  # HandleEventRaisedEvent: HasContinueAsNew → AddEventToNextIteration
             elif t == h.EVENT_RAISED:
                 ctx.raise_event(str(ev.get("Name")))
     except (NonDeterministicError, ValueError) as exc:
@@ -376,4 +449,6 @@ def replay(history: list[dict[str, Any]], actions: list[dict[str, Any]], *, exec
         outcome.awaiting = describe(blocked)
         outcome.deferred = [describe(a) for a in actions[shim.index:]]
     outcome.waiting_for_event = any(ctx.waiters.values())
+    outcome.refused = ctx.refused
+    outcome.carryover = ctx.carryover
     return outcome

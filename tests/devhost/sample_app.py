@@ -280,6 +280,78 @@ def create_app() -> df.DFApp:
         return seen
 
     @app.orchestration_trigger(context_name="context")
+    def poll_or_event(context: df.DurableOrchestrationContext):
+        """The monitor loop Azure runs as written: each round waits for 'go' or a poll, whichever first; a
+        poll that wins leaves its round's wait behind. The extension and the SDK both give 'go' to the newest
+        wait of that name."""
+        cfg = context.get_input()
+        rounds = 0
+        while True:
+            rounds += 1
+            go = context.wait_for_external_event("go")
+            poll = context.call_activity("slow_value", {"s": cfg["poll_s"][min(rounds, len(cfg["poll_s"])) - 1],
+                                                        "v": rounds})
+            context.set_custom_status({"round": rounds})
+            winner = yield context.task_any([go, poll])
+            if winner == go:
+                break
+        after = yield context.call_activity("echo", "after")
+        return {"rounds": rounds, "go": go.result, "after": after}
+
+    @app.orchestration_trigger(context_name="context")
+    def calls_unknown(context: df.DurableOrchestrationContext):
+        """Calls an activity this app does not have, expecting a failure it can catch (Azure gives none)."""
+        try:
+            yield context.call_activity(context.get_input() or "no_such_activity", 1)
+        except Exception as exc:
+            return {"failed": str(exc).splitlines()[0]}
+        return "unreachable"
+
+    @app.orchestration_trigger(context_name="context")
+    def calls_by_name(context: df.DurableOrchestrationContext):
+        """Calls an activity and a sub-orchestrator by the names given, as written (case and all)."""
+        cfg = context.get_input()
+        doubled = yield context.call_activity(cfg["activity"], 21)
+        total = yield context.call_sub_orchestrator(cfg["orchestrator"], 3)
+        return [doubled, total]
+
+    @app.orchestration_trigger(context_name="context")
+    def carry_over(context: df.DurableOrchestrationContext):
+        """Continues as new while a task it started is still running; the next execution waits for 'go'."""
+        cfg = context.get_input()
+        if cfg.get("round", 0) == 0:
+            yield context.task_any([context.call_activity("echo", "fast"),
+                                    context.call_activity("slow_value", {"s": cfg["slow_s"], "v": "slow"})])
+            context.set_custom_status("continuing")
+            context.continue_as_new({**cfg, "round": 1})
+            return None
+        context.set_custom_status("waiting")
+        return (yield context.wait_for_external_event("go"))
+
+    @app.orchestration_trigger(context_name="context")
+    def old_tasks_again(context: df.DurableOrchestrationContext):
+        """Yields tasks it yielded before (done or still running): the SDK sends no new action for them."""
+        a = context.call_activity("double", 1)
+        b = context.call_activity("slow_value", {"s": 0.3, "v": "b"})
+        first = yield context.task_any([a, b])  # a wins; b still runs
+        again = yield a  # done: no action
+        both = yield context.task_all([a, b])  # old tasks only, b still running: no action, waits for b
+        last = yield context.task_all([a, b])  # old and done
+        return [first.result, again, both, last]
+
+    @app.orchestration_trigger(context_name="context")
+    def whoami(context: df.DurableOrchestrationContext):
+        return context.instance_id
+
+    @app.orchestration_trigger(context_name="context")
+    def unnamed_child_next_execution(context: df.DurableOrchestrationContext):
+        """Continues as new once, then calls a sub-orchestration without an instance id: its id is DTFx's."""
+        if not context.get_input():
+            context.continue_as_new(1)
+            return None
+        return (yield context.call_sub_orchestrator("whoami", None))
+
+    @app.orchestration_trigger(context_name="context")
     def parent_of_waiter(context: df.DurableOrchestrationContext):
         """Calls ``wait_forever`` as a sub-orchestration and returns how its failure read."""
         try:

@@ -9,6 +9,7 @@ import asyncio
 import itertools
 import json
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -120,3 +121,86 @@ async def test_a_terminated_sub_orchestration_fails_its_parent_with_the_reason_a
     assert await host.engine.send(child, {"type": "terminate", "reason": "operator said stop"}) == 202
     status = await host.wait_for(iid, 10)
     assert status["output"] == {"error": "operator said stop \n None"}
+
+
+async def test_an_event_ends_the_round_that_waits_for_it(host: LocalHost) -> None:
+    """A poll-or-event loop on the strict host: round 1's poll wins, 'go' arrives in round 2 and must end
+    round 2 (the newest wait of that name, as the extension's stack and the SDK's list both pick), and the
+    activity after the loop starts at once, not behind round 2's poll."""
+    iid = await host.engine.start_instance("poll_or_event", json.dumps({"poll_s": [0.05, 1.0]}))
+    for _ in range(500):
+        state = await host.get_status(iid)
+        if state and (state.get("customStatus") or {}).get("round") == 2:
+            break
+        await asyncio.sleep(0.02)
+    assert await host.engine.raise_event(iid, "go", json.dumps("now")) == 202
+    status = await host.wait_for(iid, 20)
+    assert status["runtimeStatus"] == "Completed", status["output"]
+    assert status["output"] == {"rounds": 2, "go": "now", "after": "after"}
+
+
+async def test_a_call_to_an_unknown_activity_is_refused_not_failed(host: LocalHost) -> None:
+    """The extension refuses to schedule it (``ThrowIfFunctionDoesNotExist`` in ``CallDurableTaskFunctionAsync``)
+    and the shim swallows the fault: in Azure the orchestrator never hears back and the instance stays Running.
+    The strict host fails it naming the call; it used to deliver a TaskFailed the orchestrator could catch."""
+    status = await run(host, "calls_unknown", None, timeout=10)
+    assert status["runtimeStatus"] == "Failed", status["output"]
+    assert ("devhost: orchestrator 'calls_unknown' makes a call the Durable extension refuses: CallActivity "
+            "'no_such_activity': The function 'no_such_activity' doesn't exist") in status["output"]
+
+
+async def test_the_lenient_host_leaves_a_refused_call_waiting_as_azure_does(faithful: LocalHost,
+                                                                            caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR, logger="harvest.devhost"):
+        iid = await faithful.engine.start_instance("calls_unknown", None)
+        for _ in range(500):
+            if any("makes a call the Durable extension refuses" in r.getMessage() for r in caplog.records):
+                break
+            await asyncio.sleep(0.02)
+    found = [r.getMessage() for r in caplog.records if "refuses" in r.getMessage()]
+    assert len(found) == 1 and f"[instance {iid}]" in found[0]
+    status = await faithful.get_status(iid)
+    assert status is not None and status["runtimeStatus"] == "Running"
+    assert await faithful.engine.send(iid, {"type": "terminate", "reason": "test done"}) == 202
+    assert (await faithful.wait_for(iid, 10))["runtimeStatus"] == "Terminated"
+
+
+async def test_function_names_are_matched_ignoring_case(host: LocalHost) -> None:
+    """``FunctionName`` compares ignoring case: 'DOUBLE' runs ``double`` and 'Fan_Out' runs ``fan_out`` in Azure
+    (``DurableTaskExtension`` looks both up in ``knownActivities``/``knownOrchestrators`` by ``FunctionName``)."""
+    status = await run(host, "calls_by_name", {"activity": "DOUBLE", "orchestrator": "Fan_Out"}, timeout=15)
+    assert status["runtimeStatus"] == "Completed", status["output"]
+    assert status["output"] == [42, 6]
+
+
+async def test_an_event_raised_while_continue_as_new_waits_reaches_the_next_execution(host: LocalHost) -> None:
+    """The orchestrator continues as new while its slow task still runs, so the execution waits for it
+    (``!HasOpenTasks``); an event raised meanwhile is carried to the next execution, which gets it."""
+    iid = await host.engine.start_instance("carry_over", json.dumps({"slow_s": 1.0}))
+    for _ in range(500):
+        state = await host.get_status(iid)
+        if state and state.get("customStatus") == "continuing":
+            break
+        await asyncio.sleep(0.02)
+    assert state is not None and state["customStatus"] == "continuing" and state["runtimeStatus"] == "Running"
+    assert await host.engine.raise_event(iid, "go", json.dumps("carried")) == 202
+    status = await host.wait_for(iid, 10)
+    assert status["runtimeStatus"] == "Completed", status["output"]
+    assert status["output"] == "carried"
+
+
+async def test_an_unnamed_sub_orchestration_after_continue_as_new_is_named_by_a_guid_execution_id(
+        host: LocalHost) -> None:
+    """``CreateSubOrchestrationInstanceCore`` names it ``{ExecutionId}:{task id}``, and a continued execution's
+    ExecutionId is ``Guid.NewGuid().ToString("N")`` (``TaskOrchestrationDispatcher``), as the first one's is."""
+    status = await run(host, "unnamed_child_next_execution", None, timeout=10)
+    assert status["runtimeStatus"] == "Completed", status["output"]
+    assert re.fullmatch(r"[0-9a-f]{32}:0", status["output"]), status["output"]
+
+
+async def test_yielding_old_tasks_again_is_not_a_finding(host: LocalHost) -> None:
+    """Re-yielding a finished task, or a task_all over tasks yielded before (one still running), adds no action:
+    the strict host's checks stay quiet and the orchestration completes."""
+    status = await run(host, "old_tasks_again", None, timeout=10)
+    assert status["runtimeStatus"] == "Completed", status["output"]
+    assert status["output"] == [2, 2, [2, "b"], [2, "b"]]

@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from devhost import history as h
 from devhost.host import LocalHost
 from devhost.lock import HostLockError
 
@@ -134,3 +135,58 @@ async def test_sigkill_mid_run_then_restart_finishes_without_rerunning_completed
         if killed_at.get(key, Counter())["end"]:
             assert count["start"] == 1, (key, count)  # completed before the kill: never re-run
     assert any(c["start"] == 2 for c in counts.values())  # in-flight work was re-run
+
+
+def raised(name: str, value: str) -> dict[str, Any]:
+    return h.event(h.EVENT_RAISED, Name=name, Input=json.dumps(value), MessageId=uuid.uuid4().hex)
+
+
+async def restart_after_continue_as_new(azurite: str, task_hub: str, episode: list[dict[str, Any]],
+                                        closing: dict[str, Any], inbox: list[dict[str, Any]]) -> dict[str, Any]:
+    """``carry_over`` as a host left it that recorded ``episode`` and ``closing`` (ExecutionCompleted,
+    ContinuedAsNew) with ``inbox`` events saved and died before the next execution started; a second host
+    resumes it. Returns its status once finished."""
+    iid, execution = f"carry-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    first_input, next_input = json.dumps({"slow_s": 0.1}), json.dumps({"slow_s": 0.1, "round": 1})
+    events = [h.event(h.ORCHESTRATOR_STARTED), h.execution_started("carry_over", first_input, None), *episode,
+              h.event(h.ORCHESTRATOR_COMPLETED),
+              {**h.event(h.EXECUTION_COMPLETED, OrchestrationStatus="ContinuedAsNew", Result=next_input), **closing}]
+    first = LocalHost(sample_app.create_app(), connection_string=azurite, task_hub=task_hub, port=0,
+                      fire_timers=False)
+    await first.start()
+    now = h.iso(h.utcnow())
+    await first.engine.store.write_state({
+        "instanceId": iid, "name": "carry_over", "executionId": execution, "runtimeStatus": "Running",
+        "input": first_input, "output": None, "customStatus": None, "createdTime": now, "lastUpdatedTime": now,
+        "parent": None})
+    await first.engine.store.create_history(iid, execution)
+    await first.engine.store.append_history(iid, execution, {"seq": 1, "events": events})
+    for ev in inbox:
+        await first.engine.store.put_message(iid, {"type": "event", "event": ev, "id": ev["MessageId"]})
+    await first.stop()
+
+    second = LocalHost(sample_app.create_app(), connection_string=azurite, task_hub=task_hub, port=0,
+                       fire_timers=False)
+    await second.start()
+    try:
+        return await second.wait_for(iid, 10)
+    finally:
+        await second.stop()
+
+
+async def test_events_carried_over_survive_a_restart_before_the_next_execution(azurite: str, task_hub: str) -> None:
+    """The carried-over events are kept with the closing event: the next host starts the next execution
+    with them."""
+    status = await restart_after_continue_as_new(azurite, task_hub, [], {"CarryoverEvents": [raised("go", "carried")]},
+                                                 [])
+    assert status["runtimeStatus"] == "Completed", status["output"]
+    assert status["output"] == "carried"
+
+
+async def test_the_inbox_is_delivered_after_a_restart_between_executions(azurite: str, task_hub: str) -> None:
+    """Events saved to the inbox and not yet delivered reach the next execution; one the old execution already
+    had (its inbox blob not yet removed) does not come twice."""
+    old = raised("go", "old")
+    status = await restart_after_continue_as_new(azurite, task_hub, [old], {}, [old, raised("go", "new")])
+    assert status["runtimeStatus"] == "Completed", status["output"]
+    assert status["output"] == "new"

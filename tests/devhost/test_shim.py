@@ -36,9 +36,10 @@ class History:
     """A history built episode by episode: each ``episode`` replays the actions and records what the
     extension scheduled, as the local host does."""
 
-    def __init__(self) -> None:
+    def __init__(self, known: shim.Known | None = None) -> None:
         self.events: list[dict[str, Any]] = []
         self.clock = T0
+        self.known = known
 
     def episode(self, actions: list[dict[str, Any]], *delivered: dict[str, Any],
                 advance_s: float = 1.0) -> shim.Outcome:
@@ -47,7 +48,7 @@ class History:
         if not self.events:
             new.append(h.execution_started("orch", "null", None))
         new.extend(delivered)
-        outcome = shim.replay(self.events + new, actions, execution_id="e1")
+        outcome = shim.replay(self.events + new, actions, execution_id="e1", known=self.known)
         for s in outcome.new:
             if s.kind == "activity":
                 new.append(h.event(h.TASK_SCHEDULED, s.id, Name=s.name))
@@ -206,3 +207,123 @@ def test_sub_orchestrations_without_an_id_are_named_by_execution_and_task() -> N
     out = hist.episode([{"actionType": shim.CALL_SUB, "functionName": "child", "input": "1", "instanceId": None},
                         ])
     assert out.new[0].instance_id == "e1:0"
+    out = History().episode([all_of(sub("child", ""), sub("child", "  "))])
+    assert [s.instance_id for s in out.new] == ["e1:0", "e1:1"]
+
+
+def wait(name: str) -> dict[str, Any]:
+    return {"actionType": shim.WAIT_FOR_EVENT, "externalEventName": name}
+
+
+def raised(name: str) -> dict[str, Any]:
+    return h.event(h.EVENT_RAISED, Name=name, Input="1")
+
+
+def test_an_event_goes_to_the_newest_waiter_of_its_name() -> None:
+    """``DurableOrchestrationContext.WaitForExternalEvent`` keeps a *stack* per name ("to make it easier for
+    users to abandon external events ... the common case is a Task.WhenAny in a loop") and ``RaiseEvent``
+    resolves its head; the SDK pops the newest of ``open_tasks[name]`` too. A poll-or-event loop: round 1's
+    poll wins, round 2 waits again; 'go' must end round 2, not round 1's abandoned wait."""
+    hist = History()
+    round1, round2 = any_of(wait("go"), act("poll")), any_of(wait("go"), act("poll"))
+    hist.episode([round1])
+    assert ids(hist.episode([round1, round2], done(0))) == [(1, "activity", "poll")]
+    out = hist.episode([round1, round2, act("after")], raised("go"))
+    assert ids(out) == [(2, "activity", "after")] and not out.deferred
+    assert out.open_ids == {1, 2}
+
+
+def test_a_buffered_event_is_taken_once() -> None:
+    """``bufferedExternalEvents``: a queue per name, each event dequeued by one wait."""
+    hist = History()
+    hist.episode([act("a")], raised("go"))
+    out = hist.episode([act("a"), wait("go"), wait("go"), act("b")], done(0))
+    assert out.new == [] and out.waiting_for_event and out.awaiting == "WaitForExternalEvent 'go'"
+    assert ids(hist.episode([act("a"), wait("go"), wait("go"), act("b")], raised("go"))) == [(1, "activity", "b")]
+
+
+def sub(name: str, instance_id: str | None = None) -> dict[str, Any]:
+    return {"actionType": shim.CALL_SUB, "functionName": name, "input": "null", "instanceId": instance_id}
+
+
+KNOWN = shim.Known.of(["a", "Poll"], ["child"], instance_id="me", parent_id="Dad")
+
+
+def test_a_call_the_extension_refuses_takes_no_id_and_never_completes() -> None:
+    """``CallDurableTaskFunctionAsync`` throws (``ThrowIfFunctionDoesNotExist``, the sub-orchestration id
+    checks) inside an async method: the task is faulted, no id is taken, ``ProcessAsyncActionsV2`` swallows it.
+    So WhenAll[nope, a] completes with a, and the next call gets the id the SDK gave 'a'."""
+    hist = History(KNOWN)
+    first = all_of(act("nope"), act("A"))  # names compare ignoring case
+    out = hist.episode([first])
+    assert ids(out) == [(0, "activity", "A")]
+    assert out.refused == ["CallActivity 'nope': The function 'nope' doesn't exist, is disabled, or is not an "
+                           "activity function."]
+    out = hist.episode([first, act("poll")], done(0))
+    assert ids(out) == [(1, "activity", "poll")]  # the SDK counted nope 0, A 1, poll 2
+
+
+@pytest.mark.parametrize(("action", "reason"), [
+    (sub("child", "ME"), "must be different than the instance ID of a parent"),
+    (sub("child", "dad"), "must be different than the instance ID of a parent"),
+    (sub("child", "@x"), "must not start with @"),
+    (sub("nope", "x"), "is not an orchestrator function"),
+    (retry("a", first_ms=7 * 24 * 3600 * 1000), "maximum of 6 days"),
+])
+def test_refused_sub_orchestrations_and_retries(action: dict[str, Any], reason: str) -> None:
+    out = History(KNOWN).episode([action])  # the shim goes on at once, with nothing open: the SDK waits for ever
+    assert out.new == [] and out.finished and reason in out.refused[0]
+
+
+def test_calls_the_extension_accepts_are_scheduled() -> None:
+    six_days = 6 * 24 * 3600 * 1000
+    out = History(KNOWN).episode([all_of(sub("Child"), sub("child", "other"), retry("a", first_ms=six_days))])
+    assert [s.kind for s in out.new] == ["suborch", "suborch", "activity"] and out.refused == []
+
+
+def test_events_after_continue_as_new_are_carried_to_the_next_execution() -> None:
+    """``HandleEventRaisedEvent``: once the replay has invoked ContinueAsNew, an event is not raised but added
+    to the next execution (Azure Storage: ``EventBehaviourForContinueAsNew = Carryover``); one processed before
+    it was buffered and ends with this execution. While a task is still open the execution does not end."""
+    hist = History()
+    actions = [any_of(act("fast"), act("slow")), {"actionType": shim.CONTINUE_AS_NEW, "input": "1"}]
+    hist.episode(actions[:1])
+    out = hist.episode(actions, raised("early"), done(0), raised("late"))
+    assert out.continued and not out.finished and out.open_ids == {1}
+    assert [e["Name"] for e in out.carryover] == ["late"]
+    out = hist.episode(actions, raised("later"), done(1))
+    assert out.finished and [e["Name"] for e in out.carryover] == ["late", "later"]
+
+
+def test_cancelling_a_timer_raced_against_a_retried_call_is_non_deterministic_as_in_azure() -> None:
+    """Not a devhost rule but the extension's: the SDK re-sends a cancelled timer with ``isCanceled`` from the
+    first replay on, so ``InvokeAPIFromAction`` cancels it at once and the WhenAny holding it completes when it
+    is invoked. The next call then takes the id the retry's timer took when the call first failed: the replay
+    disagrees with the history (``HandleTimerCreatedEvent``) and the orchestration fails."""
+    hist = History()
+    timer = {"actionType": shim.CREATE_TIMER, "fireAt": h.iso(T0 + dt.timedelta(hours=1)), "isCanceled": False}
+    race = any_of(retry("a", first_ms=100), timer)
+    hist.episode([race])  # a: 0, timer: 1
+    assert ids(hist.episode([race], failed(0))) == [(2, "timer", None)]
+    assert ids(hist.episode([race], fired(2))) == [(3, "activity", "a")]
+    out = hist.episode([any_of(retry("a", first_ms=100), {**timer, "isCanceled": True}), act("next")], done(3))
+    assert out.error is not None and "sequence ID 2" in out.error and "'next'" in out.error
+
+
+def test_a_retry_with_no_attempts_returns_at_once_without_scheduling() -> None:
+    """``RetryInterceptor.Invoke``: ``for (retryCount = 0; retryCount < MaxNumberOfAttempts; ...)`` never runs
+    and the call returns default; the SDK still waits for its task, which the extension never scheduled."""
+    out = History().episode([retry("a", attempts=0), act("b")])
+    assert ids(out) == [(0, "activity", "b")]
+
+
+def test_a_retry_interval_is_capped_at_six_days_by_default() -> None:
+    """The extension's ``RetryOptions`` sets ``MaxRetryInterval`` to 6 days (``DefaultMaxRetryinterval``)."""
+    day = 24 * 3600 * 1000
+    hist = History()
+    action = retry("f", first_ms=4 * day, attempts=3, backoffCoefficient=2)
+    hist.episode([action])
+    out = hist.episode([action], failed(0))
+    timer = out.new[0].id
+    out = hist.episode([action], failed(hist.episode([action], fired(timer)).new[0].id))
+    assert (h.parse_ts(out.new[0].fire_at or "") - hist.clock) == dt.timedelta(days=6)
