@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from shared.errors import failure_reason
 from shared.runs.status import RUN_FINAL
 
 COLUMNS = ("discovered", "added", "updated", "unchanged", "deleted", "failed", "chunks_embedded",
@@ -116,14 +116,10 @@ def print_summary(console: Console, summary: dict[str, Any], *, style: str = "",
         console.print(Text(f"  {line}", style=style))
 
 
-# "Activity function 'discover' failed: TransientError: <reason>": the host's wording of a failed activity
-_ACTIVITY_FAILED = re.compile(r"^Activity function '(?P<stage>\w+)' failed: (?:(?:\w+\.)*\w*(?:Error|Exception): )?")
-
-
 def in_words(reason: str) -> str:
-    """A failure reason without the host's and Python's wrapping: ``discover: cannot reach ...``."""
-    match = _ACTIVITY_FAILED.match(reason)
-    return f"{match['stage']}: {reason[match.end():]}" if match else reason
+    """A failure reason without the host's and Python's wrapping: ``discover: cannot reach ...`` (records
+    written before reasons were stored so)."""
+    return failure_reason(reason, limit=len(reason) + 1) if reason.strip() else reason
 
 
 def error_lines(summary: dict[str, Any]) -> list[str]:

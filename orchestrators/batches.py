@@ -8,9 +8,10 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from orchestrators.calls import Steps, call, failure_reason
+from orchestrators.calls import Steps, call
 from orchestrators.source_steps import earlier, merge, progress
 from shared import contracts, names
+from shared.errors import failure_reason
 from shared.models import BatchLaneTask, BatchRef, CommitInput, LaneOutcome, SourceResult
 from shared.outcome import after_fetch
 

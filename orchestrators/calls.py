@@ -5,7 +5,6 @@ calls again — the SDK's ``RetryOptions`` only know a first interval and a coun
 
 from __future__ import annotations
 
-import re
 from collections.abc import Generator
 from datetime import timedelta
 from typing import Any
@@ -70,15 +69,3 @@ def settle(context: df.DurableOrchestrationContext, name: str, payload: Any, raw
         yield context.create_timer(context.current_utc_datetime + timedelta(seconds=wait_seconds(result.retry_after)))
         raw = yield context.call_activity_with_retry(name, ACTIVITY_RETRY, payload)
     raise ActivityFailed(name, f"still asked to retry after {MAX_WAITS} waits: {reason}")
-
-
-# Where the stack trace starts in a failure's text: the Durable SDK raises Exception(f"{Reason} \n {Details}")
-# (Details is the stack), and the Python worker's own reasons carry "Stack:" / "Traceback" parts.
-_STACK = re.compile(r" \n |\n\s*Stack:|Traceback \(most recent call last\)")
-
-
-def failure_reason(failure: BaseException | str, limit: int = 500) -> str:
-    """The reason of a failed activity or sub-orchestration on one line, without the stack trace (that stays
-    in the host's log): what run records, the API and reports show."""
-    text = _STACK.split(str(failure), maxsplit=1)[0]
-    return " ".join(text.split())[:limit] or type(failure).__name__

@@ -11,9 +11,10 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from orchestrators.calls import Steps, call, failure_reason, start
+from orchestrators.calls import Steps, call, start
 from orchestrators.lanes import join, lane_failure, shares
 from shared import contracts, names
+from shared.errors import failure_reason
 from shared.models import CompactJob, CompactLaneResult, CompactResult, CompactSourceInput
 
 PAGES_PER_EXECUTION = 50

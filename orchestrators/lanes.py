@@ -23,7 +23,8 @@ from typing import Any
 import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskBase, TaskState
 
-from orchestrators.calls import Steps, failure_reason
+from orchestrators.calls import Steps
+from shared.errors import failure_reason
 
 
 def shares[T](items: Sequence[T], lanes: int, weights: Sequence[float] | None = None) -> list[list[T]]:

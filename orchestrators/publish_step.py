@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import azure.durable_functions as df
 
-from orchestrators.calls import Steps, call, failure_reason
+from orchestrators.calls import Steps, call
 from shared import contracts
+from shared.errors import failure_reason
 from shared.models import ErrorRecord, PublishInput, PublishResult, SourceResult, SourceTask
 
 MAX_CALLS = 10_000  # a bound on the loop, far above any source's need (each call moves the pass on)

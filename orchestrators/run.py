@@ -15,9 +15,10 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from orchestrators.calls import ActivityFailed, Steps, call, failure_reason
+from orchestrators.calls import ActivityFailed, Steps, call
 from orchestrators.sources import run_sources
 from shared import contracts, names
+from shared.errors import failure_reason
 from shared.models import (
     CloseRunInput,
     LoadSourcesInput,

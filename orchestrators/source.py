@@ -10,11 +10,12 @@ from __future__ import annotations
 import azure.durable_functions as df
 
 from orchestrators.batches import run_share
-from orchestrators.calls import Steps, call, failure_reason, start
+from orchestrators.calls import Steps, call, start
 from orchestrators.lanes import join, lane_failure, shares
 from orchestrators.publish_step import publish_index
 from orchestrators.source_steps import absorb, earlier, final_high_water, later, merge, progress
 from shared import contracts, names
+from shared.errors import failure_reason
 from shared.models import (
     BatchLaneTask,
     BatchRef,

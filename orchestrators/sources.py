@@ -8,9 +8,10 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from orchestrators.calls import Steps, failure_reason, start
+from orchestrators.calls import Steps, start
 from orchestrators.lanes import join, lane_failure, shares
 from shared import contracts, names
+from shared.errors import failure_reason
 from shared.models import RunInput, RunPlan, SourceLaneResult, SourceLaneTask, SourceResult, SourceTask
 from shared.progress import build_status
 

@@ -22,6 +22,8 @@ orchestrator sees (``activities.guard`` applies it; ``shared.envelope`` is the w
 
 from __future__ import annotations
 
+import re
+
 
 class HarvestError(Exception):
     """Base of all Harvest errors."""
@@ -89,3 +91,21 @@ class CorruptBlobError(PermanentError):
         self.blob = blob
         self.detail = detail
         self.etag = etag
+
+
+# Where the stack trace starts in a failure's text: the Durable SDK raises Exception(f"{Reason} \n {Details}")
+# (Details is the stack), and the Python worker's own reasons carry "Stack:" / "Traceback" parts.
+_STACK = re.compile(r" \n |\n\s*Stack:|Traceback \(most recent call last\)")
+# The host's wording of a failed activity: "Activity function 'discover' failed: TransientError: <reason>"
+_ACTIVITY_FAILED = re.compile(r"^Activity function '(?P<stage>\w+)' failed: (?:(?:\w+\.)*\w*(?:Error|Exception): )?")
+
+
+def failure_reason(failure: BaseException | str, limit: int = 500) -> str:
+    """The reason of a failed activity or sub-orchestration on one line, in words: without the stack trace
+    (that stays in the host's log) and without the host's and Python's wrapping (``discover: cannot reach
+    ...`` rather than ``Activity function 'discover' failed: TransientError: cannot reach ...``). What run
+    records, the API, reports and the CLI show."""
+    text = " ".join(_STACK.split(str(failure), maxsplit=1)[0].split())
+    if match := _ACTIVITY_FAILED.match(text):
+        text = f"{match['stage']}: {text[match.end():]}"
+    return text[:limit] or type(failure).__name__

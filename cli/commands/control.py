@@ -111,12 +111,12 @@ async def _apply(env: Environment, operation: str, run_id: str | None, reason: s
     host = local_host(env, port=0, fire_timers=False, role=f"harvest {operation}")
     await _start_idle(host)
     try:
-        from cli.instances import host_orchestrations
+        from cli.instances import HostInstances
         from shared.pipeline.context import open_context
 
         async with open_context() as ctx:
             try:
-                done = await operations.control(ctx.store, host_orchestrations(host), target,
+                done = await operations.control(ctx.store, HostInstances(host), target,
                                                 operation, reason)
             except operations.RunNotFound:
                 raise fail(f"no run {target!r} (`harvest runs` lists the runs)", 1) from None
@@ -161,12 +161,12 @@ async def _purge(env: Environment, run_id: str) -> str:
     host = local_host(env, port=0, fire_timers=False, role="harvest purge")
     await _start_idle(host)
     try:
-        from cli.instances import host_orchestrations
+        from cli.instances import HostInstances
         from shared.pipeline.context import open_context
 
         async with open_context() as ctx:
             try:
-                result = await operations.purge(ctx.store, host_orchestrations(host), run_id)
+                result = await operations.purge(ctx.store, HostInstances(host), run_id)
             except operations.RunNotFound:
                 raise fail(f"no run {run_id!r} (`harvest runs` lists the runs)", 1) from None
             except operations.RunConflict as exc:

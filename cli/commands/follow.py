@@ -105,7 +105,7 @@ class _NoLive:
 async def ended_summary(status: Instance | None, run_id: str) -> dict[str, Any]:
     """The run summary a followed run ended with; a cancelled run's record (the orchestration was terminated
     and returns none); otherwise exit 1 with the reason."""
-    from orchestrators.calls import failure_reason
+    from shared.errors import failure_reason
 
     if status is not None and status.runtime_status == "Completed" and isinstance(status.output, dict):
         return status.output

@@ -96,7 +96,7 @@ async def resume_suspended(engine: OrchestrationControl, run_id: str) -> None:
 async def _resume(env: Environment, only: str | None, *, live: bool) -> list[dict[str, Any]]:
     from cli.commands.control import through_host
     from cli.hub import inspect_hub
-    from cli.instances import host_orchestrations
+    from cli.instances import HostInstances
     from devhost.lock import HostLockError
     from devhost.worker import WorkerLoadError
 
@@ -121,7 +121,7 @@ async def _resume(env: Environment, only: str | None, *, live: bool) -> list[dic
     summaries: list[dict[str, Any]] = []
     current: str | None = None
     try:
-        engine = host_orchestrations(host)
+        engine = HostInstances(host)
         for run_id in await _unfinished_runs(host.rpc_base_url):
             if only is not None and run_id != only:
                 continue

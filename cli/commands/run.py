@@ -131,7 +131,7 @@ async def _run(env: Environment, body: dict[str, Any], *, live: bool, where: dic
         if hub.run_id is None and exc.holder and _serves(exc.holder):
             return await _through(env, str(exc.holder.url), exc.holder.describe(), body, live=live, where=where)
         raise refuse(Hub(hub.holder or exc.holder, hub.run_id, hub.view)) from None
-    from cli.instances import host_orchestrations
+    from cli.instances import HostInstances
 
     lost = False
     try:
@@ -141,7 +141,7 @@ async def _run(env: Environment, body: dict[str, Any], *, live: bool, where: dic
             err.print(f"run {run_id} started (`harvest status {run_id} --watch` follows it from another terminal)",
                       highlight=False, soft_wrap=True)
         try:
-            status = await follow(host_orchestrations(host), run_id, live=live,
+            status = await follow(HostInstances(host), run_id, live=live,
                                   lease_lost=host.lease_lost)
         except HostLost:
             lost = True
