@@ -107,11 +107,23 @@ def wait_until[T](fetch: Callable[[], T], done: Callable[[T], bool], timeout: fl
     return value
 
 
-async def holds[T](fetch: Callable[[], Awaitable[T]], ok: Callable[[T], bool], seconds: float,
-                   what: str = "condition", interval: float = 0.02) -> None:
-    """For what must *not* happen (an event raised to a suspended orchestration must not run it): check
-    ``ok(await fetch())`` again and again for ``seconds``, failing at the first value that breaks it. There is
-    no event to wait for here, so the window is the test's own choice, not a guess at how long something takes."""
+def holds[T](fetch: Callable[[], T], ok: Callable[[T], bool], seconds: float, what: str = "condition",
+             interval: float = 0.1) -> None:
+    """For what must *not* happen (a suspended run must not move on): check ``ok(fetch())`` again and again for
+    ``seconds``, failing at the first value that breaks it. There is no event to wait for here, so the window is
+    the test's own choice, not a guess at how long something takes."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = fetch()
+        assert ok(value), f"{what} broken: {value}"
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(interval)
+
+
+async def holds_async[T](fetch: Callable[[], Awaitable[T]], ok: Callable[[T], bool], seconds: float,
+                         what: str = "condition", interval: float = 0.02) -> None:
+    """``holds`` for a coroutine."""
     deadline = time.monotonic() + seconds
     while True:
         value = await fetch()
