@@ -32,12 +32,3 @@ for command in (run, resume, control, serve, status, corpus, maintenance, runs, 
                 insight, index):
     command.register(app)
 
-
-def main() -> None:
-    from cli.entry import main as entry
-
-    entry()  # the interpreter-start settings first (an install whose console script still names cli.app:main)
-
-
-if __name__ == "__main__":
-    main()

@@ -7,8 +7,6 @@ endpoints perform for the HTTP triggers' Durable client, without going through H
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from shared.runs.engine import Instance
@@ -16,7 +14,6 @@ from shared.runs.engine import Instance
 if TYPE_CHECKING:
     from devhost.host import LocalHost
     from devhost.store import InstanceStore
-    from shared.runs.engine import Orchestrations
 
 
 def _decoded(state: dict[str, Any]) -> dict[str, Any]:
@@ -69,17 +66,3 @@ class HostInstances:
 
     async def purge(self, instance_id: str) -> int:
         return int(await self.host.engine.purge(instance_id))
-
-
-
-@asynccontextmanager
-async def stored_instances(connection_string: str, task_hub: str) -> AsyncIterator[Orchestrations]:
-    """``Orchestrations`` read from the task hub's instance store (for a run another process hosts)."""
-    from devhost.store import InstanceStore
-
-    store = InstanceStore(connection_string, task_hub)
-    try:
-        await store.open()
-        yield StoredInstances(store)
-    finally:
-        await store.close()

@@ -12,7 +12,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Outcome = Literal["ok", "failed", "retry"]
-OUTCOMES: tuple[Outcome, ...] = ("ok", "failed", "retry")
 MAX_REASON = 1000
 
 
@@ -26,14 +25,8 @@ class Envelope(BaseModel):
 
     @classmethod
     def read(cls, raw: Any) -> Envelope:
-        """The envelope in an activity's result. Results recorded in a history before envelopes existed
-        (a run resumed across a deploy) are read as they were meant: ``{"fatal": reason}`` is a
-        permanent failure, anything else a plain value."""
-        if isinstance(raw, dict) and raw.get("outcome") in OUTCOMES and set(raw) <= set(cls.model_fields):
-            return cls.model_validate(raw)
-        if isinstance(raw, dict) and set(raw) == {"fatal"}:
-            return cls(outcome="failed", reason=str(raw["fatal"]))
-        return cls(outcome="ok", value=raw)
+        """The envelope in an activity's result (every activity returns one: ``activities.guard``)."""
+        return cls.model_validate(raw)
 
 
 def ok(value: Any) -> dict[str, Any]:

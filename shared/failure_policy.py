@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from shared.backoff import parse_retry_after
 from shared.errors import ConfigError, PermanentError, TransientError
+from shared.manifest_messages import describe_validation
 
 TRANSIENT_STATUS = frozenset({408, 409, 412, 429})  # plus every 5xx
 CREDENTIAL_STATUS = frozenset({401, 403})
@@ -27,15 +28,6 @@ class Failure:
     permanent: bool
     reason: str
     retry_after: float | None = None  # transient only: seconds the server asked us to wait
-
-
-def describe_validation(exc: ValidationError) -> str:
-    """``invalid <model>: run_id: Field required; options.dry_run: Input should be a valid boolean``."""
-    problems = []
-    for error in exc.errors(include_url=False):
-        where = ".".join(str(part) for part in error["loc"]) or "(input)"
-        problems.append(f"{where}: {error['msg']}")
-    return f"invalid {exc.title}: " + "; ".join(problems)
 
 
 def _retry_after(exc: HttpResponseError) -> float | None:

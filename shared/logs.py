@@ -40,10 +40,6 @@ def log_context(**values: str | None) -> Iterator[None]:
             var.reset(token)
 
 
-def current_context() -> dict[str, str]:
-    return {name: value for name, var in _VARS.items() if (value := var.get()) is not None}
-
-
 def _install_record_factory() -> None:
     if _state["factory"] is not None:
         return

@@ -16,13 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from shared.auth import inline_secret_problems, setting_names
+from shared.auth import setting_names
 from shared.errors import ConfigError
-from shared.manifest_messages import friendly, nul_problems, top_level_problems
+from shared.manifest_messages import nul_problems, top_level_problems
 from shared.manifest_yaml import id_hint, read_yaml
-from shared.sources import SOURCE_KINDS
+from shared.sources import SOURCE_KINDS, check_spec
 from shared.sources.base import SourceSpec
 
 
@@ -90,31 +88,15 @@ def parse_manifest(data: Any, *, path: Path, raw_ids: dict[int, str] | None = No
         if nul := nul_problems(entry, label):
             problems += nul
             continue
-        kind = entry.get("kind")
-        # a kind's class: its ``Spec`` model and whether discovery ``lists_everything`` (no common base class)
-        cls: Any = SOURCE_KINDS.get(kind) if isinstance(kind, str) else None
-        if cls is None:
-            known = ", ".join(sorted(SOURCE_KINDS))
-            message = "is required" if kind is None else f"unknown kind {kind!r}"
-            problems.append({"field": f"{label}.kind", "message": f"{message} (one of: {known})"})
+        spec, found = check_spec(entry, label)
+        if spec is None:
+            problems += found
             continue
-        secrets = inline_secret_problems(entry, label)
-        if secrets:
-            problems += secrets
-            continue
-        try:
-            spec = cls.Spec.model_validate(entry)
-        except ValidationError as exc:
-            fields = list(cls.Spec.model_fields)
-            for err in exc.errors():
-                loc = ".".join(str(p) for p in err["loc"])
-                problems.append({"field": f"{label}.{loc}" if loc else label,
-                                 "message": friendly(err, fields if len(err["loc"]) == 1 else ())})
-            continue
+        cls: Any = SOURCE_KINDS[spec.kind]  # its ``lists_everything`` (kinds share no base class)
         sees_deletions = cls.lists_everything or getattr(cls, "reports_deletions", False)
         if "detect_deletions" in entry and spec.detect_deletions and not sees_deletions:
-            problems.append({"field": f"{label}.detect_deletions",
-                             "message": f"a {kind} source cannot see deletions; remove this field or set it false"})
+            problems.append({"field": f"{label}.detect_deletions", "message": (
+                f"a {spec.kind} source cannot see deletions; remove this field or set it false")})
             continue
         specs.append(spec)
         labels[spec.id] = label

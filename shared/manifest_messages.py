@@ -1,5 +1,8 @@
-"""Manifest problems in the user's words: pydantic's errors rewritten where its text is a regular expression
-or a bare "Extra inputs are not permitted", and the hints a typo deserves (``source:`` for ``sources:``)."""
+"""Validation problems in the user's words, in one place for every input Harvest validates (the manifest, app
+settings, HTTP requests, activity inputs, staged rows): ``field_problems`` turns a pydantic ``ValidationError``
+into ``{"field", "message"}`` items (``ConfigError.problems``, the API's ``details``), with pydantic's text
+rewritten where it is a regular expression or a bare "Extra inputs are not permitted" (``friendly``); and the
+hints a manifest typo deserves (``source:`` for ``sources:``)."""
 
 from __future__ import annotations
 
@@ -8,11 +11,13 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from pydantic import ValidationError
+
 from shared.auth import SETTING
+from shared.names import SOURCE_ID as ID
 
 URL = re.compile(r"^https?://", re.IGNORECASE)
 SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
-ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 # what each pattern a Spec uses means, for a message that does not quote it
 PATTERNS: dict[str, str] = {
@@ -73,6 +78,26 @@ def friendly(error: Any, fields: Iterable[str] = ()) -> str:
     if kind == "missing":
         return "is required"
     return str(error.get("msg", "is not valid")).removeprefix("Value error, ")
+
+
+def field_problems(exc: ValidationError, where: str = "", *, empty: str = "(input)",
+                   fields: Iterable[str] = ()) -> list[dict[str, str]]:
+    """One ``{"field", "message"}`` per pydantic error: the field is the error's dotted location under
+    ``where`` (``where`` itself, or ``empty``, for an error of the whole input), the message ``friendly``'s.
+    ``fields``: the model's field names, for a "did you mean" on an unknown top-level field."""
+    known = list(fields)
+    problems = []
+    for error in exc.errors(include_url=False):
+        loc = ".".join(str(part) for part in error["loc"])
+        field = f"{where}.{loc}" if where and loc else (where or loc or empty)
+        problems.append({"field": field, "message": friendly(error, known if len(error["loc"]) == 1 else ())})
+    return problems
+
+
+def describe_validation(exc: ValidationError) -> str:
+    """``invalid <model>: run_id: is required; options.dry_run: Input should be a valid boolean`` (one line,
+    for a failure reason)."""
+    return f"invalid {exc.title}: " + "; ".join(f"{p['field']}: {p['message']}" for p in field_problems(exc))
 
 
 def top_level_problems(data: dict[str, Any]) -> list[dict[str, str]]:

@@ -16,6 +16,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, Validation
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import ConfigError
+from shared.manifest_messages import field_problems
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTIFY_STATUSES = ("completed", "partial", "failed", "cancelled")
@@ -165,10 +166,7 @@ def load_settings() -> Settings:
     try:
         settings = Settings()
     except ValidationError as exc:
-        problems = [
-            {"field": "HARVEST_" + ".".join(str(p) for p in err["loc"]).upper(), "message": err["msg"]}
-            for err in exc.errors()
-        ]
+        problems = [{**p, "field": "HARVEST_" + p["field"].upper()} for p in field_problems(exc)]
         raise ConfigError("invalid settings", problems) from None
     if not settings.storage_connection and not settings.storage_account_url:
         raise ConfigError(

@@ -16,12 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared import names
 from shared.errors import ConfigError
+from shared.manifest_messages import field_problems
 from shared.pipeline.context import manifest_for
 from shared.runs.status import RUNTIME_ACTIVE
 from shared.settings import get_settings
 from triggers.http_requests import HttpError, handler, json_body, not_found
 from triggers.links import RETRY_AFTER, public_base
-from triggers.responses import error_response, json_response, validation_details
+from triggers.responses import error_response, json_response
 
 bp = df.Blueprint()
 MAX_BODY = 16 * 1024
@@ -43,7 +44,8 @@ async def start_compact(req: func.HttpRequest, client: df.DurableOrchestrationCl
     except HttpError as exc:
         return error_response(exc.status, exc.error, exc.details, exc.headers)
     except ValidationError as exc:
-        return error_response(400, "invalid request", validation_details(exc))
+        details = field_problems(exc, empty="body", fields=CompactRequest.model_fields)
+        return error_response(400, "invalid request", details)
     try:
         manifest = manifest_for(get_settings())
         sources = [s.id for s in manifest.sources] if request.sources is None else request.sources

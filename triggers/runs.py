@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from shared import names
 from shared.errors import ConfigError
+from shared.manifest_messages import field_problems
 from shared.models import RunInput, RunOptions
 from shared.pipeline.context import manifest_for
 from shared.runs.active import release
@@ -21,7 +22,7 @@ from triggers import idempotency
 from triggers.active import take
 from triggers.http_requests import HttpError, json_body, open_store
 from triggers.links import RETRY_AFTER, accepted, request_links
-from triggers.responses import error_response, validation_details
+from triggers.responses import error_response
 
 bp = df.Blueprint()
 log = logging.getLogger("harvest.triggers")
@@ -41,7 +42,7 @@ def parse_options(req: func.HttpRequest) -> RunOptions | func.HttpResponse:
     try:
         options = RunOptions.model_validate(data, strict=True)
     except ValidationError as exc:
-        return error_response(400, "invalid request", validation_details(exc))
+        return error_response(400, "invalid request", field_problems(exc, empty="body", fields=RunOptions.model_fields))
     try:
         manifest_for(get_settings()).select(options.sources)
     except ConfigError as exc:

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared.errors import PermanentError, StagedSchemaError
-from shared.failure_policy import describe_validation
+from shared.manifest_messages import describe_validation
 from shared.models import BatchRef
 from shared.pipeline.rows import ROWS, SCHEMA_VERSION
 from shared.storage import layout

@@ -24,9 +24,8 @@ from typing import Any
 from shared import names
 from shared.models import RunSummary, SourceCounts
 from shared.notify import notify
-from shared.redact import redact_value
-from shared.report import render_report
-from shared.runs import active, record, timeline
+from shared.report import render_run_report as render_run_report  # re-exported for activities.operate
+from shared.runs import active, record
 from shared.runs.control import mark_cancelled, release_claims
 from shared.runs.engine import Instance, OrchestrationControl, Orchestrations
 from shared.runs.index import delete_index, sync_index
@@ -41,11 +40,6 @@ log = logging.getLogger("harvest.runs")
 CONTROL_CONCURRENCY = 16  # source orchestrations terminated / suspended / resumed at once
 VIEW_CHILDREN = 64  # running source orchestrations whose own progress the live view reads
 VIEW_LANES = 64  # batch lanes of one running source whose counts it reads
-
-
-def child_instance_id(run_id: str, source_id: str) -> str:
-    """The instance id of the run's orchestration of one source (``shared.names`` builds it)."""
-    return names.source_instance_id(run_id, source_id)
 
 
 @dataclass(frozen=True)
@@ -115,7 +109,7 @@ async def running_children(engine: Orchestrations, run_id: str, source_ids: list
     adds it itself only when the page's lanes have ended)."""
 
     async def one(sid: str) -> tuple[str, dict[str, Any] | None]:
-        child = await engine.get(child_instance_id(run_id, sid))
+        child = await engine.get(names.source_instance_id(run_id, sid))
         if child is None or not child.active:
             return sid, None
         progress = dict(child.progress)
@@ -148,14 +142,6 @@ async def live_view(store: BlobStore, engine: Orchestrations, run_id: str) -> di
     record = summary.model_dump(mode="json") if summary else None
     children = await running_children(engine, run_id, running_source_ids(record, run)) if run and run.active else {}
     return compose(record, run, children, now=datetime.now(UTC))
-
-
-def render_run_report(summary: RunSummary, history: list[dict[str, Any]] | None = None) -> str:
-    """The run's HTML report, its record redacted. ``history``: the Durable history events of its source
-    orchestrations, for the documents-over-time chart; without it, each source counts at its finish time."""
-    data = summary.model_dump(mode="json")
-    points = timeline.cumulative(timeline.processed_events(history), summary.started_at) if history else []
-    return render_report(redact_value(data), points or timeline.from_source_results(data))
 
 
 async def report_html(store: BlobStore, run_id: str) -> bytes | None:
@@ -195,7 +181,7 @@ async def apply_to_run(engine: OrchestrationControl, method: str, run_id: str, s
         return [str(i) for i in ids] if isinstance(ids, list) else []
 
     await asyncio.gather(*(one(iid) for iid in await lanes_of(run_id)))
-    sources = [child_instance_id(run_id, sid) for sid in source_ids]
+    sources = [names.source_instance_id(run_id, sid) for sid in source_ids]
     await asyncio.gather(*(one(iid) for iid in sources))
     batch_lanes = [iid for found in await asyncio.gather(*(lanes_of(s) for s in sources)) for iid in found]
     await asyncio.gather(*(one(iid) for iid in batch_lanes))
@@ -250,7 +236,7 @@ async def purge(store: BlobStore, engine: OrchestrationControl, run_id: str) -> 
                              "purge applies to runs that have ended: cancel it first")
     ids = [names.source_lane_id(run_id, i) for i in range((run.progress.get("window") or 0) if run else 0)]
     for sid, result in (summary.sources if summary else {}).items():
-        ids.append(child_instance_id(run_id, sid))
+        ids.append(names.source_instance_id(run_id, sid))
         ids += [names.batch_lane_id(run_id, sid, page, lane) for page in range(result.pages)
                 for lane in range(result.lanes)]
     instances = await engine.purge(run_id)

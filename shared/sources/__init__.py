@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from shared.auth import inline_secret_problems
 from shared.errors import ConfigError
+from shared.manifest_messages import field_problems
 from shared.sources.base import DiscoveryPage, Fetched, Source, SourceSpec
 from shared.sources.blob import BlobSource
 from shared.sources.folder import FolderSource
@@ -24,6 +25,7 @@ __all__ = [
     "Source",
     "SourceSpec",
     "build_source",
+    "check_spec",
     "parse_spec",
 ]
 
@@ -37,29 +39,29 @@ SOURCE_KINDS: dict[str, type] = {
 }
 
 
+def check_spec(entry: dict[str, Any], label: str) -> tuple[SourceSpec | None, list[dict[str, str]]]:
+    """One manifest entry validated with its kind's ``Spec``, or why it is not one: its problems, each naming
+    its field under ``label`` (an unknown kind, a secret written inline, a bad or unknown field)."""
+    kind = entry.get("kind")
+    cls = SOURCE_KINDS.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        message = "is required" if kind is None else f"unknown kind {kind!r}"
+        return None, [{"field": f"{label}.kind", "message": f"{message} (one of: {', '.join(sorted(SOURCE_KINDS))})"}]
+    if secrets := inline_secret_problems(entry, label):
+        return None, secrets
+    try:
+        return cls.Spec.model_validate(entry), []  # type: ignore[attr-defined]  # kinds share no base class
+    except ValidationError as exc:
+        return None, field_problems(exc, label, fields=cls.Spec.model_fields)  # type: ignore[attr-defined]
+
+
 def parse_spec(data: dict[str, Any] | SourceSpec, *, where: str = "sources") -> SourceSpec:
     """Validate one manifest entry with its kind's ``Spec``; ``ConfigError`` names each bad field."""
     raw = data.model_dump(exclude_unset=True) if isinstance(data, SourceSpec) else dict(data)
-    label = f"{where}.{raw.get('id', '?')}"
-    kind = raw.get("kind")
-    cls = SOURCE_KINDS.get(kind) if isinstance(kind, str) else None
-    if cls is None:
-        raise ConfigError(
-            "invalid source manifest",
-            [{"field": f"{label}.kind", "message": f"unknown kind {kind!r}; one of {sorted(SOURCE_KINDS)}"}],
-        )
-    secrets = inline_secret_problems(raw, label)
-    if secrets:
-        raise ConfigError("invalid source manifest", secrets)
-    try:
-        return cls.Spec.model_validate(raw)  # type: ignore[attr-defined, no-any-return]  # kinds share no base class
-    except ValidationError as exc:
-        problems = [
-            {"field": ".".join([label, *(str(p) for p in err["loc"])]),
-             "message": err["msg"].removeprefix("Value error, ")}
-            for err in exc.errors()
-        ]
-        raise ConfigError("invalid source manifest", problems) from None
+    spec, problems = check_spec(raw, f"{where}.{raw.get('id', '?')}")
+    if spec is None:
+        raise ConfigError("invalid source manifest", problems)
+    return spec
 
 
 def build_source(spec: SourceSpec, *, base_dir: Path) -> Source:

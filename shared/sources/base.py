@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.http import HttpClient
 from shared.models import DocumentRef
+from shared.names import SOURCE_ID
 
 
 @dataclass
@@ -34,7 +35,7 @@ class SourceSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    id: str = Field(pattern=SOURCE_ID.pattern)
     kind: str
     enabled: bool = True
     title: str | None = None

@@ -18,7 +18,6 @@ from typing import Any
 from shared.errors import CorruptBlobError
 from shared.storage import layout
 from shared.storage.blobs import BlobStore
-from shared.storage.records import DocRecord
 
 Hints = dict[str, dict[str, Any]]
 log = logging.getLogger("harvest.storage")
@@ -29,10 +28,6 @@ _cache_lock = threading.Lock()
 
 def entry(*, hint: str | None, content_hash: str | None, config: str | None, deleted: bool) -> dict[str, Any]:
     return {"hint": hint, "content_hash": content_hash, "config": config, "deleted": deleted}
-
-
-def entry_of(rec: DocRecord) -> dict[str, Any]:
-    return entry(hint=rec.hint, content_hash=rec.content_hash, config=rec.config, deleted=rec.deleted)
 
 
 async def load(store: BlobStore, source_id: str) -> Hints:

@@ -90,10 +90,6 @@ def report_blob(run_id: str) -> str:
     return f"runs/{run_id}/report.html"
 
 
-def runs_prefix() -> str:
-    return "runs/"
-
-
 def staging_blob(run_id: str, source_id: str, batch_id: str, stage: str) -> str:
     return f"runs/{run_id}/sources/{source_id}/{batch_id}/{stage}.jsonl"
 

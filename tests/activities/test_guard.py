@@ -34,8 +34,9 @@ def user_function(bp: Any, name: str) -> Any:
 
 
 @pytest.mark.parametrize(("bp", "name", "payload", "fields"), [
-    (lifecycle.bp, names.CHECKPOINT, {"run_id": "r", "source_idd": "s"}, ["source_id: Field required", "source_idd"]),
-    (lifecycle.bp, names.FINISH_SOURCE, {"run_id": "r", "result": {}}, ["result.source_id: Field required"]),
+    (lifecycle.bp, names.CHECKPOINT, {"run_id": "r", "source_idd": "s"},
+     ["source_id: is required", "source_idd: unknown field"]),
+    (lifecycle.bp, names.FINISH_SOURCE, {"run_id": "r", "result": {}}, ["result.source_id: is required"]),
     (stages.bp, names.COMMIT, {"run_id": "r", "source_id": "s", "batch_id": "b", "deletion": True}, ["deletion"]),
     (maintenance.bp, names.COMPACT_SOURCE, {"source_id": "s", "keep": 0}, ["keep: Input should be greater than"]),
 ])

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,17 +9,15 @@ import pytest_asyncio
 
 from devhost.host import LocalHost
 
+from ..conftest import running_host
 from . import sample_app
 
 
 @pytest_asyncio.fixture(scope="module")
 async def host(azurite: str) -> AsyncIterator[LocalHost]:
     """One LocalHost (random port, own task hub) running the sample app, shared by a module."""
-    local = LocalHost(sample_app.create_app(), connection_string=azurite, task_hub=f"M{uuid.uuid4().hex[:10]}",
-                      port=0, fire_timers=False, max_concurrent_activities=8)
-    await local.start()
-    yield local
-    await local.stop()
+    async with running_host(sample_app.create_app(), azurite, max_concurrent_activities=8) as local:
+        yield local
 
 
 @pytest_asyncio.fixture

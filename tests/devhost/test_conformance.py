@@ -14,6 +14,8 @@ from azure.durable_functions.models.OrchestrationRuntimeStatus import Orchestrat
 
 from devhost.host import LocalHost
 
+from ..conftest import holds_async
+
 
 def client(host: LocalHost) -> df.DurableOrchestrationClient:
     return df.DurableOrchestrationClient(host.client_binding_json())
@@ -157,9 +159,8 @@ async def test_suspend_resume_terminate_and_status_codes(host: LocalHost, http: 
             break
         await asyncio.sleep(0.02)
     await c.raise_event(iid, "go", 21)
-    await asyncio.sleep(0.3)
-    status = await c.get_status(iid)
-    assert status.runtime_status == OrchestrationRuntimeStatus.Suspended
+    held = OrchestrationRuntimeStatus.Suspended
+    await holds_async(lambda: c.get_status(iid), lambda s: s.runtime_status == held, 0.3, "suspended with an event")
     async with http.get(f"{host.base_url}/runtime/webhooks/durabletask/instances/{iid}") as resp:
         assert resp.status == 202
     await c.resume(iid, "go on")

@@ -20,6 +20,7 @@ import pytest_asyncio
 
 from devhost.host import LocalHost
 
+from ..conftest import running_host
 from . import sample_app
 
 SECONDS = [0.3, 0.6, 0.9, 0.6, 0.6, 0.6]  # t0..t5; a window of 3
@@ -29,11 +30,9 @@ EPSILON = 0.02  # timestamps of two activities that follow each other (same cloc
 @pytest_asyncio.fixture(scope="module")
 async def faithful(azurite: str) -> AsyncIterator[LocalHost]:
     """A host that applies the extension's rules and only logs what it finds ("warn", as ``harvest serve``)."""
-    local = LocalHost(sample_app.create_app(), connection_string=azurite, task_hub=f"W{uuid.uuid4().hex[:10]}",
-                      port=0, fire_timers=False, max_concurrent_activities=8, durable_checks="warn")
-    await local.start()
-    yield local
-    await local.stop()
+    async with running_host(sample_app.create_app(), azurite, max_concurrent_activities=8,
+                            durable_checks="warn") as local:
+        yield local
 
 
 def intervals(directory: Path) -> dict[str, tuple[float, float]]:

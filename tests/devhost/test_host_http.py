@@ -20,7 +20,9 @@ import pytest_asyncio
 from devhost.host import LocalHost
 from devhost.keys import HostKeys
 
-from .test_host_rules import FUNCTION_KEY, MASTER, get_text, hosted
+from ..conftest import running_host
+from . import rules_app
+from .test_host_rules import FUNCTION_KEY, MASTER, get_text
 
 DURABLE = "/runtime/webhooks/durabletask"
 
@@ -40,17 +42,16 @@ async def raw_request(port: int, head: bytes, body: bytes = b"") -> tuple[int, d
 
 
 @pytest_asyncio.fixture
-async def host(azurite: str, task_hub: str) -> AsyncIterator[LocalHost]:
-    local = await hosted(azurite, task_hub)
-    yield local
-    await local.stop()
+async def host(azurite: str) -> AsyncIterator[LocalHost]:
+    async with running_host(rules_app.create_app(), azurite) as local:
+        yield local
 
 
 @pytest_asyncio.fixture
-async def keyed(azurite: str, task_hub: str) -> AsyncIterator[LocalHost]:
-    local = await hosted(azurite, task_hub, keys=HostKeys(master=MASTER, function=(FUNCTION_KEY,)), host="0.0.0.0")
-    yield local
-    await local.stop()
+async def keyed(azurite: str) -> AsyncIterator[LocalHost]:
+    keys = HostKeys(master=MASTER, function=(FUNCTION_KEY,))
+    async with running_host(rules_app.create_app(), azurite, keys=keys, host="0.0.0.0") as local:
+        yield local
 
 
 async def test_the_durable_rpc_endpoint_is_its_own_loopback_listener(
@@ -80,17 +81,18 @@ async def test_the_durable_rpc_endpoint_is_its_own_loopback_listener(
     assert (await get_text(http, "GET", f"{base}{DURABLE}/instances?code={keyed.keys.system}"))[0] == 200
 
 
-async def test_the_rpc_port_follows_the_extension_when_17071_is_taken(azurite: str, task_hub: str) -> None:
-    blocker = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 17071)
+async def test_the_rpc_port_follows_the_extension_when_17071_is_taken(azurite: str) -> None:
     try:
-        local = await hosted(azurite, task_hub)
-        try:
+        blocker: asyncio.Server | None = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 17071)
+    except OSError:  # another host on this machine holds it already: the case under test all the same
+        blocker = None
+    try:
+        async with running_host(rules_app.create_app(), azurite) as local:
             assert 30000 <= (local.rpc_port or 0) < 31000
-        finally:
-            await local.stop()
     finally:
-        blocker.close()
-        await blocker.wait_closed()
+        if blocker is not None:
+            blocker.close()
+            await blocker.wait_closed()
 
 
 async def test_routes_match_case_insensitively_and_keys_follow_the_route(
@@ -141,18 +143,15 @@ async def test_a_non_ascii_key_is_401_on_every_keyed_route(keyed: LocalHost, key
     assert status == 401
 
 
-async def test_a_non_ascii_key_that_is_configured_opens_its_routes(azurite: str, task_hub: str) -> None:
+async def test_a_non_ascii_key_that_is_configured_opens_its_routes(azurite: str) -> None:
     master = "clé-maître-🔑"
-    local = await hosted(azurite, task_hub, keys=HostKeys(master=master))
-    try:
+    async with running_host(rules_app.create_app(), azurite, keys=HostKeys(master=master)) as local:
         ok = await raw_request(local.port, b"GET /admin/host/status?code=" + quote(master).encode() + b" HTTP/1.1\r\n")
         assert ok[0] == 200
         header = b"GET /api/products/1 HTTP/1.1\r\nx-functions-key: " + master.encode() + b"\r\n"
         assert (await raw_request(local.port, header))[0] == 200
         wrong = b"GET /api/products/1 HTTP/1.1\r\nx-functions-key: " + master[:-1].encode() + b"\r\n"
         assert (await raw_request(local.port, wrong))[0] == 401
-    finally:
-        await local.stop()
 
 
 async def test_request_bodies_reach_the_function_as_sent(host: LocalHost) -> None:

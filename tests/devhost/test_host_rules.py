@@ -19,23 +19,16 @@ import pytest_asyncio
 from devhost.host import LocalHost, WorkerLoadError
 from devhost.keys import HostKeys
 
+from ..conftest import running_host
 from . import rules_app
 
 MASTER, FUNCTION_KEY = "master-key-for-tests", "function-key-for-tests"
 
 
-async def hosted(azurite: str, task_hub: str, **options: Any) -> LocalHost:
-    host = LocalHost(rules_app.create_app(), connection_string=azurite, task_hub=task_hub, port=0,
-                     fire_timers=False, **options)
-    await host.start()
-    return host
-
-
 @pytest_asyncio.fixture
-async def host(azurite: str, task_hub: str) -> AsyncIterator[LocalHost]:
-    local = await hosted(azurite, task_hub, function_timeout="00:00:02")
-    yield local
-    await local.stop()
+async def host(azurite: str) -> AsyncIterator[LocalHost]:
+    async with running_host(rules_app.create_app(), azurite, function_timeout="00:00:02") as local:
+        yield local
 
 
 async def get_text(http: aiohttp.ClientSession, method: str, url: str, **kw: Any) -> tuple[int, str]:
@@ -94,9 +87,9 @@ async def test_http_request_reaches_the_worker_as_the_host_encodes_it(
         assert (await r.json())["body"] == ""
 
 
-async def test_keys_are_checked_when_configured(azurite: str, task_hub: str, http: aiohttp.ClientSession) -> None:
-    host = await hosted(azurite, task_hub, keys=HostKeys(master=MASTER, function=(FUNCTION_KEY,)))
-    try:
+async def test_keys_are_checked_when_configured(azurite: str, http: aiohttp.ClientSession) -> None:
+    keys = HostKeys(master=MASTER, function=(FUNCTION_KEY,))
+    async with running_host(rules_app.create_app(), azurite, keys=keys) as host:
         base = host.base_url
         assert (await get_text(http, "GET", f"{base}/api/products/1"))[0] == 401
         assert (await get_text(http, "GET", f"{base}/api/products/1?code=wrong"))[0] == 401
@@ -113,8 +106,6 @@ async def test_keys_are_checked_when_configured(azurite: str, task_hub: str, htt
         bare = links["statusQueryGetUri"].split("&code=")[0]
         assert (await get_text(http, "GET", bare))[0] == 401
         assert (await get_text(http, "GET", f"{base}/admin/host/status"))[0] == 401
-    finally:
-        await host.stop()
 
 
 async def test_without_keys_every_level_is_open_like_func_start(host: LocalHost, http: aiohttp.ClientSession) -> None:
@@ -140,15 +131,12 @@ async def test_function_timeout_fails_the_activity(host: LocalHost, http: aiohtt
     assert "Timeout value of 00:00:02 was exceeded by function: Functions.sleepy" in slow["output"]
 
 
-async def test_max_concurrent_activity_functions(azurite: str, task_hub: str, http: aiohttp.ClientSession) -> None:
-    host = await hosted(azurite, task_hub, max_concurrent_activities=2)
-    try:
+async def test_max_concurrent_activity_functions(azurite: str, http: aiohttp.ClientSession) -> None:
+    async with running_host(rules_app.create_app(), azurite, max_concurrent_activities=2) as host:
         rules_app.RUNNING["max"] = 0
         done = await wait_output(host, http, "fan_out", 8)
         assert done["output"] == sum(range(8))
         assert rules_app.RUNNING["max"] == 2  # 8 fanned out, never more than the limit at once
-    finally:
-        await host.stop()
 
 
 @pytest.mark.parametrize("bad", ["@entity", "a%23b", "a%3Fb", "tab%09here", "x" * 257])

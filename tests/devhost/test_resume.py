@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -17,10 +16,9 @@ import aiohttp
 import pytest
 
 from devhost import history as h
-from devhost.host import LocalHost
 from devhost.lock import HostLockError
 
-from ..conftest import free_port
+from ..conftest import eventually, free_port, running_host
 from . import sample_app
 
 HOST_MAIN = Path(__file__).with_name("host_main.py")
@@ -34,23 +32,30 @@ def expected_output(cfg: dict[str, Any]) -> list[str]:
     return [f"W{w}A{i}" for w in range(cfg["waves"]) for i in range(cfg["width"])]
 
 
+async def wave_started(side_dir: str, cfg: dict[str, Any], wave: int, timeout: float = 30) -> None:
+    """Wait until every activity of ``wave`` has started (each records its start in ``side_dir``)."""
+    keys = [f"w{wave}a{i}" for i in range(cfg["width"])]  # the side files slow_steps writes
+
+    async def started() -> dict[str, Counter[str]]:
+        return side_counts(side_dir)
+
+    await eventually(started, lambda counts: all(counts.get(k, Counter())["start"] for k in keys), timeout,
+                     f"wave {wave} started")
+
+
+async def wave_recorded(status: Any, timeout: float = 30) -> None:
+    """Wait until the orchestration says wave 0 is in its history (``status()``: its Durable status)."""
+    await eventually(status, lambda s: (s or {}).get("customStatus") == {"wave": 0}, timeout, "wave 0 recorded")
+
+
 async def test_graceful_stop_and_restart_resumes(azurite: str, task_hub: str, side_dir: str) -> None:
     cfg = {"dir": side_dir, "waves": 3, "width": 2, "s": 0.3}
-    first = LocalHost(sample_app.create_app(), connection_string=azurite, task_hub=task_hub, port=0,
-                      fire_timers=False)
-    await first.start()
-    iid = await first.engine.start_instance("slow_steps", json.dumps(cfg))
-    while ((await first.get_status(iid)) or {}).get("customStatus") != {"wave": 0}:
-        await asyncio.sleep(0.02)  # wave 0 is in history (results of finished-but-unrecorded work may re-run)
-    await first.stop()
-
-    second = LocalHost(sample_app.create_app(), connection_string=azurite, task_hub=task_hub, port=0,
-                       fire_timers=False)
-    await second.start()
-    try:
+    async with running_host(sample_app.create_app(), azurite, task_hub) as first:
+        iid = await first.engine.start_instance("slow_steps", json.dumps(cfg))
+        # wave 0 is in history (results of finished-but-unrecorded work may re-run)
+        await wave_recorded(lambda: first.get_status(iid))
+    async with running_host(sample_app.create_app(), azurite, task_hub) as second:
         status = await second.wait_for(iid, 15)
-    finally:
-        await second.stop()
     assert status["runtimeStatus"] == "Completed"
     assert status["output"] == expected_output(cfg)
     counts = side_counts(side_dir)
@@ -58,20 +63,18 @@ async def test_graceful_stop_and_restart_resumes(azurite: str, task_hub: str, si
 
 
 async def test_second_host_on_same_hub_is_refused(azurite: str, task_hub: str) -> None:
-    first = LocalHost(sample_app.create_app(), connection_string=azurite, task_hub=task_hub, port=0,
-                      fire_timers=False)
-    await first.start()
-    try:
-        second = LocalHost(sample_app.create_app(), connection_string=azurite, task_hub=task_hub, port=0,
-                           fire_timers=False)
+    async with running_host(sample_app.create_app(), azurite, task_hub):
         with pytest.raises(HostLockError, match="already served by another host"):
-            await second.start()
-    finally:
-        await first.stop()
-    third = LocalHost(sample_app.create_app(), connection_string=azurite, task_hub=task_hub, port=0,
-                      fire_timers=False)
-    await third.start()  # released on stop: free again
-    await third.stop()
+            async with running_host(sample_app.create_app(), azurite, task_hub):
+                pass
+    async with running_host(sample_app.create_app(), azurite, task_hub):
+        pass  # released on stop: free again
+
+
+async def status_of(http: aiohttp.ClientSession, url: str) -> dict[str, Any]:
+    async with http.get(url) as resp:
+        body: dict[str, Any] = await resp.json()
+        return body
 
 
 def spawn_host(conn: str, hub: str, port: int, log_path: Path) -> subprocess.Popen[bytes]:
@@ -100,25 +103,17 @@ async def test_sigkill_mid_run_then_restart_finishes_without_rerunning_completed
             async with http.post(f"{base}/api/orchestrators/slow_steps/{iid}", json=cfg) as resp:
                 assert resp.status == 202
                 status_url = (await resp.json())["statusQueryGetUri"]
-            while True:  # wave 0 recorded in history ...
-                async with http.get(status_url) as resp:
-                    if (await resp.json()).get("customStatus") == {"wave": 0}:
-                        break
-                await asyncio.sleep(0.02)
-            await asyncio.sleep(0.15)  # ... and wave 1 in flight
+            await wave_recorded(lambda: status_of(http, status_url))  # wave 0 recorded in history ...
+            await wave_started(side_dir, cfg, 1)  # ... and wave 1 in flight (each activity runs 0.4 s)
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
             killed_at = side_counts(side_dir)
             assert sum(c["end"] for c in killed_at.values()) < cfg["waves"] * cfg["width"]
 
             proc = spawn_host(azurite, task_hub, port, log_path)  # takes over the dead host's lease
-            body: dict[str, Any] = {}
-            for _ in range(300):
-                async with http.get(status_url) as resp:
-                    body = await resp.json()
-                    if resp.status == 200:
-                        break
-                await asyncio.sleep(0.05)
+            body = await eventually(lambda: status_of(http, status_url),
+                                    lambda s: s.get("runtimeStatus") in ("Completed", "Failed", "Terminated"),
+                                    15, "the run's end", 0.05)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -151,27 +146,18 @@ async def restart_after_continue_as_new(azurite: str, task_hub: str, episode: li
     events = [h.event(h.ORCHESTRATOR_STARTED), h.execution_started("carry_over", first_input, None), *episode,
               h.event(h.ORCHESTRATOR_COMPLETED),
               {**h.event(h.EXECUTION_COMPLETED, OrchestrationStatus="ContinuedAsNew", Result=next_input), **closing}]
-    first = LocalHost(sample_app.create_app(), connection_string=azurite, task_hub=task_hub, port=0,
-                      fire_timers=False)
-    await first.start()
-    now = h.iso(h.utcnow())
-    await first.engine.store.write_state({
-        "instanceId": iid, "name": "carry_over", "executionId": execution, "runtimeStatus": "Running",
-        "input": first_input, "output": None, "customStatus": None, "createdTime": now, "lastUpdatedTime": now,
-        "parent": None})
-    await first.engine.store.create_history(iid, execution)
-    await first.engine.store.append_history(iid, execution, {"seq": 1, "events": events})
-    for ev in inbox:
-        await first.engine.store.put_message(iid, {"type": "event", "event": ev, "id": ev["MessageId"]})
-    await first.stop()
-
-    second = LocalHost(sample_app.create_app(), connection_string=azurite, task_hub=task_hub, port=0,
-                       fire_timers=False)
-    await second.start()
-    try:
+    async with running_host(sample_app.create_app(), azurite, task_hub) as first:
+        now = h.iso(h.utcnow())
+        await first.engine.store.write_state({
+            "instanceId": iid, "name": "carry_over", "executionId": execution, "runtimeStatus": "Running",
+            "input": first_input, "output": None, "customStatus": None, "createdTime": now, "lastUpdatedTime": now,
+            "parent": None})
+        await first.engine.store.create_history(iid, execution)
+        await first.engine.store.append_history(iid, execution, {"seq": 1, "events": events})
+        for ev in inbox:
+            await first.engine.store.put_message(iid, {"type": "event", "event": ev, "id": ev["MessageId"]})
+    async with running_host(sample_app.create_app(), azurite, task_hub) as second:
         return await second.wait_for(iid, 10)
-    finally:
-        await second.stop()
 
 
 async def test_events_carried_over_survive_a_restart_before_the_next_execution(azurite: str, task_hub: str) -> None:

@@ -20,9 +20,9 @@ from azure.storage.blob.aio import BlobLeaseClient
 from devhost.host import LocalHost
 from devhost.store import InstanceStore
 
-from ..conftest import free_port
+from ..conftest import free_port, running_host
 from . import sample_app
-from .test_resume import expected_output, side_counts, spawn_host
+from .test_resume import expected_output, side_counts, spawn_host, status_of, wave_recorded, wave_started
 
 
 async def history_seqs(conn: str, hub: str, iid: str) -> dict[str, list[int]]:
@@ -67,17 +67,13 @@ async def test_host_paused_past_its_lease_writes_nothing_after_another_host_took
             async with http.post(f"http://127.0.0.1:{port}/api/orchestrators/slow_steps/{iid}", json=cfg) as resp:
                 assert resp.status == 202
                 status_url = (await resp.json())["statusQueryGetUri"]
-            while True:  # wave 0 in history, wave 1 in flight on A
-                async with http.get(status_url) as resp:
-                    if (await resp.json()).get("customStatus") == {"wave": 0}:
-                        break
-                await asyncio.sleep(0.02)
-        await asyncio.sleep(0.2)
+            await wave_recorded(lambda: status_of(http, status_url))  # wave 0 in history ...
+        await wave_started(side_dir, cfg, 1)  # ... and wave 1 in flight on A (each activity runs 0.6 s)
         os.kill(proc.pid, signal.SIGSTOP)
         await expire_lease(azurite, task_hub)
 
         second = LocalHost(sample_app.create_app(), connection_string=azurite, task_hub=task_hub, port=0,
-                           fire_timers=False)
+                           fire_timers=False)  # started here and stopped only at the end, whatever happens
         await second.start()  # takes the task hub and resumes the run
         status = await second.wait_for(iid, 45)
         assert status["runtimeStatus"] == "Completed" and status["output"] == expected_output(cfg)
@@ -113,15 +109,10 @@ async def test_no_write_once_the_lease_may_have_run_out(azurite: str, task_hub: 
     stops dispatching, before any other host need have taken over."""
     from devhost.lock import LeaseLostError
 
-    host = LocalHost(sample_app.create_app(), connection_string=azurite, task_hub=task_hub, port=0,
-                     fire_timers=False)
-    await host.start()
-    try:
+    async with running_host(sample_app.create_app(), azurite, task_hub) as host:
         assert host._lock is not None
         host._lock._valid_until = 0.0  # as after a pause longer than the lease (monotonic time moved on)
         with pytest.raises(LeaseLostError, match="lost its lease"):
             await host.engine.start_instance("slow_steps", json.dumps({"dir": "/nonexistent", "waves": 0,
                                                                           "width": 0, "s": 0}))
         assert host.lease_lost.is_set() and host.engine.stopping
-    finally:
-        await host.stop()

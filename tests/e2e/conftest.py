@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from devhost.azurite import is_listening
-from tests.conftest import REPO_ROOT, free_port
+from shared.storage.blobs import BlobStore
+from tests.conftest import REPO_ROOT, free_port, wait_until
 
 HARVEST = str(Path(sys.executable).with_name("harvest"))
 
@@ -33,6 +33,11 @@ class Workspace:
     def manifest(self, text: str) -> None:
         (self.root / "sources.yaml").write_text(text)
 
+    def store(self) -> BlobStore:
+        """The workspace's Blob container, as its runs see it: ``async with ws.store() as store: ...``."""
+        return BlobStore.connect(container=self.env["HARVEST_CONTAINER"],
+                                 connection_string=self.env["AzureWebJobsStorage"])
+
     def harvest(self, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
         return subprocess.run([HARVEST, *args], env=self.env, capture_output=True, text=True,
                               timeout=timeout, cwd=self.root)
@@ -43,11 +48,13 @@ class Workspace:
         proc = subprocess.Popen([HARVEST, "serve", "--port", str(port), "--no-timers"], env=self.env,
                                 stdout=log, stderr=subprocess.STDOUT, cwd=self.root)
         self.procs.append(proc)
-        deadline = time.monotonic() + 60
-        while not is_listening("127.0.0.1", port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"harvest serve did not start:\n{self.log()}")
-            time.sleep(0.1)
+
+        def listening() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(f"harvest serve exited:\n{self.log()}")
+            return is_listening("127.0.0.1", port)
+
+        wait_until(listening, bool, 60, f"harvest serve listening on {port} ({self.root})", 0.1)
         return f"http://127.0.0.1:{port}"
 
     def kill(self) -> None:
@@ -68,22 +75,29 @@ class Workspace:
                     proc.kill()
 
 
-@pytest.fixture
-def workspace(tmp_path: Path, azurite: str) -> Iterator[Workspace]:
-    (tmp_path / "docs").mkdir()
-    env = {
+def new_workspace(root: Path, azurite: str, **env: str) -> Workspace:
+    """A workspace in ``root`` (a ``docs`` folder) on its own container and task hub; ``env`` overrides the
+    settings (the real e5 model unless ``HARVEST_EMBEDDER`` says otherwise)."""
+    (root / "docs").mkdir(exist_ok=True)
+    settings = {
         **{k: v for k, v in os.environ.items() if not k.startswith("HARVEST_")},
         "AzureWebJobsStorage": azurite,
         "HARVEST_CONTAINER": f"e2e-{uuid.uuid4().hex[:10]}",
         "HARVEST_TASK_HUB": f"E2E{uuid.uuid4().hex[:10]}",
-        "HARVEST_MANIFEST": str(tmp_path / "sources.yaml"),
+        "HARVEST_MANIFEST": str(root / "sources.yaml"),
         "HARVEST_EMBEDDER": "e5-small",
         "HARVEST_ALLOWED_PRIVATE_NETWORKS": "127.0.0.1/32",
         "HF_HUB_OFFLINE": "1",
         "PYTHONPATH": str(REPO_ROOT),
         "HARVEST_DEVHOST_DURABLE_CHECKS": "error",  # a task Azure would not start at once fails the run
+        **env,
     }
-    ws = Workspace(root=tmp_path, env=env)
+    return Workspace(root=root, env=settings)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, azurite: str) -> Iterator[Workspace]:
+    ws = new_workspace(tmp_path, azurite)
     ws.manifest("sources:\n  - {id: notes, kind: folder, path: docs}\n")
     yield ws
     ws.stop_all()

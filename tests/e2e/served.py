@@ -2,41 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from shared.runs.status import RUNTIME_ENDED
-from tests.conftest import REPO_ROOT
-from tests.e2e.conftest import Workspace
+from tests.conftest import wait_until
+from tests.e2e.conftest import Workspace, new_workspace
 
 
 def workspace(root: Path, azurite: str, **env: str) -> Workspace:
-    (root / "docs").mkdir(exist_ok=True)
-    base = {k: v for k, v in os.environ.items() if not k.startswith("HARVEST_")}
-    base.update({
-        "AzureWebJobsStorage": azurite, "HARVEST_CONTAINER": f"ops-{uuid.uuid4().hex[:10]}",
-        "HARVEST_TASK_HUB": f"OPS{uuid.uuid4().hex[:10]}", "HARVEST_MANIFEST": str(root / "sources.yaml"),
-        "HARVEST_EMBEDDER": "hashing", "HARVEST_ALLOWED_PRIVATE_NETWORKS": "127.0.0.1/32", "HF_HUB_OFFLINE": "1",
-        "PYTHONPATH": str(REPO_ROOT), "HARVEST_HTTP_TIMEOUT": "60", "HARVEST_DEVHOST_DURABLE_CHECKS": "error", **env,
-    })
-    return Workspace(root=root, env=base)
-
-
-def wait_until(fetch: Any, done: Any, timeout: float = 120, what: str = "condition") -> Any:
-    """Poll ``fetch()`` until ``done(value)``; fail with the last value after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    value = fetch()
-    while not done(value):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached: {value}")
-        time.sleep(0.2)
-        value = fetch()
-    return value
+    """A workspace for a module-scoped ``harvest serve``: the fast embedder, a longer HTTP timeout."""
+    return new_workspace(root, azurite, **{"HARVEST_EMBEDDER": "hashing", "HARVEST_HTTP_TIMEOUT": "60", **env})
 
 
 def wait_run(base: str, run_id: str, timeout: float = 120) -> dict[str, Any]:

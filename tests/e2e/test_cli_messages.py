@@ -9,7 +9,6 @@ import json
 
 import pytest
 
-from shared.storage.blobs import BlobStore
 from shared.storage.records import claim_source
 from tests.e2e.conftest import Workspace
 from tests.e2e.docs_text import write_docs
@@ -18,8 +17,7 @@ pytestmark = pytest.mark.slow
 
 
 async def _claim_for_another_run(ws: Workspace, source_id: str) -> None:
-    store = BlobStore.connect(container=ws.env["HARVEST_CONTAINER"], connection_string=ws.env["AzureWebJobsStorage"])
-    async with store:
+    async with ws.store() as store:
         await store.ensure_container()
         await claim_source(store, source_id, "run-elsewhere")
 

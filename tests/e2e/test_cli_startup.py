@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 
 import pytest
 
 from devhost.azurite import azurite_connection_string, is_listening
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until
 from tests.e2e.conftest import Workspace
 
 pytestmark = pytest.mark.slow
@@ -43,7 +42,7 @@ def _stop_leftover(port: int) -> None:
     """If the CLI left an Azurite behind on ``port`` (the bug), stop it so it does not outlive the test."""
     if is_listening("127.0.0.1", port):
         subprocess.run(["fuser", "-k", f"{port}/tcp"], check=False, capture_output=True)
-        time.sleep(0.5)
+        wait_until(lambda: is_listening("127.0.0.1", port), lambda up: not up, 10, f"port {port} freed", 0.1)
 
 
 @pytest.mark.parametrize("problem", ["manifest", "setting"])

@@ -28,8 +28,7 @@ async def _current(store: BlobStore, doc_id: str) -> str:
 
 def store_call(workspace: Workspace, fn):  # type: ignore[no-untyped-def]
     async def go():  # type: ignore[no-untyped-def]
-        async with BlobStore.connect(container=workspace.env["HARVEST_CONTAINER"],
-                                     connection_string=workspace.env["AzureWebJobsStorage"]) as store:
+        async with workspace.store() as store:
             return await fn(store)
     return asyncio.run(go())
 

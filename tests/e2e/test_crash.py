@@ -8,12 +8,12 @@ import json
 import random
 import signal
 import subprocess
-import time
 import uuid
 
 import pytest
 
 from shared.faults import POINTS
+from tests.conftest import wait_until
 from tests.e2e.conftest import HARVEST, Workspace
 
 pytestmark = pytest.mark.slow
@@ -102,20 +102,44 @@ def test_sigkill_at_each_point_then_resume_gives_the_same_corpus(crash_ws: Works
         resume_and_check(ws, baseline, point)
 
 
+def blob_count(ws: Workspace) -> int:
+    """How many blobs the run has written so far (0 before it created its container)."""
+    from azure.core.exceptions import ResourceNotFoundError
+    from azure.storage.blob import ContainerClient
+
+    with ContainerClient.from_connection_string(ws.env["AzureWebJobsStorage"], ws.env["HARVEST_CONTAINER"]) as c:
+        try:
+            return sum(1 for _ in c.list_blobs())
+        except ResourceNotFoundError:
+            return 0
+
+
 def test_sigkill_at_random_moments_then_resume(crash_ws: Workspace) -> None:
+    """Kill -9 between the instrumented points too: once the run has written a number of blobs drawn at random
+    (seeded) from what a whole run writes — a moment of the run's own progress, whatever the machine's speed
+    (a random delay killed the process before the run began on a busy machine, or after it had ended)."""
     ws = crash_ws
     fresh_state(ws)
     assert ws.harvest("run").returncode == 0
-    baseline = corpus(ws)
+    baseline, written = corpus(ws), blob_count(ws)
     rnd = random.Random(20261123)
-    for attempt in range(3):
+    for attempt, moment in enumerate(sorted(rnd.sample(range(written // 10, written * 9 // 10), 3))):
         fresh_state(ws)
-        proc = subprocess.Popen([HARVEST, "run", "--json"], env=ws.env, cwd=ws.root,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rnd.uniform(2.0, 4.0))  # process start-up takes ~1.5 s; the run itself a few seconds
+        kill_when_written(ws, moment)
+        resume_and_check(ws, baseline, f"kill after {moment} of {written} blobs (attempt {attempt})")
+
+
+def kill_when_written(ws: Workspace, blobs: int) -> None:
+    """``harvest run``, killed -9 as soon as it has written ``blobs`` blobs."""
+    proc = subprocess.Popen([HARVEST, "run", "--json"], env=ws.env, cwd=ws.root,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: (proc.poll(), blob_count(ws)), lambda s: s[0] is not None or s[1] >= blobs, 120,
+                   f"{blobs} blobs written", 0.05)
+        assert proc.poll() is None, f"the run ended before it had written {blobs} blobs"
+    finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        resume_and_check(ws, baseline, f"random kill {attempt}")
 
 
 def test_sigkill_mid_embed_with_the_real_model_then_resume(workspace: Workspace) -> None:

@@ -8,7 +8,6 @@ import random
 
 import pytest
 
-from shared.storage.blobs import BlobStore
 from tests.e2e.conftest import Workspace
 
 pytestmark = pytest.mark.slow
@@ -28,8 +27,7 @@ def run(ws: Workspace, *args: str) -> dict:
 
 
 async def listing(ws: Workspace) -> dict[str, str]:
-    async with BlobStore.connect(container=ws.env["HARVEST_CONTAINER"],
-                                 connection_string=ws.env["AzureWebJobsStorage"]) as store:
+    async with ws.store() as store:
         return {b.name: b.etag async for b in store.container.list_blobs()}
 
 

@@ -5,6 +5,7 @@ Ctrl-C is a SIGINT to the whole foreground process group (``killpg``). Timeouts 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -14,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 import requests
@@ -21,7 +23,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from devhost.azurite import azurite_connection_string, is_listening
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until
 from tests.e2e.conftest import HARVEST, Workspace
 from tests.shared.sources.servers import urlset
 
@@ -83,6 +85,43 @@ def ctrl_c(proc: subprocess.Popen[str]) -> None:
     os.killpg(proc.pid, signal.SIGINT)
 
 
+class Output:
+    """What a process writes to one of its pipes, read as it comes (a thread), to wait for a line of it."""
+
+    def __init__(self, pipe: IO[str] | None) -> None:
+        assert pipe is not None
+        self.pipe, self.chunks = pipe, list[str]()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        while chunk := os.read(self.pipe.fileno(), 4096):
+            self.chunks.append(chunk.decode(errors="replace"))
+
+    def wait_for(self, text: str, what: str) -> None:
+        wait_until(lambda: "".join(self.chunks), lambda seen: text in seen, GUARD_S, what, 0.05)
+
+    def text(self) -> str:
+        """All of it (once the process has ended)."""
+        self.reader.join(GUARD_S)
+        return "".join(self.chunks)
+
+
+@contextlib.contextmanager
+def frozen(port: int) -> Iterator[None]:
+    """The storage emulator listening on ``port`` stops answering (SIGSTOP) until the block ends."""
+    pids = [int(p) for p in subprocess.run(["fuser", "-n", "tcp", str(port)], capture_output=True,
+                                           text=True).stdout.split()]
+    assert pids, f"nothing listens on {port}"
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
 def finish(proc: subprocess.Popen[str]) -> tuple[str, str]:
     try:
         return proc.communicate(timeout=GUARD_S)
@@ -110,15 +149,25 @@ def test_ctrl_c_during_run_says_it_is_unfinished_and_resume_finishes_it(slow: tu
 
 
 def test_second_ctrl_c_exits_at_once_without_traceback(slow: tuple[Workspace, SlowSite, int]) -> None:
-    ws, site, _ = slow
+    """The first Ctrl-C stops the run in order, which can take a while (here storage stops answering, so
+    stopping the local host waits); a second one, sent once the first is seen at work, leaves at once."""
+    ws, site, port = slow
     proc = start(ws, "run")
     site.wait_for_fetch(proc)
-    ctrl_c(proc)
-    time.sleep(0.05)
-    ctrl_c(proc)
-    out, err = finish(proc)
-    assert proc.returncode == 130, err
-    assert "Traceback" not in err + out
+    err = Output(proc.stderr)
+    with frozen(port):
+        ctrl_c(proc)
+        err.wait_for("stopping the local host: waiting", "the first Ctrl-C stopping the host")
+        ctrl_c(proc)
+        try:
+            proc.wait(GUARD_S)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    text = err.text() + (proc.stdout.read() if proc.stdout else "")
+    assert proc.returncode == 130, text
+    assert "Traceback" not in text
+    assert "is unfinished" not in text, text  # left at once: not the first Ctrl-C's orderly ending
 
 
 def test_ctrl_c_stops_serve(slow: tuple[Workspace, SlowSite, int]) -> None:
@@ -154,17 +203,20 @@ def test_watch_ends_with_one_line_when_the_hosting_cli_stops(slow: tuple[Workspa
     runner = start(ws, "run")
     site.wait_for_fetch(runner)
     run_id = first_run_id(ws)
-    watcher = subprocess.Popen([HARVEST, "status", run_id, "--watch"], env=ws.env, cwd=ws.root,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(2)
+    # a terminal (TTY_COMPATIBLE: rich draws the live view as it does for a user), so the watch shows when it
+    # is watching: the host goes away only then
+    watcher = subprocess.Popen([HARVEST, "status", run_id, "--watch"], env={**ws.env, "TTY_COMPATIBLE": "1"},
+                               cwd=ws.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watching = Output(watcher.stderr)
+    watching.wait_for(f"run {run_id}", "the live view of the run")
     ctrl_c(runner)
     finish(runner)
     try:
-        out, err = watcher.communicate(timeout=GUARD_S)
+        watcher.wait(GUARD_S)
     except subprocess.TimeoutExpired:
         watcher.kill()
-        out, err = watcher.communicate()
-        raise AssertionError(f"status --watch never ended:\n{err[-2000:]}") from None
+        raise AssertionError(f"status --watch never ended:\n{watching.text()[-2000:]}") from None
+    out, err = (watcher.stdout.read() if watcher.stdout else ""), watching.text()
     assert watcher.returncode == 1, err
     assert "Traceback" not in err + out
     last = err.strip().splitlines()[-1]

@@ -22,9 +22,9 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from shared.notify.webhook import verify
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until
 from tests.e2e.conftest import Workspace
-from tests.e2e.served import wait_run, wait_until, workspace
+from tests.e2e.served import wait_run, workspace
 from tests.receivers import SMTP_USER, SmtpServer, smtp_env, start_smtp
 
 SECRET = "whsec-e2e-secret"
@@ -289,11 +289,9 @@ def _seed_old_run(ws: Workspace, summary: Any) -> None:
 
     from shared.runs.index import sync_index
     from shared.storage import layout
-    from shared.storage.blobs import BlobStore
 
     async def seed() -> None:
-        async with BlobStore.connect(container=ws.env["HARVEST_CONTAINER"],
-                                     connection_string=ws.env["AzureWebJobsStorage"]) as store:
+        async with ws.store() as store:
             await store.write_json(layout.run_blob(summary.run_id), summary.model_dump(mode="json"))  # as stored
             await sync_index(store, summary.run_id)
             assert await store.exists(f"runs/{summary.run_id}/run.json")

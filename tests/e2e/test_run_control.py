@@ -19,12 +19,12 @@ import requests
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from shared.runs import active
+from shared.runs import active, record
 from shared.storage import layout, records
 from shared.storage.blobs import BlobStore
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until
 from tests.e2e.conftest import Workspace
-from tests.e2e.served import wait_until, workspace
+from tests.e2e.served import workspace
 
 PAGES = 4
 FORBIDDEN = ("code=", "systemkey", "/runtime/webhooks/durabletask")
@@ -35,7 +35,8 @@ class Served:
     ws: Workspace
     base: str
     gate: threading.Event
-    served_pages: list[str]
+    asked: list[str]  # the slow site's pages requested, in order (the request is held until the gate opens)
+    served_pages: list[str]  # ... and answered
     seen: list[requests.Response] = field(default_factory=list)
 
     def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
@@ -44,17 +45,17 @@ class Served:
         return resp
 
     def store(self) -> BlobStore:
-        return BlobStore.connect(container=self.ws.env["HARVEST_CONTAINER"],
-                                 connection_string=self.ws.env["AzureWebJobsStorage"])
+        return self.ws.store()
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, azurite: str) -> Iterator[Served]:
     root = tmp_path_factory.mktemp("control")
     pages = HTTPServer(host="127.0.0.1", port=free_port(), threaded=True)
-    gate, served_pages = threading.Event(), []
+    gate, asked, served_pages = threading.Event(), [], []
 
     def page(request: Request) -> Response:
+        asked.append(request.path)
         gate.wait(120)  # a slow site: its pages answer only when the test says so
         served_pages.append(request.path)
         return Response("<html><body><article><p>" + f"A page about tides, number {request.path}. " * 30 +
@@ -74,7 +75,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, azurite: str) -> Iterator[S
         (ws.docs / f"n{i}.md").write_text(f"# Note {i}\n\n" + f"Harbour note {i}. " * 40)
     ws.manifest(f"sources:\n  - {{id: notes, kind: folder, path: docs}}\n"
                 f"  - {{id: slow, kind: rss, url: '{pages.url_for('/feed.xml')}'}}\n")
-    served = Served(ws, ws.serve(), gate, served_pages)
+    served = Served(ws, ws.serve(), gate, asked, served_pages)
     yield served
     gate.set()
     ws.stop_all()
@@ -95,8 +96,9 @@ def wait_ended(s: Served, run_id: str) -> dict[str, Any]:
 
 
 def start_slow(s: Served, body: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """Start a run of the slow source; once its orchestration is fetching (itself, or in its batch lanes):
-    the run's links and the source orchestration's Durable status URL."""
+    """Start a run of the slow source; once it is fetching (the slow site has been asked for a page): the run's
+    links and the source orchestration's Durable status URL."""
+    before = len(s.asked)
     started = s.call("POST", "/api/runs", json=body)
     assert started.status_code == 202, started.text
     links = started.json()
@@ -104,6 +106,7 @@ def start_slow(s: Served, body: dict[str, Any]) -> tuple[dict[str, Any], str]:
     wait_until(lambda: requests.get(child, timeout=10), lambda r: r.status_code == 202 and
                (r.json().get("customStatus") or {}).get("phase") in ("fetch", "batches"), 60,
                "the slow source fetching")
+    wait_until(lambda: len(s.asked), lambda n: n > before, 60, "the slow site asked for a page")
     return links, child
 
 
@@ -146,6 +149,20 @@ def test_a_stale_active_run_marker_does_not_block_starts(served: Served) -> None
     assert wait_ended(served, started.json()["run_id"])["status"] == "completed"
 
 
+async def unfinished_prepares(s: Served, run_id: str) -> list[str]:
+    """The batches of the slow source whose pages were asked for and whose prepare has not staged its chunks."""
+    asked = {path.lstrip("/") for path in s.asked}
+    async with s.store() as store:
+        batches = await store.list_folders(f"runs/{run_id}/sources/slow/")
+        left = []
+        for batch in (b.rstrip("/").rsplit("/", 1)[-1] for b in batches):
+            refs = await store.read_jsonl(layout.staging_blob(run_id, "slow", batch, "refs"))
+            started = any(ref["url"].rsplit("/", 1)[-1] in asked for ref in refs)
+            if started and not await store.exists(layout.staging_blob(run_id, "slow", batch, "chunks")):
+                left.append(batch)
+        return left
+
+
 def test_cancel_stops_the_whole_run_and_frees_its_sources(served: Served) -> None:
     links, child = start_slow(served, {"sources": ["slow"]})
     run_id = links["run_id"]
@@ -155,19 +172,23 @@ def test_cancel_stops_the_whole_run_and_frees_its_sources(served: Served) -> Non
     assert cancelled.status_code == 202, cancelled.text
     assert cancelled.json()["status"] == "cancelled" and cancelled.json()["released_sources"] == ["slow"]
     assert requests.get(child, timeout=10).json()["runtimeStatus"] == "Terminated"  # the source too
+    asked = len(served.asked)
     served.gate.set()  # the fetch in flight finishes now; nothing may follow it
-    wait_until(lambda: len(served.served_pages), lambda n: n >= 2, 60, "the blocked page requests answered")
+    wait_until(lambda: len(served.served_pages), lambda n: n >= asked, 60, "the blocked page requests answered")
+    # an activity already running when cancel returned (the prepare of each batch whose pages were asked for)
+    # may finish: wait until it has (its staged chunks), then nothing of the run may have reached the corpus
+    wait_until(lambda: asyncio.run(unfinished_prepares(served, run_id)), lambda left: not left, 60,
+               "the prepare activities in flight finished")
 
     async def state() -> tuple[list[str], Any, Any, Any]:
         async with served.store() as store:
-            await asyncio.sleep(2.0)  # grace: an activity already running when cancel returned may finish
             corpus = [n async for n in store.list_names(layout.corpus_prefix("slow"))]
             return (corpus, await record.read(store, run_id), await records.read_checkpoint(store, "slow"),
                     await active.read(store))
 
-    corpus, record, checkpoint, marker = asyncio.run(state())
+    corpus, kept, checkpoint, marker = asyncio.run(state())
     assert corpus == []  # no chunk of the cancelled run reached the corpus
-    assert record is not None and record.status == "cancelled" and record.message == "too slow"
+    assert kept is not None and kept.status == "cancelled" and kept.message == "too slow"
     assert checkpoint.active_run is None and marker is None
     listed = served.call("GET", "/api/runs", params={"source": "slow"}).json()["runs"]
     assert [(r["run_id"], r["status"]) for r in listed] == [(run_id, "cancelled")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 
@@ -11,7 +12,7 @@ import requests
 
 from shared.corpus import iter_chunks
 from shared.storage import records
-from shared.storage.blobs import BlobStore
+from tests.conftest import holds, wait_until
 from tests.e2e.conftest import Workspace
 from tests.e2e.docs_text import DOCS, write_docs
 
@@ -38,8 +39,7 @@ def runtime_of(body: dict) -> str | None:
 
 
 async def corpus(ws: Workspace) -> list[dict]:
-    async with BlobStore.connect(container=ws.env["HARVEST_CONTAINER"],
-                                 connection_string=ws.env["AzureWebJobsStorage"]) as store:
+    async with ws.store() as store:
         return [row async for row in iter_chunks(store)]
 
 
@@ -119,8 +119,7 @@ async def test_sigkill_mid_run_then_restart_finishes_the_same_run(workspace: Wor
     assert {r["doc_id"] for r in rows} == set(docs)
     ordinals = [(r["doc_id"], r["ordinal"]) for r in rows]
     assert len(ordinals) == len(set(ordinals))  # no chunk twice
-    async with BlobStore.connect(container=workspace.env["HARVEST_CONTAINER"],
-                                 connection_string=workspace.env["AzureWebJobsStorage"]) as store:
+    async with workspace.store() as store:
         for doc_id in docs:
             rec = await records.read_doc(store, "notes", doc_id)
             assert rec is not None and len(rec.versions) == 1  # committed once, not once per attempt
@@ -178,14 +177,11 @@ async def test_suspend_and_resume_a_run_lose_nothing(workspace: Workspace) -> No
     base = workspace.serve()
     started = requests.post(f"{base}/api/runs", json={}, timeout=30).json()
     assert requests.post(started["suspendPostUri"], timeout=10).status_code == 202
-    deadline = time.monotonic() + 30
-    while runtime_of(requests.get(started["statusQueryGetUri"], timeout=10).json()) != "Suspended":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    time.sleep(1.0)
+    view = lambda: requests.get(started["statusQueryGetUri"], timeout=10).json()  # noqa: E731
+    wait_until(view, lambda s: runtime_of(s) == "Suspended", 30, "the run suspended", 0.1)
+    # nothing to wait for while it is held: the run stays suspended (and says so) throughout a second
+    holds(view, lambda s: runtime_of(s) == "Suspended" and s["status"] == "suspended", 1.0, "suspended")
     sub = f"{base}/runtime/webhooks/durabletask/instances/{started['run_id']}:notes"
-    held = requests.get(started["statusQueryGetUri"], timeout=10).json()
-    assert held["runtime_status"] == "Suspended" and held["status"] == "suspended"
     assert requests.post(started["resumePostUri"], timeout=10).status_code == 202
     status = wait_done(started["statusQueryGetUri"])
     assert status["runtime_status"] == "Completed", workspace.log()
@@ -215,6 +211,7 @@ def test_daily_timer_is_a_singleton_and_http_start_gets_409(workspace: Workspace
     status = wait_done(f"{listing}/{run_id}")
     assert status["runtimeStatus"] == "Completed"
     assert requests.post(f"{base}/admin/functions/daily_timer", json={"input": ""}, timeout=30).status_code == 202
-    time.sleep(1.0)
+    declined = re.compile(rf"daily run {run_id} already exists \(\S*Completed\)")  # triggers/daily.py's log line
+    wait_until(workspace.log, lambda log: bool(declined.search(log)), 30, "the third firing declined")
     runs = [s for s in requests.get(listing, timeout=10).json() if s.get("name") == "run_orchestrator"]
     assert [s["instanceId"] for s in runs] == [run_id]  # fired three times, ran once

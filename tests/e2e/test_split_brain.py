@@ -18,7 +18,6 @@ from azure.storage.blob.aio import BlobLeaseClient
 from pytest_httpserver import HTTPServer
 
 from devhost.store import InstanceStore
-from shared.storage.blobs import BlobStore
 from shared.storage.records import list_docs
 from tests.e2e.conftest import Workspace
 from tests.e2e.test_interrupt import GUARD_S, SlowSite
@@ -53,8 +52,7 @@ async def duplicated_seqs(ws: Workspace) -> dict[str, list[int]]:
 
 
 async def versions_per_doc(ws: Workspace, source_id: str) -> dict[str, int]:
-    store = BlobStore.connect(container=ws.env["HARVEST_CONTAINER"], connection_string=ws.env["AzureWebJobsStorage"])
-    async with store:
+    async with ws.store() as store:
         return {rec.doc_id: len(rec.versions) for rec in await list_docs(store, source_id)}
 
 

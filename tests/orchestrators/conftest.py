@@ -11,6 +11,7 @@ import pytest_asyncio
 from devhost.host import LocalHost
 from shared import names
 
+from ..conftest import running_host
 from . import stub_app
 
 RunFn = Callable[..., Any]
@@ -19,11 +20,8 @@ RunFn = Callable[..., Any]
 @pytest_asyncio.fixture(scope="module")
 async def host(azurite: str) -> AsyncIterator[LocalHost]:
     """The real orchestrators and scripted activities on the local host (own task hub), one per module."""
-    local = LocalHost(stub_app.create_app(), connection_string=azurite, task_hub=f"O{uuid.uuid4().hex[:10]}",
-                      port=0, fire_timers=False, max_concurrent_activities=8)
-    await local.start()
-    yield local
-    await local.stop()
+    async with running_host(stub_app.create_app(), azurite, max_concurrent_activities=8) as local:
+        yield local
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -28,17 +27,6 @@ def client(networks: list[str] | None = None, **kw: object) -> HttpClient:
     )
     args.update(kw)
     return HttpClient(**args)
-
-
-@pytest.fixture
-def other_server() -> Iterator[HTTPServer]:
-    """A second server on another loopback address (127.0.0.2)."""
-    server = HTTPServer(host="127.0.0.2", port=0)
-    server.start()
-    yield server
-    server.clear()
-    if server.is_running():
-        server.stop()
 
 
 def test_allowed_classifies_addresses() -> None:

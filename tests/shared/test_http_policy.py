@@ -37,15 +37,6 @@ def web(http: HttpClient, url: str, **fields: object) -> SourceHttp:
     return SourceHttp(http, spec, [url])  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def other_server() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.2", port=0)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
-
-
 # -- robots.txt -----------------------------------------------------------------------------------
 
 async def test_robots_txt_is_respected_for_documents(httpserver: HTTPServer) -> None:

@@ -82,7 +82,7 @@ def test_a_run_over_200_sources_stays_under_the_limit_at_every_step() -> None:
     non-ASCII reason; ids at the manifest's maximum length, some with astral characters) and measure every
     custom status as UTF-16, as the extension does."""
     ids = [f"{i:03d}-" + "s" * 59 for i in range(190)] + [f"{i:03d}-" + "\U0001d530" * 59 for i in range(190, 200)]
-    assert max(len(sid) for sid in ids) == 63  # shared.sources.base: ^[a-z0-9][a-z0-9_-]{0,62}$
+    assert max(len(sid) for sid in ids) == 63  # shared.names.SOURCE_ID: at most 63 characters
     run_id = "run-20261123T020000Z-abcdef-" + "r" * 99
     res = {sid: SourceResult(source_id=sid) for sid in ids}
     sizes: list[int] = []

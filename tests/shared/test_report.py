@@ -1,12 +1,16 @@
-"""The HTML report (pure): self-contained, numbers tagged, errors grouped by reason, hostile text escaped."""
+"""The HTML report: self-contained, numbers tagged, errors grouped by reason, hostile text escaped (pure); and
+published next to the run record with the chart drawn from the run's orchestration history."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
 
+from shared import names
 from shared.models import ErrorRecord, RunSummary, SourceCounts, SourceResult
-from shared.report import group_errors, render_report
+from shared.report import group_errors, history_instances, publish_report, render_report
+from shared.storage import layout
+from shared.storage.blobs import BlobStore
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
@@ -57,3 +61,37 @@ def test_errors_group_by_a_reason_without_the_url_and_times_are_readable() -> No
                                                           ("<document>: file no longer exists", 2)]
     html = render_report(data)
     assert "2026-11-23 02:00:00 UTC" in html and "2026-11-23T02:00:00" not in html
+
+
+def test_the_chart_reads_the_history_of_each_source_orchestration_and_its_batch_lanes() -> None:
+    run = RunSummary(run_id="run-3", status="completed", trigger="http", started_at=T0,
+                     sources={"docs": SourceResult(source_id="docs", pages=2, lanes=2),
+                              "news": SourceResult(source_id="news", pages=3, lanes=0)})
+    assert history_instances(run) == [
+        names.source_instance_id("run-3", "docs"), names.batch_lane_id("run-3", "docs", 0, 0),
+        names.batch_lane_id("run-3", "docs", 0, 1), names.batch_lane_id("run-3", "docs", 1, 0),
+        names.batch_lane_id("run-3", "docs", 1, 1), names.source_instance_id("run-3", "news")]
+    assert history_instances(run, sources=1)[-1] == names.batch_lane_id("run-3", "docs", 1, 1)
+
+
+async def test_the_published_report_is_written_next_to_the_record_with_the_chart_from_history(
+        store: BlobStore) -> None:
+    run = RunSummary(run_id="run-4", status="completed", trigger="http", started_at=T0,
+                     sources={"docs": SourceResult(source_id="docs", pages=1, lanes=1, counts=SourceCounts(added=6),
+                                                   finished_at=T0 + timedelta(seconds=60))})
+    prepared = {"EventType": "TaskCompleted", "FunctionName": "prepare", "Timestamp": "2026-11-23T02:00:09Z",
+                "Result": {"outcome": "ok", "value": {"fetch": {"counts": {"added": 4}}}}}
+    read: list[str] = []
+
+    async def read_history(instance_id: str) -> list[dict[str, object]]:
+        read.append(instance_id)
+        if instance_id == names.batch_lane_id("run-4", "docs", 0, 0):
+            raise RuntimeError("history purged")  # left out of the chart, the report is still published
+        return [prepared]
+
+    name, size = await publish_report(store, run, read_history)
+    assert name == layout.report_blob("run-4") and sorted(read) == sorted(history_instances(run))
+    html = (await store.read_bytes(name) or b"").decode()
+    assert len(html) == size and 'data-final-documents="4"' in html  # from the history, not the record's 6
+    props = await store.container.get_blob_client(name).get_blob_properties()
+    assert props.content_settings.content_type == "text/html; charset=utf-8"

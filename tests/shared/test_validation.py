@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -43,13 +41,6 @@ def test_skip_counts() -> None:
                 SkippedError("c", reason="duplicate"), SkippedError("d", reason="robots")]
     assert skip_counts(outcomes) == {"skipped_short": 1, "skipped_language": 0, "skipped_duplicate": 2,
                                      "skipped_robots": 1}
-
-
-@pytest.fixture
-async def store(azurite: str) -> AsyncIterator[BlobStore]:
-    async with BlobStore.connect(container=f"v-{uuid.uuid4().hex[:12]}", connection_string=azurite) as s:
-        await s.ensure_container()
-        yield s
 
 
 async def test_duplicates_within_a_run_and_across_runs(store: BlobStore) -> None:

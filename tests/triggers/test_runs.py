@@ -65,6 +65,16 @@ def test_bad_bodies_are_400_with_the_field(body: bytes, field: str) -> None:
     assert "Traceback" not in json.dumps(payload)
 
 
+def test_a_misspelt_or_missing_field_reads_like_the_manifest_messages() -> None:
+    """One wording for every validated input (``shared.manifest_messages.field_problems``): pydantic said
+    "Extra inputs are not permitted" here, then "unknown field" without the field it was close to."""
+    status, payload = problems(b'{"dry_rn": true, "full_refresh": "yes"}')
+    assert status == 400
+    found = {d["field"]: d["message"] for d in payload["details"]}
+    assert found["dry_rn"] == "unknown field: did you mean 'dry_run'?"
+    assert found["full_refresh"] == "Input should be a valid boolean"
+
+
 def test_oversized_body_is_413() -> None:
     status, payload = problems(b'{"sources": []}' + b" " * 70_000)
     assert status == 413 and payload["error"] == "request body too large"

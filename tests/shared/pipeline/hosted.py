@@ -6,9 +6,9 @@ through an app whose ``finish_source`` activity awaits the fault, then calls the
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from typing import Any
 
 import azure.durable_functions as df
@@ -32,6 +32,7 @@ from shared.models import (
 )
 from shared.pipeline.context import Context
 from shared.settings import Settings, get_settings
+from tests.conftest import running_host
 
 Fault = Callable[[], Awaitable[object]]
 
@@ -79,15 +80,11 @@ class RunSource:
     def __init__(self, azurite: str, monkeypatch: pytest.MonkeyPatch) -> None:
         self.azurite, self.monkeypatch = azurite, monkeypatch
         self.host: LocalHost | None = None
-        self.hosts: list[LocalHost] = []  # stopped together at the end: a host closes the shared Azure clients
+        self.hosts = contextlib.AsyncExitStack()  # stopped together at the end (a host closes the Azure clients)
         self.instances: list[str] = []  # the source orchestrations started, in order
 
     async def _host(self, app: df.DFApp) -> LocalHost:
-        host = LocalHost(app, connection_string=self.azurite, task_hub=f"P{uuid.uuid4().hex[:10]}",
-                         port=0, fire_timers=False)
-        await host.start()
-        self.hosts.append(host)
-        return host
+        return await self.hosts.enter_async_context(running_host(app, self.azurite))
 
     async def result(self, ctx: Context, run_id: str, source_id: str = "notes", *, full_refresh: bool = False,
                      dry_run: bool = False, reembed: bool = False,
@@ -117,12 +114,11 @@ class RunSource:
         return result.counts
 
 
-@asynccontextmanager
+@contextlib.asynccontextmanager
 async def source_runner(azurite: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[RunSource]:
     runner = RunSource(azurite, monkeypatch)
     try:
-        yield runner
+        async with runner.hosts:
+            yield runner
     finally:
-        for host in runner.hosts:
-            await host.stop()
         get_settings.cache_clear()

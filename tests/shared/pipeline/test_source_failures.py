@@ -6,10 +6,9 @@ from __future__ import annotations
 import itertools
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -22,15 +21,6 @@ from tests.shared.sources.servers import OaiRecord, OaiRepository, page_html, se
 
 TEXT = "Rivers carry sediment to the sea, where it settles into deltas that shift with every flood."
 FRENCH = "Les rivières transportent les sédiments jusqu'à la mer, où ils forment des deltas mouvants."
-
-
-@pytest.fixture
-def other_server() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.2", port=0)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
 
 
 async def make_ctx(azurite: str, tmp_path: Path, manifest: str) -> AsyncIterator[Context]:

@@ -49,7 +49,7 @@ async def test_rows_of_a_newer_version_fail_the_batch_permanently(ctx: Context) 
 
 async def test_a_row_missing_a_field_names_it(ctx: Context) -> None:
     blob = await stage_raw(ctx, "chunks", [{"doc_id": "a.md", "ordinal": 0, "text": "t", "tokens": 1}])
-    with pytest.raises(PermanentError, match=f"{blob}: invalid ChunkRow: hash: Field required"):
+    with pytest.raises(PermanentError, match=f"{blob}: invalid ChunkRow: hash: is required"):
         await read_stage(ctx.store, BATCH, "chunks")
     with pytest.raises(PermanentError, match="status: Input should be 'new', 'changed' or 'unchanged'"):
         await write_stage(ctx.store, BATCH, "texts", [{**TEXT, "status": "fresh"}])

@@ -1,25 +1,13 @@
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-
-import pytest
 
 from shared.models import RunOptions, RunSummary, SourceCounts, SourceResult
 from shared.runs.index import sync_index
 from shared.storage import layout
 from shared.storage.blobs import BlobStore
-from tests.shared.pipeline.conftest import ctx, docs, run_source  # noqa: F401  (a real source run: test_timeline)
 
 T0 = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def runs_store(azurite: str) -> AsyncIterator[BlobStore]:
-    async with BlobStore.connect(container=f"r-{uuid.uuid4().hex[:12]}", connection_string=azurite) as store:
-        await store.ensure_container()
-        yield store
 
 
 def make_run(i: int, status: str = "completed", sources: dict[str, str] | None = None,

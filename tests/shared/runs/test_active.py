@@ -14,39 +14,39 @@ from shared.storage import layout
 from shared.storage.blobs import BlobStore
 
 
-async def test_of_ten_simultaneous_takers_one_wins(runs_store: BlobStore) -> None:
-    results = await asyncio.gather(*(active.acquire(runs_store, f"run-{i}", trigger="http") for i in range(10)))
+async def test_of_ten_simultaneous_takers_one_wins(store: BlobStore) -> None:
+    results = await asyncio.gather(*(active.acquire(store, f"run-{i}", trigger="http") for i in range(10)))
     winners = [i for i, held in enumerate(results) if held is None]
     assert len(winners) == 1
     assert {held.run_id for held in results if held is not None} == {f"run-{winners[0]}"}
-    assert (await active.read(runs_store)).run_id == f"run-{winners[0]}"
+    assert (await active.read(store)).run_id == f"run-{winners[0]}"
 
 
-async def test_release_only_by_the_holder(runs_store: BlobStore) -> None:
-    assert await active.acquire(runs_store, "run-a", trigger="timer") is None
-    assert (await active.acquire(runs_store, "run-a", trigger="timer")).run_id == "run-a"  # held, even by itself
-    assert await active.release(runs_store, "run-b") is False
-    assert await active.release(runs_store, "run-a") is True
-    assert await active.read(runs_store) is None
-    assert await active.release(runs_store, "run-a") is False
+async def test_release_only_by_the_holder(store: BlobStore) -> None:
+    assert await active.acquire(store, "run-a", trigger="timer") is None
+    assert (await active.acquire(store, "run-a", trigger="timer")).run_id == "run-a"  # held, even by itself
+    assert await active.release(store, "run-b") is False
+    assert await active.release(store, "run-a") is True
+    assert await active.read(store) is None
+    assert await active.release(store, "run-a") is False
 
 
-async def test_a_stale_marker_is_removed_only_if_unchanged(runs_store: BlobStore) -> None:
-    assert await active.acquire(runs_store, "run-old", trigger="http") is None
-    stale = await active.read(runs_store)
-    assert await active.remove(runs_store, stale) is True
-    assert await active.acquire(runs_store, "run-new", trigger="http") is None
-    assert await active.remove(runs_store, stale) is False  # the new run's marker is left alone
-    assert (await active.read(runs_store)).run_id == "run-new"
+async def test_a_stale_marker_is_removed_only_if_unchanged(store: BlobStore) -> None:
+    assert await active.acquire(store, "run-old", trigger="http") is None
+    stale = await active.read(store)
+    assert await active.remove(store, stale) is True
+    assert await active.acquire(store, "run-new", trigger="http") is None
+    assert await active.remove(store, stale) is False  # the new run's marker is left alone
+    assert (await active.read(store)).run_id == "run-new"
 
 
-async def test_an_unreadable_marker_names_no_run_and_can_be_removed(runs_store: BlobStore) -> None:
+async def test_an_unreadable_marker_names_no_run_and_can_be_removed(store: BlobStore) -> None:
     for garbage in (b"{not json", b"[1]", b'{"run_id": 7}', b"\xff\xfe"):
-        await runs_store.write_bytes(layout.active_run_blob(), garbage)
-        marker = await active.read(runs_store)
+        await store.write_bytes(layout.active_run_blob(), garbage)
+        marker = await active.read(store)
         assert marker is not None and marker.run_id == "" and marker.etag
-    assert await active.remove(runs_store, marker) is True
-    assert await active.acquire(runs_store, "run-next", trigger="http") is None
+    assert await active.remove(store, marker) is True
+    assert await active.acquire(store, "run-next", trigger="http") is None
 
 
 async def test_no_container_means_no_active_run(azurite: str) -> None:
@@ -54,10 +54,10 @@ async def test_no_container_means_no_active_run(azurite: str) -> None:
         assert await active.read(store) is None
 
 
-async def test_cancel_fence(runs_store: BlobStore) -> None:
-    assert not await is_cancelled(runs_store, "run-1")
-    await refuse_if_cancelled(runs_store, "run-1")
-    await mark_cancelled(runs_store, "run-1", "operator")
-    await mark_cancelled(runs_store, "run-1", "twice is fine")
+async def test_cancel_fence(store: BlobStore) -> None:
+    assert not await is_cancelled(store, "run-1")
+    await refuse_if_cancelled(store, "run-1")
+    await mark_cancelled(store, "run-1", "operator")
+    await mark_cancelled(store, "run-1", "twice is fine")
     with pytest.raises(PermanentError, match="run run-1 was cancelled"):
-        await refuse_if_cancelled(runs_store, "run-1")
+        await refuse_if_cancelled(store, "run-1")

@@ -24,70 +24,70 @@ async def _all_pages(store: BlobStore, query: RunQuery, page_size: int) -> list[
             return pages
 
 
-async def test_newest_first_paginated_across_listing_pages(runs_store: BlobStore) -> None:
+async def test_newest_first_paginated_across_listing_pages(store: BlobStore) -> None:
     for i in range(13):
-        await seed(runs_store, make_run(i, "failed" if i % 4 == 0 else "completed",
+        await seed(store, make_run(i, "failed" if i % 4 == 0 else "completed",
                                         {"docs": "completed", "news": "failed" if i % 4 == 0 else "completed"}
                                         if i % 2 else {"docs": "completed"}))
     expected = [f"run-{i:03d}" for i in reversed(range(13))]
-    pages = await _all_pages(runs_store, RunQuery(limit=5), page_size=3)
+    pages = await _all_pages(store, RunQuery(limit=5), page_size=3)
     assert [run for page in pages for run in page] == expected
     assert [len(p) for p in pages] == [5, 5, 3]
-    failed = await _all_pages(runs_store, RunQuery(status="failed", limit=2), page_size=4)
+    failed = await _all_pages(store, RunQuery(status="failed", limit=2), page_size=4)
     assert [run for page in failed for run in page] == ["run-012", "run-008", "run-004", "run-000"]
-    news = await _all_pages(runs_store, RunQuery(source="news", limit=100), page_size=4)
+    news = await _all_pages(store, RunQuery(source="news", limit=100), page_size=4)
     assert news == [[f"run-{i:03d}" for i in reversed(range(13)) if i % 2]]
-    recent = await _all_pages(runs_store, RunQuery(since=T0 + timedelta(hours=10), limit=100), page_size=5)
+    recent = await _all_pages(store, RunQuery(since=T0 + timedelta(hours=10), limit=100), page_size=5)
     assert recent == [["run-012", "run-011", "run-010"]]
-    item = (await list_runs(runs_store, RunQuery(limit=1)))[0][0]
+    item = (await list_runs(store, RunQuery(limit=1)))[0][0]
     assert item["duration_s"] == 60.0 and item["totals"]["added"] == 12 and item["sources"] == {"docs": "completed"}
 
 
-async def test_tokens_are_opaque_and_bound_to_their_filters(runs_store: BlobStore) -> None:
+async def test_tokens_are_opaque_and_bound_to_their_filters(store: BlobStore) -> None:
     for i in range(3):
-        await seed(runs_store, make_run(i))
-    _, token = await list_runs(runs_store, RunQuery(limit=1))
+        await seed(store, make_run(i))
+    _, token = await list_runs(store, RunQuery(limit=1))
     assert token and "run-" not in token
     with pytest.raises(BadContinuation):
-        await list_runs(runs_store, RunQuery(limit=1, status="failed"), token)
+        await list_runs(store, RunQuery(limit=1, status="failed"), token)
     for bad in ("garbage", "eyJtIjogMX0", token[:-3]):
         with pytest.raises(BadContinuation):
-            await list_runs(runs_store, RunQuery(limit=1), bad)
+            await list_runs(store, RunQuery(limit=1), bad)
 
 
-async def test_a_rare_filter_returns_a_token_after_the_scan_limit(runs_store: BlobStore) -> None:
+async def test_a_rare_filter_returns_a_token_after_the_scan_limit(store: BlobStore) -> None:
     for i in range(6):
-        await seed(runs_store, make_run(i))
-    items, token = await list_runs(runs_store, RunQuery(status="failed"), scan_limit=4, page_size=2)
+        await seed(store, make_run(i))
+    items, token = await list_runs(store, RunQuery(status="failed"), scan_limit=4, page_size=2)
     assert items == [] and token is not None
-    items, token = await list_runs(runs_store, RunQuery(status="failed"), token, scan_limit=4, page_size=2)
+    items, token = await list_runs(store, RunQuery(status="failed"), token, scan_limit=4, page_size=2)
     assert items == [] and token is None
 
 
-async def test_hundreds_of_sources_fall_back_to_the_index_body(runs_store: BlobStore) -> None:
+async def test_hundreds_of_sources_fall_back_to_the_index_body(store: BlobStore) -> None:
     many = {f"source-with-a-long-name-{n:04d}": "completed" for n in range(400)}
     many["source-with-a-long-name-0399"] = "failed"
-    await seed(runs_store, make_run(1, "partial", many))
-    items, _ = await list_runs(runs_store, RunQuery(source="source-with-a-long-name-0399"))
+    await seed(store, make_run(1, "partial", many))
+    items, _ = await list_runs(store, RunQuery(source="source-with-a-long-name-0399"))
     assert [i["run_id"] for i in items] == ["run-001"]
     assert items[0]["sources"]["source-with-a-long-name-0399"] == "failed"
 
 
-async def test_status_changes_reach_the_index_and_claims_are_released(runs_store: BlobStore) -> None:
-    run = await seed(runs_store, make_run(1, "running", {"docs": "running", "news": "pending"}))
-    await records.claim_source(runs_store, "docs", run.run_id)
-    await records.claim_source(runs_store, "other", "run-999")
-    cancelled = await set_status(runs_store, run.run_id, "cancelled", reason="operator")
+async def test_status_changes_reach_the_index_and_claims_are_released(store: BlobStore) -> None:
+    run = await seed(store, make_run(1, "running", {"docs": "running", "news": "pending"}))
+    await records.claim_source(store, "docs", run.run_id)
+    await records.claim_source(store, "other", "run-999")
+    cancelled = await set_status(store, run.run_id, "cancelled", reason="operator")
     assert cancelled is not None and cancelled.status == "cancelled" and cancelled.finished_at
-    assert await sync_index(runs_store, run.run_id) == cancelled
+    assert await sync_index(store, run.run_id) == cancelled
     assert {s.status for s in cancelled.sources.values()} == {"skipped"}
-    assert (await list_runs(runs_store, RunQuery(status="cancelled")))[0][0]["run_id"] == run.run_id
-    assert await release_claims(runs_store, run.run_id, ["docs", "news", "other"]) == ["docs"]
-    assert (await records.read_checkpoint(runs_store, "docs")).active_run is None
-    assert (await records.read_checkpoint(runs_store, "other")).active_run == "run-999"
-    again = await set_status(runs_store, run.run_id, "running")
+    assert (await list_runs(store, RunQuery(status="cancelled")))[0][0]["run_id"] == run.run_id
+    assert await release_claims(store, run.run_id, ["docs", "news", "other"]) == ["docs"]
+    assert (await records.read_checkpoint(store, "docs")).active_run is None
+    assert (await records.read_checkpoint(store, "other")).active_run == "run-999"
+    again = await set_status(store, run.run_id, "running")
     assert again is not None and again.status == "cancelled"  # a final status is never reopened
-    assert await sync_index(runs_store, "run-404") is None
+    assert await sync_index(store, "run-404") is None
 
 
 async def test_index_names_sort_newest_first() -> None:
@@ -109,16 +109,16 @@ async def test_no_container_yet_is_an_empty_history(azurite: str) -> None:
         assert (await purge_expired(store, now=datetime.now(UTC), days=1))["runs"] == []
 
 
-async def test_a_run_with_no_sources_does_not_break_the_history(runs_store: BlobStore) -> None:
+async def test_a_run_with_no_sources_does_not_break_the_history(store: BlobStore) -> None:
     """Issue 12 item 1: an empty ``sources`` metadata value came back as None and broke every listing."""
     from shared.runs.index import iter_since
 
     run = make_run(1, "completed")
-    await seed(runs_store, run.model_copy(update={"sources": {}}))
-    items, _ = await list_runs(runs_store, RunQuery())
+    await seed(store, run.model_copy(update={"sources": {}}))
+    items, _ = await list_runs(store, RunQuery())
     assert [i["run_id"] for i in items] == ["run-001"] and items[0]["sources"] == {}
-    assert (await list_runs(runs_store, RunQuery(source="docs")))[0] == []
-    assert [e["run_id"] for e in await iter_since(runs_store, T0)] == ["run-001"]
+    assert (await list_runs(store, RunQuery(source="docs")))[0] == []
+    assert [e["run_id"] for e in await iter_since(store, T0)] == ["run-001"]
 
 
 @pytest.mark.parametrize("meta", [
@@ -135,12 +135,12 @@ def test_index_entries_tolerate_any_stored_value(meta: dict) -> None:
     entry_time(entry)  # never raises
 
 
-async def test_an_unreadable_index_body_does_not_break_the_listing(runs_store: BlobStore) -> None:
+async def test_an_unreadable_index_body_does_not_break_the_listing(store: BlobStore) -> None:
     many = {f"source-with-a-long-name-{n:04d}": "completed" for n in range(400)}
-    run = await seed(runs_store, make_run(1, "completed", many))
-    await runs_store.container.upload_blob(index_blob(run), b"{garbage", overwrite=True,
+    run = await seed(store, make_run(1, "completed", many))
+    await store.container.upload_blob(index_blob(run), b"{garbage", overwrite=True,
                                            metadata={"run_id": run.run_id, "sources_in_body": "1"})
-    items, _ = await list_runs(runs_store, RunQuery(source="x"))
+    items, _ = await list_runs(store, RunQuery(source="x"))
     assert items == []
-    items, _ = await list_runs(runs_store, RunQuery())
+    items, _ = await list_runs(store, RunQuery())
     assert [i["run_id"] for i in items] == [run.run_id]

@@ -70,98 +70,97 @@ def test_one_set_of_statuses() -> None:
     assert {"pending", "running", "suspended"} == RUN_ACTIVE and set(RUN_STATUSES) == RUN_ACTIVE | RUN_FINAL
     assert not RUNTIME_ACTIVE & RUNTIME_ENDED and set(RUNTIME_TO_RUN) <= RUNTIME_ACTIVE | RUNTIME_ENDED
     assert set(RUNTIME_TO_RUN.values()) <= set(RUN_STATUSES)
-    assert operations.child_instance_id("run-1", "docs") == names.source_instance_id("run-1", "docs")
 
 
-async def test_live_view_reads_the_running_sources_by_their_child_instance_ids(runs_store: BlobStore) -> None:
-    run = await seed(runs_store, running_run(1))
+async def test_live_view_reads_the_running_sources_by_their_child_instance_ids(store: BlobStore) -> None:
+    run = await seed(store, running_run(1))
     progress = {"done": 1, "total": 2, "sources": {"docs": {"status": "completed"}, "news": {"status": "running"}}}
     engine = Engine(Instance(run.run_id, "Running", progress),
                     child(run.run_id, "news", custom={"phase": "embed", "page": 0, "batch": 2, "batches": 3,
                                                       "counts": {"added": 4}}),
                     child(run.run_id, "docs", "Completed"))
-    view = await operations.live_view(runs_store, engine, run.run_id)
+    view = await operations.live_view(store, engine, run.run_id)
     assert view is not None and view["status"] == "running" and view["runtime_status"] == "Running"
     assert view["sources"]["news"]["phase"] == "embed" and view["sources"]["news"]["counts"] == {"added": 4}
     assert view["sources"]["news"]["position"] == {"page": 1, "batch": 2, "batches": 3}
     assert view["sources"]["docs"]["phase"] == "done" and view["progress"]["done"] == 1
     assert ("get", f"{run.run_id}:news") in engine.calls and ("get", f"{run.run_id}:docs") not in engine.calls
-    assert await operations.live_view(runs_store, Engine(), "run-none") is None
+    assert await operations.live_view(store, Engine(), "run-none") is None
 
 
-async def test_control_refuses_a_final_run_and_changes_nothing(runs_store: BlobStore) -> None:
-    run = await seed(runs_store, make_run(2, "completed"))
+async def test_control_refuses_a_final_run_and_changes_nothing(store: BlobStore) -> None:
+    run = await seed(store, make_run(2, "completed"))
     engine = Engine(Instance(run.run_id, "Completed"))
     for operation in ("cancel", "suspend", "resume"):
         with pytest.raises(operations.RunConflict) as refused:
-            await operations.control(runs_store, engine, run.run_id, operation, "why", settings=SETTINGS)
+            await operations.control(store, engine, run.run_id, operation, "why", settings=SETTINGS)
         assert refused.value.message == f"cannot {operation} run {run.run_id}: it is completed"
     assert [c for c in engine.calls if c[0] != "get"] == []
-    assert not await is_cancelled(runs_store, run.run_id)
+    assert not await is_cancelled(store, run.run_id)
     with pytest.raises(operations.RunNotFound):
-        await operations.control(runs_store, engine, "run-none", "cancel", "why", settings=SETTINGS)
+        await operations.control(store, engine, "run-none", "cancel", "why", settings=SETTINGS)
     suspended = Engine(Instance(run.run_id, "Suspended"))
     with pytest.raises(operations.RunConflict) as refused:  # the record is final: the record wins
-        await operations.control(runs_store, suspended, run.run_id, "resume", "why", settings=SETTINGS)
+        await operations.control(store, suspended, run.run_id, "resume", "why", settings=SETTINGS)
     assert refused.value.hint == "resume applies to runs that are suspended"
 
 
-async def test_cancel_fences_stops_the_run_and_its_sources_and_frees_them(runs_store: BlobStore) -> None:
-    run = await seed(runs_store, running_run(3))
-    await records.update_checkpoint(runs_store, "news", active_run=run.run_id)  # the run holds the source
-    assert await active.acquire(runs_store, run.run_id, trigger="http") is None
+async def test_cancel_fences_stops_the_run_and_its_sources_and_frees_them(store: BlobStore) -> None:
+    run = await seed(store, running_run(3))
+    await records.update_checkpoint(store, "news", active_run=run.run_id)  # the run holds the source
+    assert await active.acquire(store, run.run_id, trigger="http") is None
     engine = Engine(Instance(run.run_id, "Running"), child(run.run_id, "news"))
-    done = await operations.control(runs_store, engine, run.run_id, "cancel", "too slow", settings=SETTINGS)
+    done = await operations.control(store, engine, run.run_id, "cancel", "too slow", settings=SETTINGS)
     assert (done.status, done.released_sources) == ("cancelled", ["news"])
     assert ("terminate", run.run_id) in engine.calls and ("terminate", f"{run.run_id}:news") in engine.calls
     assert ("terminate", f"{run.run_id}:docs") in engine.calls  # tried; it had ended: fine
-    assert await is_cancelled(runs_store, run.run_id)
-    kept = await record.read(runs_store, run.run_id)
+    assert await is_cancelled(store, run.run_id)
+    kept = await record.read(store, run.run_id)
     assert kept is not None and kept.status == "cancelled" and kept.message == "too slow"
     assert kept.sources["news"].status == "skipped"
-    assert (await records.read_checkpoint(runs_store, "news")).active_run is None
-    assert await active.read(runs_store) is None
+    assert (await records.read_checkpoint(store, "news")).active_run is None
+    assert await active.read(store) is None
 
 
-async def test_cancel_finishes_one_that_terminated_before_its_record_followed(runs_store: BlobStore) -> None:
-    run = await seed(runs_store, running_run(4))
+async def test_cancel_finishes_one_that_terminated_before_its_record_followed(store: BlobStore) -> None:
+    run = await seed(store, running_run(4))
     engine = Engine(Instance(run.run_id, "Terminated"))
-    done = await operations.control(runs_store, engine, run.run_id, "cancel", "again", settings=SETTINGS)
+    done = await operations.control(store, engine, run.run_id, "cancel", "again", settings=SETTINGS)
     assert done.status == "cancelled" and ("terminate", run.run_id) not in engine.calls
 
 
-async def test_suspend_and_resume_move_the_run_and_its_sources(runs_store: BlobStore) -> None:
-    run = await seed(runs_store, running_run(5))
+async def test_suspend_and_resume_move_the_run_and_its_sources(store: BlobStore) -> None:
+    run = await seed(store, running_run(5))
     engine = Engine(Instance(run.run_id, "Running"), child(run.run_id, "news"))
-    assert (await operations.control(runs_store, engine, run.run_id, "suspend", "later")).status == "suspended"
+    assert (await operations.control(store, engine, run.run_id, "suspend", "later")).status == "suspended"
     assert engine.instances[f"{run.run_id}:news"].runtime_status == "Suspended"
-    assert (await operations.control(runs_store, engine, run.run_id, "resume", "now")).status == "running"
+    assert (await operations.control(store, engine, run.run_id, "resume", "now")).status == "running"
     assert engine.instances[f"{run.run_id}:news"].runtime_status == "Running"
     assert engine.instances[run.run_id].runtime_status == "Running"
 
 
-async def test_purge_waits_for_the_end_then_deletes_everything(runs_store: BlobStore) -> None:
-    run = await seed(runs_store, running_run(6))
+async def test_purge_waits_for_the_end_then_deletes_everything(store: BlobStore) -> None:
+    run = await seed(store, running_run(6))
     engine = Engine(Instance(run.run_id, "Running"), child(run.run_id, "news"), child(run.run_id, "docs"))
     with pytest.raises(operations.RunStillActive):
-        await operations.purge(runs_store, engine, run.run_id)
-    assert await record.read(runs_store, run.run_id) is not None
+        await operations.purge(store, engine, run.run_id)
+    assert await record.read(store, run.run_id) is not None
     engine.instances[run.run_id] = Instance(run.run_id, "Completed")
-    await runs_store.write_bytes(layout.report_blob(run.run_id), b"<html></html>")
-    purged = await operations.purge(runs_store, engine, run.run_id)
+    await store.write_bytes(layout.report_blob(run.run_id), b"<html></html>")
+    purged = await operations.purge(store, engine, run.run_id)
     assert purged.instances == 3 and purged.blobs >= 2
-    assert await record.read(runs_store, run.run_id) is None
-    assert not await runs_store.exists(layout.report_blob(run.run_id))
+    assert await record.read(store, run.run_id) is None
+    assert not await store.exists(layout.report_blob(run.run_id))
     with pytest.raises(operations.RunNotFound):
-        await operations.purge(runs_store, engine, run.run_id)
+        await operations.purge(store, engine, run.run_id)
 
 
-async def test_the_report_is_the_stored_one_or_rendered_from_the_record(runs_store: BlobStore) -> None:
-    run = await seed(runs_store, make_run(7, "failed").model_copy(update={"message": "token=hunter2 was refused"}))
-    await runs_store.write_json(layout.run_blob(run.run_id), run.model_dump(mode="json"))
-    rendered = await operations.report_html(runs_store, run.run_id)
+async def test_the_report_is_the_stored_one_or_rendered_from_the_record(store: BlobStore) -> None:
+    run = await seed(store, make_run(7, "failed").model_copy(update={"message": "token=hunter2 was refused"}))
+    await store.write_json(layout.run_blob(run.run_id), run.model_dump(mode="json"))
+    rendered = await operations.report_html(store, run.run_id)
     assert rendered is not None and run.run_id.encode() in rendered
     assert b"hunter2" not in rendered  # rendered from the redacted record, as the published report is
-    await runs_store.write_bytes(layout.report_blob(run.run_id), b"<html>published</html>")
-    assert await operations.report_html(runs_store, run.run_id) == b"<html>published</html>"
-    assert await operations.report_html(runs_store, "run-none") is None
+    await store.write_bytes(layout.report_blob(run.run_id), b"<html>published</html>")
+    assert await operations.report_html(store, run.run_id) == b"<html>published</html>"
+    assert await operations.report_html(store, "run-none") is None

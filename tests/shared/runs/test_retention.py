@@ -12,19 +12,19 @@ from shared.storage.blobs import BlobStore
 from tests.shared.runs.conftest import make_run, seed
 
 
-async def test_old_finished_runs_are_purged(runs_store: BlobStore) -> None:
+async def test_old_finished_runs_are_purged(store: BlobStore) -> None:
     now = datetime.now(UTC)
-    old = await seed(runs_store, make_run(1, when=now - timedelta(days=40)))
-    old_active = await seed(runs_store, make_run(2, "running", when=now - timedelta(days=41)))
-    recent = await seed(runs_store, make_run(3, when=now - timedelta(days=2)))
+    old = await seed(store, make_run(1, when=now - timedelta(days=40)))
+    old_active = await seed(store, make_run(2, "running", when=now - timedelta(days=41)))
+    recent = await seed(store, make_run(3, when=now - timedelta(days=2)))
     for run in (old, recent):
-        await runs_store.write_bytes(f"runs/{run.run_id}/report.html", b"<html></html>")
-        await runs_store.write_bytes(f"runs/{run.run_id}/sources/docs/b1/refs.jsonl", b"{}\n")
-    await idempotency.claim(runs_store, "key-1", recent.run_id, "h")
-    result = await purge_expired(runs_store, now=now + timedelta(days=1), days=30)
+        await store.write_bytes(f"runs/{run.run_id}/report.html", b"<html></html>")
+        await store.write_bytes(f"runs/{run.run_id}/sources/docs/b1/refs.jsonl", b"{}\n")
+    await idempotency.claim(store, "key-1", recent.run_id, "h")
+    result = await purge_expired(store, now=now + timedelta(days=1), days=30)
     assert result["runs"] == [old.run_id] and result["blobs"] == 4
-    left = [i["run_id"] for i in (await list_runs(runs_store, RunQuery(limit=10)))[0]]
+    left = [i["run_id"] for i in (await list_runs(store, RunQuery(limit=10)))[0]]
     assert left == [recent.run_id, old_active.run_id]
-    assert not [n async for n in runs_store.list_names(f"runs/{old.run_id}/")]
-    assert await runs_store.exists(f"runs/{recent.run_id}/report.html")
-    assert (await purge_expired(runs_store, now=now + timedelta(days=40), days=30))["idempotency_keys"] == 1
+    assert not [n async for n in store.list_names(f"runs/{old.run_id}/")]
+    assert await store.exists(f"runs/{recent.run_id}/report.html")
+    assert (await purge_expired(store, now=now + timedelta(days=40), days=30))["idempotency_keys"] == 1

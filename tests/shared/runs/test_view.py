@@ -73,28 +73,28 @@ def test_the_durable_status_schema_rides_along() -> None:
     assert gone["progress"]["elapsed_s"] == 9.0 and gone["progress"]["eta_s"] == 0.0
 
 
-async def test_a_running_sources_lanes_add_to_its_counts(runs_store: BlobStore) -> None:
-    rec = await seed(runs_store, record({"a": SourceResult(source_id="a", status="running", started_at=T0)}))
+async def test_a_running_sources_lanes_add_to_its_counts(store: BlobStore) -> None:
+    rec = await seed(store, record({"a": SourceResult(source_id="a", status="running", started_at=T0)}))
     lane_ids = [names.batch_lane_id(rec.run_id, "a", 2, i) for i in range(2)]
     source = {"source_id": "a", "phase": "batches", "page": 2, "batch": 0, "batches": 6,
               "counts": {"discovered": 300, "added": 200}, "lanes": lane_ids}
     engine = Engine(lanes_run(rec.run_id), Instance(names.source_instance_id(rec.run_id, "a"), "Running", source),
                     Instance(lane_ids[0], "Running", {"batch": 2, "counts": {"added": 40}}),
                     Instance(lane_ids[1], "Completed", {"batch": 3, "counts": {"added": 60, "failed": 1}}))
-    view = await operations.live_view(runs_store, engine, rec.run_id)
+    view = await operations.live_view(store, engine, rec.run_id)
     assert view is not None
     a: dict[str, Any] = view["sources"]["a"]
     assert a["counts"]["added"] == 300 and a["counts"]["failed"] == 1
     assert a["position"] == {"page": 3, "batch": 5, "batches": 6, "lanes": 2}
 
 
-async def test_control_reaches_the_lanes_parents_first(runs_store: BlobStore) -> None:
-    rec = await seed(runs_store, record({"a": SourceResult(source_id="a", status="running", started_at=T0)}))
+async def test_control_reaches_the_lanes_parents_first(store: BlobStore) -> None:
+    rec = await seed(store, record({"a": SourceResult(source_id="a", status="running", started_at=T0)}))
     lane = names.batch_lane_id(rec.run_id, "a", 0, 1)
     engine = Engine(lanes_run(rec.run_id), Instance(names.source_lane_id(rec.run_id, 0), "Running"),
                     Instance(names.source_instance_id(rec.run_id, "a"), "Running", {"lanes": [lane]}),
                     Instance(lane, "Running"))
-    await operations.control(runs_store, engine, rec.run_id, "suspend", "later")
+    await operations.control(store, engine, rec.run_id, "suspend", "later")
     order = [iid for method, iid in engine.calls if method == "suspend"]
     assert order == [rec.run_id, names.source_lane_id(rec.run_id, 0), names.source_lane_id(rec.run_id, 1),
                      names.source_instance_id(rec.run_id, "a"), lane]
