@@ -24,7 +24,7 @@ from typing import Any
 from shared import names
 from shared.models import RunSummary, SourceCounts
 from shared.notify import notify
-from shared.report import render_run_report as render_run_report  # re-exported for activities.operate
+from shared.report import render_run_report
 from shared.runs import active, record
 from shared.runs.control import mark_cancelled, release_claims
 from shared.runs.engine import Instance, OrchestrationControl, Orchestrations
