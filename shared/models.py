@@ -186,7 +186,7 @@ class SourceTask(Message):
     source_id: str
     options: RunOptions = RunOptions()
     batch_size: int = 32
-    max_parallel_batches: int = 1  # a task without it (started before it existed) replays one batch at a time
+    max_parallel_batches: int = Field(default=1, ge=1, le=64)  # the plan says how many (RunPlan)
     pages_per_execution: int = 20
     failure_threshold: float = 0.5
     errors_kept: int = Field(default=20, ge=1, le=20)
