@@ -1,5 +1,5 @@
 """Operating a run: publish its report, notify, apply retention. Thin adapters over
-``shared.runs``, ``shared.report`` and ``shared.notify``. Notify and retention never raise: a failure is
+``shared.runs``, ``shared.runs.report`` and ``shared.notify``. Notify and retention never raise: a failure is
 logged and returned, so it can never change the run's result."""
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from shared import contracts
 from shared.models import NotificationsSent, ReportWritten, RetentionApplied, RunRef
 from shared.notify import notify
 from shared.pipeline.context import open_context
-from shared.report import publish_report
 from shared.runs import record
 from shared.runs.index import sync_index
+from shared.runs.report import publish_report
 from shared.runs.retention import purge_expired
 
 bp = df.Blueprint()

@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 
 from bench import corpus
-from shared.chunking import chunk_text
 from shared.embedding.azure_openai import AzureOpenAIEmbedder
 from shared.pipeline.embed import EMBED_BATCH
+from shared.text.chunking import chunk_text
 from tests.shared.embedding.fake_aoai import FakeAzureOpenAI, expected_vectors
 
 CHUNK_TOKENS, CHUNK_OVERLAP, SEED = 256, 32, 1

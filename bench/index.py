@@ -30,7 +30,7 @@ from typing import Any
 from bench import corpus
 from bench.harness import REPO_ROOT, free_port, start_emulator
 from devhost.azurite import azurite_connection_string
-from shared.chunking import chunk_text
+from shared.corpus.retire import retire_source
 from shared.embedding.hashing import HashingEmbedder
 from shared.index import generations
 from shared.index.azure_search import AzureSearchTarget
@@ -40,8 +40,8 @@ from shared.index.keys import encode_key
 from shared.index.lancedb_target import LanceDBTarget
 from shared.index.sync import publish_all
 from shared.pipeline.context import Context, open_context
-from shared.retire import retire_source
 from shared.settings import Settings
+from shared.text.chunking import chunk_text
 from tests.shared.index.corpus import Corpus
 from tests.shared.index.fake_search import FakeSearch, FakeSearchServer
 

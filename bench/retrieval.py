@@ -15,7 +15,7 @@ import random
 import re
 
 from devhost.environment import prepare
-from shared.corpus import iter_chunks, search
+from shared.corpus.read import iter_chunks, search
 from shared.pipeline.context import open_context
 
 SENTENCE = re.compile(r"(?<=[.!?])\s+")

@@ -13,7 +13,7 @@ from orchestrators.source_steps import earlier, merge, progress
 from shared import contracts, names
 from shared.errors import failure_reason
 from shared.models import BatchLaneTask, BatchRef, CommitInput, LaneOutcome, SourceResult
-from shared.outcome import after_fetch
+from shared.runs.outcome import after_fetch
 
 bp = df.Blueprint()
 

@@ -31,8 +31,8 @@ from shared.models import (
     RunSummary,
     SourceResult,
 )
-from shared.outcome import run_status, totals
-from shared.progress import build_status
+from shared.runs.outcome import run_status, totals
+from shared.runs.progress import build_status
 
 MAX_RUN_ERRORS = 20
 

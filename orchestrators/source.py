@@ -27,7 +27,7 @@ from shared.models import (
     SourceResult,
     SourceTask,
 )
-from shared.outcome import source_status
+from shared.runs.outcome import source_status
 
 bp = df.Blueprint()
 

@@ -1,6 +1,6 @@
 """The source orchestrator's decisions, as pure functions (unit-tested without Durable): how results add
 up and how far the high-water mark may move. (What a fetch result means for the rest of a batch is
-``shared.outcome.after_fetch``: the prepare activity decides with it whether to chunk.)"""
+``shared.runs.outcome.after_fetch``: the prepare activity decides with it whether to chunk.)"""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from orchestrators.lanes import join, lane_failure, shares
 from shared import contracts, names
 from shared.errors import failure_reason
 from shared.models import RunInput, RunPlan, SourceLaneResult, SourceLaneTask, SourceResult, SourceTask
-from shared.progress import build_status
+from shared.runs.progress import build_status
 
 bp = df.Blueprint()
 

@@ -15,9 +15,9 @@ from azure.core.exceptions import (
 )
 from pydantic import ValidationError
 
-from shared.backoff import parse_retry_after
+from shared.config.messages import describe_validation
 from shared.errors import ConfigError, PermanentError, TransientError
-from shared.manifest_messages import describe_validation
+from shared.fetching.backoff import parse_retry_after
 
 TRANSIENT_STATUS = frozenset({408, 409, 412, 429})  # plus every 5xx
 CREDENTIAL_STATUS = frozenset({401, 403})

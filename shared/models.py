@@ -100,7 +100,7 @@ class SourceCounts(Model):
     failed: int = 0
     chunks_embedded: int = 0
     chunks_reused: int = 0
-    skipped_short: int = 0  # content validation (shared.validation): empty or shorter than min_chars
+    skipped_short: int = 0  # content validation (shared.text.validation): empty or shorter than min_chars
     skipped_language: int = 0  # not one of the source's languages
     skipped_duplicate: int = 0  # same text as another document of the source
     skipped_robots: int = 0  # robots.txt disallows it
@@ -262,7 +262,7 @@ class StageResult(Model):
 
 class PrepareResult(Model):
     """What the prepare activity returns: its fetch (and extraction) part, and its chunk part when the batch
-    had new or changed documents to chunk (``shared.outcome.after_fetch``)."""
+    had new or changed documents to chunk (``shared.runs.outcome.after_fetch``)."""
 
     fetch: StageResult
     chunk: StageResult | None = None

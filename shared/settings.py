@@ -15,8 +15,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.config.messages import field_problems
 from shared.errors import ConfigError
-from shared.manifest_messages import field_problems
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTIFY_STATUSES = ("completed", "partial", "failed", "cancelled")

@@ -15,7 +15,7 @@ from typing import Any
 
 import azure.functions as func
 
-from shared import json_input
+from shared.config import json_input
 from shared.errors import ConfigError
 from shared.logs import configure_logging, log_context
 from shared.names import RUN_ID
@@ -133,7 +133,7 @@ def run_route_id(req: func.HttpRequest) -> str:
 
 def json_body(req: func.HttpRequest, max_bytes: int) -> dict[str, Any]:
     """An optional small JSON object body, sent uncompressed (the Functions host passes a compressed body on as
-    it came: 415) and read by ``shared.json_input`` (bounded nesting, unique names, Unicode text: 400)."""
+    it came: 415) and read by ``shared.config.json_input`` (bounded nesting, unique names, Unicode text: 400)."""
     body = req.get_body() or b""
     if len(body) > max_bytes:
         raise HttpError(413, "request body too large", [{"field": "body", "message": f"over {max_bytes} bytes"}])

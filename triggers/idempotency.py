@@ -9,8 +9,8 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from shared import idempotency
 from shared.models import RunOptions
+from shared.runs import idempotency
 from triggers.http_requests import open_store
 from triggers.instances import DurableOrchestrations
 from triggers.links import accepted

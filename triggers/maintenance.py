@@ -15,8 +15,8 @@ import azure.functions as func
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared import names
+from shared.config.messages import field_problems
 from shared.errors import ConfigError
-from shared.manifest_messages import field_problems
 from shared.pipeline.context import manifest_for
 from shared.runs.status import RUNTIME_ACTIVE
 from shared.settings import get_settings

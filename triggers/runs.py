@@ -11,8 +11,8 @@ import azure.functions as func
 from pydantic import ValidationError
 
 from shared import names
+from shared.config.messages import field_problems
 from shared.errors import ConfigError
-from shared.manifest_messages import field_problems
 from shared.models import RunInput, RunOptions
 from shared.pipeline.context import manifest_for
 from shared.runs.active import release

@@ -8,12 +8,12 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from shared import names
-from shared.manifest import Manifest
+from shared.config.manifest import Manifest
 from shared.names import SOURCE_ID
 from shared.pipeline.context import manifest_for
 from shared.settings import get_settings
-from shared.source_info import SourceBusy, describe, describe_all, manifest_configs, request_reset
 from shared.sources.base import SourceSpec
+from shared.sources.info import SourceBusy, describe, describe_all, manifest_configs, request_reset
 from triggers.http_requests import (
     HttpError,
     check_query,

@@ -73,7 +73,7 @@ def environment(manifest: str | None = None, *, check_manifest: bool = False,
                 manifest_for(settings)
             except ConfigError as exc:
                 if exc.problems and any(p["field"] != "manifest" for p in exc.problems):
-                    from shared.manifest import load_manifest
+                    from shared.config.manifest import load_manifest
 
                     # every problem at once: what the run would refuse too (a missing folder), same format
                     load_manifest(settings.manifest_path(), check_build=True)
@@ -92,7 +92,7 @@ def environment(manifest: str | None = None, *, check_manifest: bool = False,
 def warn_unrunnable(selected: list[str] | None) -> None:
     """Warn about the sources this run covers that it will fail at once (a folder that does not exist, an
     address the outbound guard refuses): they fail on their own and the others run, as in Azure."""
-    from shared.manifest_checks import run_problems
+    from shared.config.manifest_checks import run_problems
     from shared.pipeline.context import manifest_for
     from shared.settings import get_settings
 

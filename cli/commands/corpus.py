@@ -59,7 +59,7 @@ def _source_ids() -> set[str]:
 
 
 async def _export(out: Path | None, source: str | None, unreadable: list[str]) -> int:
-    from shared.corpus import iter_chunks
+    from shared.corpus.read import iter_chunks
     from shared.pipeline.context import open_context
 
     count = 0
@@ -114,7 +114,7 @@ def query(text: Annotated[str, typer.Argument(help="What to look for.")],
 
 async def _query(text: str, k: int, source: str | None, hybrid: bool,
                  unreadable: list[str]) -> tuple[list[Any], str | None, str]:
-    from shared.corpus import search
+    from shared.corpus.read import search
     from shared.index import open_target
     from shared.index.check import search as index_search
     from shared.pipeline.context import open_context

@@ -70,7 +70,7 @@ def reset(source_id: Annotated[str, typer.Argument(help="A source id of the mani
 
     async def work() -> None:
         from shared.pipeline.context import open_context
-        from shared.source_info import SourceBusy, request_reset
+        from shared.sources.info import SourceBusy, request_reset
 
         if source_id not in manifest_for(get_settings()).ids():
             raise fail(f"no source {source_id!r} in the manifest (`harvest sources list`)", 1)

@@ -52,10 +52,10 @@ def retire(source_id: Annotated[str, typer.Argument(help="The source id (as in i
 
 
 async def _retire(source_id: str, reason: str | None):  # type: ignore[no-untyped-def]
+    from shared.corpus.retire import retire_source
     from shared.index import open_target
     from shared.index.sync import publish_all
     from shared.pipeline.context import open_context
-    from shared.retire import retire_source
 
     async with open_context() as ctx:
         done = await retire_source(ctx.store, source_id, reason=reason)

@@ -32,8 +32,8 @@ def _manifest_path(file: Path | None) -> Path:
 
 
 def _load(file: Path | None, *, build: bool = False) -> tuple[Path, list[dict[str, Any]]]:
+    from shared.config.manifest import describe_sources, load_manifest
     from shared.errors import ConfigError
-    from shared.manifest import describe_sources, load_manifest
 
     path = _manifest_path(file)
     try:

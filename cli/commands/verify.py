@@ -1,5 +1,5 @@
 """`harvest verify [--repair]`: check the corpus against its records; repair by making the next run
-re-ingest what is missing or broken (see ``shared.verify``). Exit 0 when clean or repaired, 1 when problems
+re-ingest what is missing or broken (see ``shared.corpus.verify``). Exit 0 when clean or repaired, 1 when problems
 were found and not repaired."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import typer
 from cli.commands.common import checked_source_id, err, with_storage
 
 if TYPE_CHECKING:  # the CLI imports shared/ lazily to start fast
-    from shared.verify import VerifyReport
+    from shared.corpus.verify import VerifyReport
 
 
 def verify(repair: Annotated[bool, typer.Option("--repair", help="Fix what can be fixed; then run again.")] = False,
@@ -31,9 +31,9 @@ def verify(repair: Annotated[bool, typer.Option("--repair", help="Fix what can b
 
 
 async def _verify(sources: list[str] | None, repair: bool) -> VerifyReport:
+    from shared.corpus.verify import repair as do_repair
+    from shared.corpus.verify import verify as check
     from shared.pipeline.context import open_context
-    from shared.verify import repair as do_repair
-    from shared.verify import verify as check
 
     async with open_context() as ctx:
         report = await check(ctx.store, sources or None)
@@ -41,7 +41,7 @@ async def _verify(sources: list[str] | None, repair: bool) -> VerifyReport:
 
 
 def _print(report: VerifyReport) -> None:
-    from shared.verify import KINDS
+    from shared.corpus.verify import KINDS
 
     for s in report.sources:
         state = "ok" if not s.problems else f"{len(s.problems)} problem(s)"

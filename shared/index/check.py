@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.corpus import iter_chunks
+from shared.corpus.read import iter_chunks
 from shared.index import generations, ledger
 from shared.index.base import IndexHit, IndexTarget
 from shared.index.generations import GenState, IndexState, Writable

@@ -6,11 +6,11 @@ import asyncio
 import time
 from typing import Any
 
-from shared.chunking import chunk_text
 from shared.faults import crashpoint
 from shared.models import BatchRef, StageResult
 from shared.pipeline.context import Context
 from shared.pipeline.staging import read_stage, write_stage
+from shared.text.chunking import chunk_text
 
 
 async def chunk(ctx: Context, batch: BatchRef) -> StageResult:

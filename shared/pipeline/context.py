@@ -9,11 +9,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.config.manifest import Manifest, load_manifest
 from shared.embedding import get_embedder
 from shared.embedding.base import Embedder
 from shared.errors import ConfigError
-from shared.http import HttpClient
-from shared.manifest import Manifest, load_manifest
+from shared.fetching.http import HttpClient
 from shared.memory import release_memory
 from shared.settings import Settings, get_settings
 from shared.sources import build_source

@@ -13,15 +13,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.errors import PermanentError, SkippedError, TransientError
-from shared.extract import Extracted, ExtractLimits, content_hash, detect_format, extract
 from shared.faults import crashpoint
-from shared.http import HttpClient
+from shared.fetching.http import HttpClient
 from shared.models import BatchRef, DocumentRef, ErrorRecord, SourceCounts, StageResult
 from shared.pipeline.context import Context
 from shared.pipeline.staging import read_stage, write_stage
 from shared.sources.base import Source
 from shared.storage import failures, records
-from shared.validation import check_duplicate, check_text, skip_counts
+from shared.text.extract import Extracted, ExtractLimits, content_hash, detect_format, extract
+from shared.text.validation import check_duplicate, check_text, skip_counts
 
 
 async def fetch(ctx: Context, batch: BatchRef) -> StageResult:

@@ -6,8 +6,8 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.config.manifest import Manifest
 from shared.faults import crashpoint
-from shared.manifest import Manifest
 from shared.models import RunInput, RunOptions, RunPlan, RunSummary, SourceResult, SourceStart, SourceTask
 from shared.pipeline.commit import COMMITTED
 from shared.pipeline.context import Context

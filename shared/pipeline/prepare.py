@@ -9,10 +9,10 @@ again from its refs. Other batches' embedding overlaps this one's preparation (p
 from __future__ import annotations
 
 from shared.models import BatchRef, PrepareResult
-from shared.outcome import after_fetch
 from shared.pipeline.chunk import chunk
 from shared.pipeline.context import Context
 from shared.pipeline.fetch import fetch
+from shared.runs.outcome import after_fetch
 
 
 async def prepare(ctx: Context, batch: BatchRef) -> PrepareResult:

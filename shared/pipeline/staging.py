@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from shared.config.messages import describe_validation
 from shared.errors import PermanentError, StagedSchemaError
-from shared.manifest_messages import describe_validation
 from shared.models import BatchRef
 from shared.pipeline.rows import ROWS, SCHEMA_VERSION
 from shared.storage import layout

@@ -24,11 +24,11 @@ from typing import Any
 from shared import names
 from shared.models import RunSummary, SourceCounts
 from shared.notify import notify
-from shared.report import render_run_report
 from shared.runs import active, record
 from shared.runs.control import mark_cancelled, release_claims
 from shared.runs.engine import Instance, OrchestrationControl, Orchestrations
 from shared.runs.index import delete_index, sync_index
+from shared.runs.report import render_run_report
 from shared.runs.retention import delete_run_data
 from shared.runs.status import RUN_FINAL
 from shared.runs.view import compose, running_source_ids

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.models import NotificationRecord, RunSummary, SourceResult
-from shared.outcome import totals
+from shared.runs.outcome import totals
 from shared.runs.status import RUN_FINAL
 from shared.storage import layout
 from shared.storage.blobs import BlobStore

@@ -17,8 +17,8 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+from shared.config.manifest import Manifest, parse_manifest
 from shared.errors import ConfigError
-from shared.manifest import Manifest, parse_manifest
 from shared.storage import layout
 from shared.storage.blobs import JSON_TYPE, BlobStore, dumps
 

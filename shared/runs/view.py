@@ -18,8 +18,8 @@ from datetime import datetime
 from typing import Any
 
 from shared import names
-from shared.progress import Clock, eta_clocks
 from shared.runs.engine import Instance
+from shared.runs.progress import Clock, eta_clocks
 from shared.runs.status import RUN_FINAL, RUNTIME_TO_RUN
 
 SOURCE_STARTED = ("running", "completed", "partial", "failed")  # a source the run's progress has seen start

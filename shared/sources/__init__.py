@@ -7,9 +7,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.auth import inline_secret_problems
+from shared.config.messages import field_problems
 from shared.errors import ConfigError
-from shared.manifest_messages import field_problems
+from shared.fetching.auth import inline_secret_problems
 from shared.sources.base import DiscoveryPage, Fetched, Source, SourceSpec
 from shared.sources.blob import BlobSource
 from shared.sources.folder import FolderSource

@@ -7,7 +7,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.http import HttpClient
+from shared.fetching.http import HttpClient
 from shared.models import DocumentRef
 from shared.names import SOURCE_ID
 

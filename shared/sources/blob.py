@@ -30,9 +30,9 @@ from azure.storage.blob.aio import ContainerClient
 from pydantic import Field, model_validator
 
 from shared import azure_clients
-from shared.auth import SETTING, read_setting
 from shared.errors import ConfigError, PermanentError, TransientError
-from shared.http import HttpClient
+from shared.fetching.auth import SETTING, read_setting
+from shared.fetching.http import HttpClient
 from shared.models import DocumentRef
 from shared.sources.base import DiscoveryPage, Fetched, SourceSpec
 from shared.sources.folder import DEFAULT_INCLUDE, glob_match

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Literal
 
 from shared.errors import ConfigError, PermanentError
-from shared.http import HttpClient
+from shared.fetching.http import HttpClient
 from shared.models import DocumentRef
 from shared.sources.base import DiscoveryPage, Fetched, SourceSpec
 

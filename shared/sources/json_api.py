@@ -38,7 +38,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.errors import PermanentError
-from shared.http import HttpClient, HttpResponse
+from shared.fetching.http import HttpClient, HttpResponse
 from shared.models import DocumentRef
 from shared.sources.base import DiscoveryPage, Fetched
 from shared.sources.parsing import dig, iso, later, parse_time

@@ -13,7 +13,7 @@ Each record becomes one document: with ``full_text`` the first URL among its ``l
 metadata, rendered as Markdown, is the document.
 
 Why not sickle / oaipmh-scythe: both fetch with their own synchronous HTTP clients (requests / httpx),
-which would bypass the SSRF guard, robots/rate-limit policy and retries of ``shared.http`` and block
+which would bypass the SSRF guard, robots/rate-limit policy and retries of ``shared.fetching.http`` and block
 the event loop. The protocol is small; lxml parses it (with entities and network access disabled).
 """
 
@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 from pydantic import Field, field_validator
 
 from shared.errors import PermanentError
-from shared.http import HttpClient
+from shared.fetching.http import HttpClient
 from shared.models import DocumentRef
 from shared.sources.base import DiscoveryPage, Fetched
 from shared.sources.parsing import check_patterns, child_text, children, iso, later, local, parse_time, parse_xml

@@ -25,7 +25,7 @@ import feedparser
 from pydantic import Field
 
 from shared.errors import PermanentError
-from shared.http import HttpClient
+from shared.fetching.http import HttpClient
 from shared.models import DocumentRef
 from shared.sources.base import DiscoveryPage, Fetched
 from shared.sources.parsing import parse_time

@@ -33,7 +33,7 @@ from protego import Protego
 from pydantic import Field, field_validator
 
 from shared.errors import PermanentError
-from shared.http import HttpClient
+from shared.fetching.http import HttpClient
 from shared.models import DocumentRef
 from shared.sources.base import DiscoveryPage, Fetched
 from shared.sources.parsing import (

@@ -20,12 +20,12 @@ from contextlib import AsyncExitStack
 from aiolimiter import AsyncLimiter
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.auth import Authenticator, AuthSpec, OAuth2ClientCredentials
 from shared.errors import HarvestError, PermanentError
-from shared.http import HttpClient, HttpResponse, Timeouts
+from shared.fetching.auth import Authenticator, AuthSpec, OAuth2ClientCredentials
+from shared.fetching.http import HttpClient, HttpResponse, Timeouts
+from shared.fetching.robots import Robots, origin
 from shared.models import DocumentRef
 from shared.redact import redact_text
-from shared.robots import Robots, origin
 from shared.sources.base import Fetched, SourceSpec
 
 DOCUMENT_TYPES = (

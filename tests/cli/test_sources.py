@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.app import app
-from tests.shared.test_sources_manifest import every_kind_manifest
+from tests.shared.config.test_sources_manifest import every_kind_manifest
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from shared.progress import EXTENSION_LIMIT, HARD_LIMIT, utf16_size
+from shared.runs.progress import EXTENSION_LIMIT, HARD_LIMIT, utf16_size
 from tests.e2e.served import workspace
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ import uuid
 import pytest
 import requests
 
-from shared.corpus import iter_chunks
+from shared.corpus.read import iter_chunks
 from shared.storage import records
 from tests.conftest import holds, wait_until
 from tests.e2e.conftest import Workspace

@@ -19,8 +19,8 @@ from activities.guard import Payload, guarded
 from orchestrators import batches, compact, run, source, sources
 from shared import names
 from shared.models import StageResult
-from shared.outcome import after_fetch
 from shared.pipeline.lifecycle import ERROR_BUDGET
+from shared.runs.outcome import after_fetch
 
 Handler = Callable[[dict[str, Any]], Any]
 ACTIVITIES = (names.LOAD_SOURCES, names.OPEN_RUN, names.BEGIN_SOURCE, names.DISCOVER,
@@ -50,7 +50,7 @@ def fetched(payload: dict[str, Any]) -> dict[str, Any]:
 
 def prepared(fetch: Handler) -> Handler:
     """A prepare stand-in made from a fetch stand-in: it chunks (``{"items": 1}``) when the real rule
-    (``shared.outcome.after_fetch``) says the fetch result goes on to chunking."""
+    (``shared.runs.outcome.after_fetch``) says the fetch result goes on to chunking."""
 
     def handle(payload: dict[str, Any]) -> dict[str, Any]:
         out = fetch(payload)

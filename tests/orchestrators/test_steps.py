@@ -12,7 +12,7 @@ from orchestrators.source_steps import (
     merge,
 )
 from shared.models import DiscoverResult, ErrorRecord, SourceCounts, SourceResult, StageResult
-from shared.outcome import after_fetch
+from shared.runs.outcome import after_fetch
 
 
 def fetched(items: int, **counts: int) -> StageResult:

@@ -94,7 +94,7 @@ def test_refused_credentials_are_a_configuration_error() -> None:
 def test_validation_error_names_the_fields() -> None:
     reason = classify(validation_error()).reason
     assert reason.startswith("invalid CheckpointInput: ")
-    # the wording of every validated input (shared.manifest_messages.field_problems): "is required" and "unknown
+    # the wording of every validated input (shared.config.messages.field_problems): "is required" and "unknown
     # field" read better in a run record than pydantic's "Field required" / "Extra inputs are not permitted"
     assert "source_id: is required" in reason and "source_idd: unknown field" in reason
 

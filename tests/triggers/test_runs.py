@@ -66,7 +66,7 @@ def test_bad_bodies_are_400_with_the_field(body: bytes, field: str) -> None:
 
 
 def test_a_misspelt_or_missing_field_reads_like_the_manifest_messages() -> None:
-    """One wording for every validated input (``shared.manifest_messages.field_problems``): pydantic said
+    """One wording for every validated input (``shared.config.messages.field_problems``): pydantic said
     "Extra inputs are not permitted" here, then "unknown field" without the field it was close to."""
     status, payload = problems(b'{"dry_rn": true, "full_refresh": "yes"}')
     assert status == 400

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.chunking import chunk_text
 from shared.embedding import get_embedder
 from shared.embedding.e5_words import METASPACE, WordCounter, load_tables
+from shared.text.chunking import chunk_text
 
 SAMPLES = Path(__file__).resolve().parents[3] / "samples" / "docs"
 

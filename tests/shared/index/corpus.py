@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from shared.corpus import iter_chunks
+from shared.corpus.read import iter_chunks
 from shared.embedding.hashing import HashingEmbedder
 from shared.models import BatchRef
 from shared.pipeline.commit import _write_version, tombstone

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from cli.commands.run import corpus_line
 from shared.models import RunSummary, SourceCounts, SourceResult
 from shared.notify.message import build_notice
-from shared.outcome import totals
-from shared.report import render_report
+from shared.runs.outcome import totals
+from shared.runs.report import render_report
 
 
 def summary() -> RunSummary:

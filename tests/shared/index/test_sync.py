@@ -4,11 +4,11 @@ sends nothing, and only acknowledged keys reach the ledger."""
 
 from __future__ import annotations
 
+from shared.corpus.retire import retire_source
 from shared.index import generations, ledger
 from shared.index.azure_search import AzureSearchTarget
 from shared.index.base import IndexTarget
 from shared.pipeline.context import Context
-from shared.retire import retire_source
 from tests.shared.index.conftest import Corpus, indexed, paragraphs, run_publish
 
 

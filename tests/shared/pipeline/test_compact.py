@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.corpus import iter_chunks
+from shared.corpus.read import iter_chunks
 from shared.pipeline.compact import compact_page, compact_source
 from shared.pipeline.context import Context
 from shared.storage import records

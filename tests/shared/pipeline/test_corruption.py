@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.corpus import iter_chunks
+from shared.corpus.read import iter_chunks
 from shared.errors import CorruptBlobError, PermanentError
 from shared.models import RunOptions, SourceTask
 from shared.pipeline import lifecycle

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from shared.errors import PermanentError
-from shared.extract import ExtractLimits, extract
-from shared.html_depth import nesting_depth
 from shared.pipeline.context import Context
 from shared.storage import records
+from shared.text.extract import ExtractLimits, extract
+from shared.text.html_depth import nesting_depth
 from tests.shared.pipeline.hosted import RunSource
 
 BOMB = ("<html><body>" + "<div>" * 100_000 + "deep" + "</div>" * 100_000 + "</body></html>").encode()

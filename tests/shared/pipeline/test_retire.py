@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from shared.corpus import iter_chunks
+from shared.corpus.read import iter_chunks
+from shared.corpus.retire import retire_source
 from shared.errors import ClaimHeldError
 from shared.pipeline.context import Context
-from shared.retire import retire_source
 from shared.storage import hints, layout, records
 from tests.shared.pipeline.hosted import RunSource
 
@@ -48,7 +48,7 @@ async def test_a_source_a_run_is_processing_is_not_retired(ctx: Context, docs: P
 
 async def test_the_document_count_leaves_out_deleted_documents(run_source: RunSource, ctx: Context, docs: Path) -> None:
     """Issue 12: `/api/sources` counted a deleted document."""
-    from shared.source_info import describe
+    from shared.sources.info import describe
 
     for i in range(3):
         (docs / f"doc-{i}.md").write_text(f"# Doc {i}\n\n{PARA * 3} {i}\n")

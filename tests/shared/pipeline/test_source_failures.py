@@ -12,8 +12,8 @@ from pathlib import Path
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from shared.outcome import source_status
 from shared.pipeline.context import Context, open_context
+from shared.runs.outcome import source_status
 from shared.settings import Settings
 from shared.storage import layout, records
 from tests.shared.pipeline.hosted import RunSource

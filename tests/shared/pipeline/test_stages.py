@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from shared.corpus import current_documents, iter_chunks
+from shared.corpus.read import current_documents, iter_chunks
 from shared.pipeline.context import Context
 from shared.storage import layout, records
 from tests.shared.pipeline.hosted import RunSource

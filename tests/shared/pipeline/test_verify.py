@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.corpus import iter_chunks
+from shared.corpus.read import iter_chunks
+from shared.corpus.verify import repair, verify
 from shared.pipeline.context import Context
 from shared.storage import hints, layout, records
-from shared.verify import repair, verify
 from tests.shared.pipeline.hosted import RunSource
 
 PARA = "Salt marshes trap sediment with every tide and build up, inch by inch, behind the dunes. "

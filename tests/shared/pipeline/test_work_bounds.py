@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from shared.manifest import load_manifest
+from shared.config.manifest import load_manifest
 from shared.models import BatchRef, DiscoverInput, StageResult
 from shared.pipeline import chunk, discover, embed, fetch
 from shared.pipeline.context import Context, split_limits

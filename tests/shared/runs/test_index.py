@@ -101,7 +101,7 @@ async def test_no_container_yet_is_an_empty_history(azurite: str) -> None:
 
     from shared.runs.index import iter_since
     from shared.runs.retention import purge_expired
-    from shared.source_info import document_count
+    from shared.sources.info import document_count
 
     async with BlobStore.connect(container=f"none-{uuid.uuid4().hex[:10]}", connection_string=azurite) as store:
         assert await list_runs(store, RunQuery()) == ([], None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from shared import idempotency
+from shared.runs import idempotency
 from shared.runs.index import RunQuery, list_runs
 from shared.runs.retention import purge_expired
 from shared.storage.blobs import BlobStore

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from shared.config.manifest import load_manifest
 from shared.errors import ConfigError
-from shared.manifest import load_manifest
 from shared.models import RunOptions
 from shared.pipeline.context import Context, open_context
 from shared.pipeline.lifecycle import plan
 from shared.runs import snapshot
 from shared.settings import Settings
 from shared.storage import layout
-from tests.shared.test_sources_manifest import every_kind_manifest
+from tests.shared.config.test_sources_manifest import every_kind_manifest
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ from azure.storage.blob import ContentSettings
 from azure.storage.blob.aio import BlobServiceClient
 
 from shared.errors import ConfigError, PermanentError
-from shared.extract import detect_format, extract
-from shared.http import HttpClient
+from shared.fetching.http import HttpClient
 from shared.sources import build_source, parse_spec
 from shared.sources.blob import BlobSource
+from shared.text.extract import detect_format, extract
 
 SETTING = "HARVEST_TEST_BLOB_CONNECTION"
 

@@ -6,10 +6,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from shared.errors import ConfigError, PermanentError
-from shared.extract import extract
-from shared.http import HttpClient
+from shared.fetching.http import HttpClient
 from shared.sources import build_source, parse_spec
 from shared.sources.json_api import JsonApiSource, next_link
+from shared.text.extract import extract
 from tests.shared.sources.servers import JsonApi, no_robots, serve_json_api
 
 ITEMS = [{"id": i, "title": f"Item {i}", "body": f"Body of item number {i}, long enough to keep.",

@@ -6,10 +6,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from shared.errors import ConfigError, PermanentError
-from shared.extract import extract
-from shared.http import HttpClient
+from shared.fetching.http import HttpClient
 from shared.sources import build_source, parse_spec
 from shared.sources.oai_pmh import OaiPmhSource
+from shared.text.extract import extract
 from tests.shared.sources.servers import OaiRecord, OaiRepository, no_robots, serve_oai
 
 RECORDS = [

@@ -6,10 +6,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from shared.errors import ConfigError, PermanentError
-from shared.extract import detect_format, extract
-from shared.http import HttpClient
+from shared.fetching.http import HttpClient
 from shared.sources import build_source, parse_spec
 from shared.sources.rss import RssSource
+from shared.text.extract import detect_format, extract
 
 RSS = """<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel><title>Garden news</title><link>{base}/</link><description>d</description>

@@ -9,7 +9,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from shared.errors import ConfigError, PermanentError
-from shared.http import HttpClient
+from shared.fetching.http import HttpClient
 from shared.sources import build_source, parse_spec
 from shared.sources.sitemap import SitemapSource
 from tests.shared.sources.servers import serve_sitemaps, urlset

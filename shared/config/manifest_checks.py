@@ -1,6 +1,6 @@
 """What a run would refuse that the manifest's schema cannot see, for ``harvest sources validate``: a folder
 that does not exist (building the source finds it), and an address the outbound guard refuses
-(``shared.http``: private, loopback and link-local addresses unless ``HARVEST_ALLOWED_PRIVATE_NETWORKS``
+(``shared.fetching.http``: private, loopback and link-local addresses unless ``HARVEST_ALLOWED_PRIVATE_NETWORKS``
 allows them). Problems use the manifest's own labels (``sources[2] (notes).path``).
 
 Not part of loading a manifest for a run: one missing folder fails its own source at run time, not every
@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from shared.errors import ConfigError
-from shared.http import allowed
+from shared.fetching.http import allowed
 from shared.sources.web import HttpSourceSpec
 
 if TYPE_CHECKING:
-    from shared.manifest import Manifest
+    from shared.config.manifest import Manifest
     from shared.sources.base import SourceSpec
 
 ALLOWED_SETTING = "HARVEST_ALLOWED_PRIVATE_NETWORKS"

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from shared.chunking import chunk_hash, chunk_text
 from shared.embedding import get_embedder
+from shared.text.chunking import chunk_hash, chunk_text
 
 VOCAB = [
     "harvest", "pipeline", "durable", "function", "chunk", "embedding", "storage", "blob", "azure", "document",
@@ -101,7 +101,7 @@ def test_markdown_respects_sections_and_drops_blank() -> None:
 
 @pytest.mark.slow
 def test_safety_net_splits_offenders_by_words_then_characters() -> None:
-    from shared.chunking import _split_words
+    from shared.text.chunking import _split_words
 
     e5 = get_embedder("e5-small")
     text = make_doc(600, markdown=False) + " " + "y" * 2500 + " tail words"

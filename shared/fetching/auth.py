@@ -175,7 +175,7 @@ def with_query(url: str, name: str, value: str) -> str:
 
 
 class Authenticator:
-    """Signs requests for one source. ``http`` (a ``shared.http.HttpClient``) is used for token requests."""
+    """Signs requests for one source. ``http`` (a ``shared.fetching.http.HttpClient``) is used for token requests."""
 
     def __init__(self, spec: Any, *, source_id: str) -> None:
         self.spec = spec

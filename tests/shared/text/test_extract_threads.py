@@ -6,14 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SAMPLES = ROOT / "samples" / "docs"
 
 SCRIPT = """
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from shared.extract import extract
+from shared.text.extract import extract
 pdfs = [p.read_bytes() for p in sorted(Path(sys.argv[1]).glob("*.pdf"))] * 6
 with ThreadPoolExecutor(8) as pool:
     texts = list(pool.map(lambda d: extract(d, fmt="pdf").text, pdfs))

@@ -10,7 +10,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from shared.errors import ConfigError, PermanentError, TransientError
-from shared.http import GuardedResolver, HttpClient, HttpResponse, allowed, parse_retry_after
+from shared.fetching.http import GuardedResolver, HttpClient, HttpResponse, allowed, parse_retry_after
 
 LOOPBACK = ["127.0.0.1/32"]
 

@@ -8,7 +8,7 @@ same scheme and address checks. Environment proxies are ignored (``trust_env=Fal
 connection would go to the proxy, not to the checked address.
 
 Retries (tenacity): timeouts, connection errors, 429 and 5xx are retried with exponential backoff and
-jitter, honouring ``Retry-After`` (seconds or HTTP date; see ``shared.backoff``). A ``Retry-After`` above
+jitter, honouring ``Retry-After`` (seconds or HTTP date; see ``shared.fetching.backoff``). A ``Retry-After`` above
 ``MAX_RETRY_AFTER`` is not slept on in-process: it becomes a ``TransientError`` carrying ``retry_after``
 at once, so the Durable retry policy waits instead of a blocked activity.
 
@@ -37,11 +37,11 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
-from shared.backoff import MAX_RETRY_AFTER, BackoffWait, parse_retry_after
-from shared.backoff import RetryLater as _Retry
 from shared.errors import ConfigError, PermanentError, TransientError
-from shared.http_errors import connection_failure
-from shared.mediatypes import check_type as _check_type
+from shared.fetching.backoff import MAX_RETRY_AFTER, BackoffWait, parse_retry_after
+from shared.fetching.backoff import RetryLater as _Retry
+from shared.fetching.http_errors import connection_failure
+from shared.fetching.mediatypes import check_type as _check_type
 
 __all__ = ["MAX_REDIRECTS", "GuardedResolver", "HttpClient", "HttpResponse", "Timeouts", "allowed",
            "parse_retry_after"]

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from shared import manifest_yaml
+from shared.config import manifest_yaml
+from shared.config.manifest import load_manifest
+from shared.config.manifest_yaml import MAX_DEPTH, MAX_SOURCES, PyManifestLoader, parse_yaml
 from shared.errors import ConfigError
-from shared.manifest import load_manifest
-from shared.manifest_yaml import MAX_DEPTH, MAX_SOURCES, PyManifestLoader, parse_yaml
 
 
 def write(tmp_path: Path, text: str, name: str = "sources.yaml") -> Path:

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from shared.errors import PermanentError, SkippedError
-from shared.html_depth import TooDeep, nesting_depth
+from shared.text.html_depth import TooDeep, nesting_depth
 
 FORMATS = ("markdown", "text", "html", "pdf")
 

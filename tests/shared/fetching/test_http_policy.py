@@ -14,7 +14,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from shared.errors import ConfigError, PermanentError, SkippedError, TransientError
-from shared.http import HttpClient
+from shared.fetching.http import HttpClient
 from shared.models import DocumentRef
 from shared.redact import redact_text
 from shared.sources import parse_spec

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from shared.config.manifest import load_manifest
 from shared.errors import ConfigError
-from shared.manifest import load_manifest
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -67,7 +67,7 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_the_bundled_manifest_is_valid() -> None:
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     m = load_manifest(root / "sources.yaml")
     assert "samples" in m.ids()
 

@@ -1,10 +1,10 @@
-"""``shared.json_input``: request JSON read strictly (issue 25 item 5 and its siblings)."""
+"""``shared.config.json_input``: request JSON read strictly (issue 25 item 5 and its siblings)."""
 
 from __future__ import annotations
 
 import pytest
 
-from shared.json_input import MAX_DEPTH, TooDeep, loads
+from shared.config.json_input import MAX_DEPTH, TooDeep, loads
 
 
 @pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 500, 999, 1_000, 20_000, 200_000])

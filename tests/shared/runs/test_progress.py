@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from shared.models import SourceCounts, SourceResult
-from shared.progress import EXTENSION_LIMIT, HARD_LIMIT, build_status, eta_seconds, status_size, utf16_size
+from shared.runs.progress import EXTENSION_LIMIT, HARD_LIMIT, build_status, eta_seconds, status_size, utf16_size
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 

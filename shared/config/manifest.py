@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.auth import setting_names
+from shared.config.manifest_yaml import id_hint, read_yaml
+from shared.config.messages import nul_problems, top_level_problems
 from shared.errors import ConfigError
-from shared.manifest_messages import nul_problems, top_level_problems
-from shared.manifest_yaml import id_hint, read_yaml
+from shared.fetching.auth import setting_names
 from shared.sources import SOURCE_KINDS, check_spec
 from shared.sources.base import SourceSpec
 
@@ -60,7 +60,7 @@ def parse_manifest(data: Any, *, path: Path, raw_ids: dict[int, str] | None = No
     """Validate already-parsed YAML; raise ``ConfigError`` listing every problem of every source at once.
     ``raw_ids`` (index → YAML text) names the ids YAML turned into another type, for a quoting hint.
     ``check_build`` adds what only building the sources finds and what a run would refuse (a folder that
-    does not exist, an address the outbound guard refuses: ``shared.manifest_checks``), in the same format."""
+    does not exist, an address the outbound guard refuses: ``shared.config.manifest_checks``), in the same format."""
     where = str(path)
     if not isinstance(data, dict):
         shown = "empty" if data is None else f"a {type(data).__name__}"
@@ -102,7 +102,7 @@ def parse_manifest(data: Any, *, path: Path, raw_ids: dict[int, str] | None = No
         labels[spec.id] = label
     manifest = Manifest(path=path, sources=specs)
     if check_build:
-        from shared.manifest_checks import run_problems
+        from shared.config.manifest_checks import run_problems
 
         problems += run_problems(manifest, labels, environ=environ)
     if problems:

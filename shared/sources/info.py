@@ -11,8 +11,8 @@ from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
+from shared.config.manifest import Manifest, describe_sources
 from shared.errors import CorruptBlobError
-from shared.manifest import Manifest, describe_sources
 from shared.redact import redact_value
 from shared.sources.base import SourceSpec
 from shared.storage import hints, records
@@ -25,7 +25,7 @@ def redacted_config(spec: SourceSpec) -> dict[str, Any]:
 
 
 def manifest_configs(manifest: Manifest) -> dict[str, dict[str, Any]]:
-    """Each source's configuration for display: ``shared.manifest.describe_sources`` (setting *names* and
+    """Each source's configuration for display: ``shared.config.manifest.describe_sources`` (setting *names* and
     whether each is set — never values) with credentials in URLs scrubbed as a second line of defence."""
     out = {}
     for item in describe_sources(manifest):

@@ -12,7 +12,7 @@ from shared.models import BatchRef
 from shared.sources import parse_spec
 from shared.storage import layout, records
 from shared.storage.blobs import BlobStore
-from shared.validation import check_duplicate, check_text, detect_language, skip_counts
+from shared.text.validation import check_duplicate, check_text, detect_language, skip_counts
 
 ENGLISH = "Bees survive the winter by clustering together and shivering their flight muscles to keep warm."
 GERMAN = "Bienen überstehen den Winter, indem sie sich zu einer Traube zusammenschließen und zittern."

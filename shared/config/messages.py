@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.auth import SETTING
+from shared.fetching.auth import SETTING
 from shared.names import SOURCE_ID as ID
 
 URL = re.compile(r"^https?://", re.IGNORECASE)

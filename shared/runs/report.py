@@ -4,7 +4,7 @@ Per-source table, stage timings, a chart of documents processed over time, and e
 reason. Every number carries a ``data-*`` attribute so tests (and scripts) can read it from the rendered page.
 
 All of the report is here: ``render_report(summary, timeline)`` draws the page (pure; the SVG pieces are in
-``shared.report_chart``), ``render_run_report`` draws it for a run record (redacted) and the Durable history
+``shared.runs.report_chart``), ``render_run_report`` draws it for a run record (redacted) and the Durable history
 of its orchestrations (``history_instances`` says which), and ``publish_report`` writes it next to the run
 record (``runs/{run_id}/report.html``) when the run ends (the ``publish_run`` activity). ``harvest report`` and
 ``GET /api/runs/{id}/report`` serve it (``shared.runs.operations.report_html``).
@@ -26,8 +26,8 @@ from azure.storage.blob import ContentSettings
 from shared import names
 from shared.models import RunSummary
 from shared.redact import redact_value
-from shared.report_chart import documents_over_time, legend, stage_bar
 from shared.runs import timeline
+from shared.runs.report_chart import documents_over_time, legend, stage_bar
 from shared.storage import layout
 from shared.storage.blobs import BlobStore
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared.models import SourceCounts, SourceResult
-from shared.outcome import run_status, source_status, totals
+from shared.runs.outcome import run_status, source_status, totals
 
 
 def r(status: str, **counts: int) -> SourceResult:

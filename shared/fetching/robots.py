@@ -20,7 +20,7 @@ from aiolimiter import AsyncLimiter
 from protego import Protego
 
 from shared.errors import PermanentError, SkippedError, TransientError
-from shared.http import HttpClient
+from shared.fetching.http import HttpClient
 
 MAX_ROBOTS_BYTES = 512 * 1024
 MAX_CRAWL_DELAY = 10.0

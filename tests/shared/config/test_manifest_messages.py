@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from shared.manifest_messages import describe_validation, field_problems
+from shared.config.messages import describe_validation, field_problems
 from shared.names import SOURCE_ID
 
 

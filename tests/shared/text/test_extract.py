@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.errors import PermanentError
-from shared.extract import content_hash, detect_format, extract, normalize_text
+from shared.text.extract import content_hash, detect_format, extract, normalize_text
 from tests.shared.pdfgen import make_pdf
 
 ARTICLE = """<!doctype html><html><head><meta charset="utf-8"><title>Composting at home | Garden Blog</title></head>

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from shared.config.manifest import describe_sources, load_manifest, parse_manifest
 from shared.errors import ConfigError
-from shared.manifest import describe_sources, load_manifest, parse_manifest
 
 EVERY_KIND = """sources:
   - {id: notes, kind: folder, path: docs}

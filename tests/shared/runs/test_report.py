@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from shared import names
 from shared.models import ErrorRecord, RunSummary, SourceCounts, SourceResult
-from shared.report import group_errors, history_instances, publish_report, render_report
+from shared.runs.report import group_errors, history_instances, publish_report, render_report
 from shared.storage import layout
 from shared.storage.blobs import BlobStore
 

@@ -1,0 +1,1 @@
+"""Reading the corpus, retiring a source's documents, verifying the corpus against its records."""
