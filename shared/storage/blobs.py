@@ -37,6 +37,10 @@ DELETE_CONCURRENCY = 16
 log = logging.getLogger("harvest.storage")
 
 
+def _unquote(etag: str | None) -> str | None:
+    return etag.strip('"') if etag else None
+
+
 def dumps(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
 
@@ -188,6 +192,23 @@ class BlobStore:
         attempt is a create-if-absent of ``change(None)``, and if the blob exists after all it falls
         back to reading it (one request saved per new blob, none lost otherwise).
         """
+        value, _ = await self.update_json_etag(name, change, attempts=attempts, likely_absent=likely_absent,
+                                               heal=heal)
+        return value
+
+    async def update_json_etag(
+        self,
+        name: str,
+        change: Callable[[Any], T],
+        *,
+        attempts: int = 20,
+        likely_absent: bool = False,
+        heal: bool = False,
+    ) -> tuple[T, str | None]:
+        """``update_json`` that also returns the blob's ETag (unquoted, as ``list_etags`` gives it) once it
+        holds the returned value: the written blob's, or the one read when nothing needed writing (``None``
+        when ``change`` returned ``None`` and the blob is absent). A listing that shows this ETag later
+        shows this very value."""
         guess = likely_absent
         for attempt in range(attempts):
             if guess:
@@ -205,20 +226,21 @@ class BlobStore:
                 guess = False
                 continue
             if new is None or new == current:
-                return new  # nothing to write
+                # nothing to write (``None`` with a corrupt blob: it stays, and its ETag is not this value's)
+                return new, _unquote(etag) if new is not None else None
             blob = self.container.get_blob_client(name)
             try:
                 if etag is None:
-                    await blob.upload_blob(dumps(new), overwrite=False, content_settings=JSON_TYPE)
+                    written = await blob.upload_blob(dumps(new), overwrite=False, content_settings=JSON_TYPE)
                 else:
-                    await blob.upload_blob(
+                    written = await blob.upload_blob(
                         dumps(new),
                         overwrite=True,
                         etag=etag,
                         match_condition=MatchConditions.IfNotModified,
                         content_settings=JSON_TYPE,
                     )
-                return new
+                return new, _unquote(written.get("etag"))
             except (ResourceExistsError, ResourceModifiedError):
                 if guess:  # it existed after all: read it next time, no need to back off
                     guess = False

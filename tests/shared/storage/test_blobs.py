@@ -82,3 +82,19 @@ async def test_delete_prefix_deletes_everything_under_it(store: BlobStore) -> No
     assert await store.delete_prefix("del/") == 40
     assert [n async for n in store.list_names("del/")] == []
     assert await store.exists("keep/one.json")
+
+
+async def test_update_json_etag_returns_the_etag_a_listing_shows_for_that_value(store: BlobStore) -> None:
+    """``update_json_etag``: the written blob's ETag (created, updated, or unchanged: the one read), unquoted as
+    ``list_etags`` gives it — what the index ledger stores so a later listing says "this very record"."""
+    created, etag1 = await store.update_json_etag("d/x.json", lambda cur: {"n": 1}, likely_absent=True)
+    assert created == {"n": 1} and etag1 == (await store.list_etags("d/"))["d/x.json"]
+    updated, etag2 = await store.update_json_etag("d/x.json", lambda cur: {"n": cur["n"] + 1})
+    assert updated == {"n": 2} and etag2 != etag1 and etag2 == (await store.list_etags("d/"))["d/x.json"]
+    same, etag3 = await store.update_json_etag("d/x.json", lambda cur: cur)  # nothing written: the read ETag
+    assert same == {"n": 2} and etag3 == etag2
+    absent, none = await store.update_json_etag("d/y.json", lambda cur: None)
+    assert (absent, none) == (None, None)
+    await store.write_bytes("d/z.json", b"{broken")
+    healed, etag4 = await store.update_json_etag("d/z.json", lambda cur: {"n": 0}, heal=True)
+    assert healed == {"n": 0} and etag4 == (await store.list_etags("d/"))["d/z.json"]
