@@ -97,6 +97,7 @@ class Publisher:
     dry_run: bool = False
     result: PublishResult = field(default_factory=PublishResult)
     progressed: bool = False
+    points: tuple[str, str] = ("index.intent", "index.sent")  # crash points: intents written; index answered
 
     @property
     def tid(self) -> str:
@@ -122,17 +123,26 @@ class Publisher:
         for start in range(0, len(todo), GROUP_DOCS):
             if self.progressed and time.monotonic() > deadline:  # every call moves at least one group on
                 return False
-            await self._group(shard, todo[start:start + GROUP_DOCS], counts)
+            await self._group(todo[start:start + GROUP_DOCS], counts)
             self.progressed = True
         return True
 
-    async def _group(self, shard: str, docs: list[Doc], counts: Pass) -> None:
+    async def _group(self, docs: list[Doc], counts: Pass) -> None:
+        """Read what ``docs`` need (records; version blobs of what is to be uploaded), then bring them in line."""
         limit = asyncio.Semaphore(READ_CONCURRENCY)
         await asyncio.gather(*(self._desired(doc, limit) for doc in docs))
         docs = [d for d in docs if d.record is not None or d.entry is not None]
-        uploads = [d for d in docs if d.want is not None and not _holds(d.entry, d.want)]
+        uploads = [d for d in docs if d.want is not None and not holds(d.entry, d.want)]
         await asyncio.gather(*(self._rows(doc, limit) for doc in uploads))
-        uploads = [d for d in uploads if d.want is not None]  # a version blob that cannot be read is not live
+        await self.apply(docs, counts)
+
+    async def apply(self, docs: list[Doc], counts: Pass) -> None:
+        """Bring ``docs`` in line, their records, ledger entries and wanted versions known (and the rows of
+        every version to upload): write-ahead intents, one upsert, stale keys deleted once acknowledged, the
+        acknowledged state recorded. The documents may lie in several ledger shards (one write per shard)."""
+        uploads = [d for d in docs if d.want is not None and not holds(d.entry, d.want)]
+        if any(not d.rows for d in uploads):
+            raise ValueError("a version to upload without its rows")  # it would be recorded as acknowledged
         for doc in docs:
             counts.live += doc.want is not None
             counts.other_model += doc.other_model
@@ -143,21 +153,21 @@ class Publisher:
         base: dict[str, Entry | None] = {d.key: d.entry for d in docs}
         if uploads:  # write-ahead: the index may hold these keys from now on
             intents: dict[str, Entry | None] = {d.key: _intent(d) for d in uploads}
-            await self._ledger(shard, intents, base)
+            await self._ledgers(intents, base)
             base.update(intents)
-            crashpoint("index.intent")
+            crashpoint(self.points[0])
         sent = WriteOutcome()
         rows = [row for d in uploads for row in d.rows]
         for i in range(0, len(rows), self.batch_chunks):
             sent.add(await self.target.upsert(self.where.physical, rows[i:i + self.batch_chunks]))
         uploaded = {d.key for d in uploads if all(r["chunk_id"] in sent.acked for r in d.rows)}
         stale = {d.key: _stale(d, self.source_id) for d in docs
-                 if d.want is None or d.key in uploaded or _holds(d.entry, d.want)}
+                 if d.want is None or d.key in uploaded or holds(d.entry, d.want)}
         removed = WriteOutcome()
         keys = sorted({c for ids in stale.values() for c in ids})
         for i in range(0, len(keys), self.batch_chunks):
             removed.add(await self.target.delete(self.where.physical, keys[i:i + self.batch_chunks]))
-        crashpoint("index.sent")
+        crashpoint(self.points[1])
         self.result.upserted += len(sent.acked)
         self.result.deleted += len(removed.acked)
         failures = {**sent.failed, **removed.failed}
@@ -165,8 +175,7 @@ class Publisher:
         counts.failed += len(failures)
         for chunk_id, reason in list(failures.items())[:MAX_ERRORS - len(self.result.errors)]:
             self.result.errors.append(ErrorRecord(stage="publish", reason=f"chunk {chunk_id}: {reason}"[:500]))
-        await self._ledger(shard, {d.key: _after(d, d.key in uploaded, removed.acked, self.source_id) for d in docs},
-                           base)
+        await self._ledgers({d.key: _after(d, d.key in uploaded, removed.acked, self.source_id) for d in docs}, base)
 
     async def _desired(self, doc: Doc, limit: asyncio.Semaphore) -> None:
         """What the index should hold for ``doc``, from its record."""
@@ -179,14 +188,7 @@ class Publisher:
                 except CorruptBlobError as exc:  # left out of the corpus (export, query): out of the index too
                     log.warning("%s; its chunks leave the index", exc)
                     doc.record = None
-        rec = doc.record
-        if rec is None or rec.deleted or not rec.current or not rec.content_hash:
-            return
-        if rec.model != self.where.gen.model_id:
-            doc.other_model = True
-            return
-        count = next((v.chunks for v in reversed(rec.versions) if v.blob == rec.current), 0)
-        doc.want = Version(blob=rec.current, content_hash=rec.content_hash, ordinals=count)
+        doc.want, doc.other_model = desired(doc.record, self.where.gen.model_id)
 
     async def _rows(self, doc: Doc, limit: asyncio.Semaphore) -> None:
         assert doc.want is not None and doc.want.blob is not None
@@ -196,12 +198,14 @@ class Publisher:
             except CorruptBlobError as exc:
                 log.warning("%s; its chunks leave the index", exc)
                 lines = []
-        good = [line for line in lines if isinstance(line.get("ordinal"), int) and line.get("chunk_id")]
-        if not good or len(good) != len(lines):
-            doc.want, doc.rows = None, []
-            return
-        doc.rows = [index_row(line) for line in sorted(good, key=lambda r: r["ordinal"])]
-        doc.want = doc.want.model_copy(update={"ordinals": Version.compact([r["ordinal"] for r in doc.rows])})
+        take_rows(doc, lines)
+
+    async def _ledgers(self, new: dict[str, Entry | None], base: dict[str, Entry | None]) -> None:
+        """``_ledger`` for entries of any shards: one write per shard, the shards at once."""
+        parts: dict[str, dict[str, Entry | None]] = {}
+        for key, entry in new.items():
+            parts.setdefault(ledger.shard_of(key), {})[key] = entry
+        await asyncio.gather(*(self._ledger(shard, part, base) for shard, part in sorted(parts.items())))
 
     async def _ledger(self, shard: str, new: dict[str, Entry | None], base: dict[str, Entry | None]) -> None:
         """Write ``new`` entries. A version the blob names now that is in neither ``base`` (what this pass
@@ -226,11 +230,34 @@ class Publisher:
         await ledger.update_shard(self.store, self.tid, self.where.gen.id, self.source_id, shard, change)
 
 
+def desired(rec: DocRecord | None, model_id: str) -> tuple[Version | None, bool]:
+    """What the index of ``model_id`` should hold for a document whose record is ``rec``: its current version
+    (chunk count from the record) if it is live and embedded by that model, else nothing; and whether it is
+    live in another model."""
+    if rec is None or rec.deleted or not rec.current or not rec.content_hash:
+        return None, False
+    if rec.model != model_id:
+        return None, True
+    count = next((v.chunks for v in reversed(rec.versions) if v.blob == rec.current), 0)
+    return Version(blob=rec.current, content_hash=rec.content_hash, ordinals=count), False
+
+
+def take_rows(doc: Doc, lines: list[dict[str, Any]]) -> None:
+    """The index rows of ``doc``'s wanted version from its version blob's lines; a version with no lines or a
+    malformed one is not live (out of the corpus, so out of the index)."""
+    good = [line for line in lines if isinstance(line.get("ordinal"), int) and line.get("chunk_id")]
+    if not good or len(good) != len(lines) or doc.want is None:
+        doc.want, doc.rows = None, []
+        return
+    doc.rows = [index_row(line) for line in sorted(good, key=lambda r: r["ordinal"])]
+    doc.want = doc.want.model_copy(update={"ordinals": Version.compact([r["ordinal"] for r in doc.rows])})
+
+
 def _vkey(v: Version) -> tuple[str | None, str]:
     return v.blob, v.content_hash
 
 
-def _holds(entry: Entry | None, want: Version) -> bool:
+def holds(entry: Entry | None, want: Version) -> bool:
     """The index already holds every chunk of ``want`` (acknowledged)."""
     return entry is not None and entry.acked is not None and _vkey(entry.acked) == _vkey(want)
 
@@ -254,7 +281,7 @@ def _after(doc: Doc, uploaded: bool, deleted: set[str], source_id: str) -> Entry
     """The document's ledger entry once the index answered: what it acknowledged, nothing more."""
     entry = doc.entry or Entry(doc_id=doc.doc_id)
     want = doc.want
-    has_want = want is not None and (uploaded or _holds(doc.entry, want))
+    has_want = want is not None and (uploaded or holds(doc.entry, want))
     if want is not None and not has_want:  # the upload was not acknowledged in full; nothing was deleted
         acked = entry.acked
         pending = [*[v for v in entry.pending if _vkey(v) != _vkey(want)], want]
@@ -301,8 +328,8 @@ async def publish(store: BlobStore, target: IndexTarget, source_id: str, *, mode
             "complete": counts.other_model == 0 and counts.failed == 0, "run_id": run_id,
             "at": datetime.now(UTC).isoformat()})
         optimize = getattr(target, "optimize", None)
-        if optimize is not None and (pub.result.upserted or pub.result.deleted):
-            await optimize(where.physical)
+        if optimize is not None:  # also after a pass that found everything in line: the batches wrote it
+            await optimize(where.physical, force=bool(pub.result.upserted or pub.result.deleted))
         if not where.active:
             pub.result.switched = await generations.maybe_switch(store, target, where.gen)
     pub.result.seconds = round(time.monotonic() - started, 4)
