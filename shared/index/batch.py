@@ -39,8 +39,9 @@ POINTS = ("index.batch_intent", "index.batch_sent")  # crash points (shared.faul
 
 @dataclass(frozen=True)
 class Committed:
-    """A document as commit left it: its record as written and the record blob's ETag then; ``lines``: the
-    version blob's lines when this commit wrote the version (``None``: the text was unchanged)."""
+    """A document as commit left it: its record as written and the record blob's ETag then (as the service
+    gives it); ``lines``: the version blob's lines when this commit wrote the version (``None``: the text was
+    unchanged)."""
 
     record: DocRecord
     etag: str | None
@@ -57,14 +58,15 @@ async def publish_batch(store: BlobStore, target: IndexTarget, source_id: str, c
     for c in committed:
         if c.etag is None:
             continue
-        doc = Doc(key=layout.doc_key(source_id, c.record.doc_id),
-                  record_blob=layout.doc_record_blob(source_id, c.record.doc_id), etag=c.etag, record=c.record)
+        doc = Doc(key=layout.doc_key(source_id, c.record.doc_id), record_blob=layout.doc_record_blob(
+            source_id, c.record.doc_id), etag=c.etag.strip('"'), record=c.record)  # as a listing shows it
         doc.want, doc.other_model = desired(c.record, where.gen.model_id)
         if c.lines is not None and doc.want is not None:
             take_rows(doc, c.lines)
         docs.append((doc, c.lines is not None))
     shards = sorted({ledger.shard_of(d.key) for d, _ in docs})
-    read = await asyncio.gather(*(ledger.read_shard(store, pub.tid, where.gen.id, source_id, s) for s in shards))
+    read = await asyncio.gather(*(ledger.read_shard(store, pub.tid, where.gen.id, source_id, s, pub.seen)
+                                  for s in shards))
     entries = dict(zip(shards, read, strict=True))
     ready: list[Doc] = []
     for doc, written in docs:

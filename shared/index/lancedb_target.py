@@ -7,10 +7,11 @@ alias; an overwrite is one new table version, so a reader sees the old rows or t
 and the staging table is dropped. Upserts are ``merge_insert`` on ``chunk_id``, deletes by key; a full-text
 index on ``text`` makes hybrid queries (vector + BM25, fused by reciprocal rank) possible.
 
-LanceDB's Python API is synchronous: calls run in a worker thread, one at a time per directory in this
-process (an asyncio lock, so waiting callers do not hold worker threads, and a thread lock). Writes also hold
-an exclusive file lock in the directory (``fcntl.flock``), so processes on one machine — a run's commit lanes
-and a ``harvest index verify --repair`` — never write at once: Lance resolves concurrent commits of distinct
+LanceDB's Python API is synchronous: calls run in a worker thread. Writes run one at a time per directory in
+this process (an asyncio lock, so waiting callers do not hold worker threads, and a thread lock) and hold an
+exclusive file lock in the directory (``fcntl.flock``), so processes on one machine — a run's commit lanes and
+a ``harvest index verify --repair`` — never write at once; reads take no lock (Lance tables are versioned:
+a reader opens the latest committed version). Lance resolves concurrent commits of distinct
 keys by itself, but two ``merge_insert`` calls upserting the *same* new keys from two processes both insert
 them (duplicate rows; measured with lancedb 0.40). A commit that lost to another process anyway is retried.
 """
@@ -100,8 +101,13 @@ class LanceDBTarget:
             return None
 
     async def _run(self, fn: Any, *args: Any, write: bool = False) -> Any:
+        """``fn`` in a worker thread; a write under the locks, retried when another process's commit raced it.
+        Reads take no lock: Lance tables are versioned, a reader opens the latest committed version."""
+        if not write:
+            return await asyncio.to_thread(fn, *args)
+
         def locked() -> Any:
-            with _lock(self.locator), (_file_lock(self.path) if write else contextlib.nullcontext()):
+            with _lock(self.locator), _file_lock(self.path):
                 for attempt in range(COMMIT_ATTEMPTS):
                     try:
                         return fn(*args)

@@ -95,18 +95,28 @@ def _dump(shard: Shard) -> dict[str, Any]:
     return {"docs": {k: e.model_dump(mode="json", exclude_defaults=True) for k, e in sorted(shard.items())}}
 
 
-async def read_shard(store: BlobStore, target: str, generation: str, source_id: str, shard: str) -> Shard:
+Seen = dict[str, tuple[Any, str | None]]  # ledger blob → its value and ETag as a writer last saw them
+
+
+async def read_shard(store: BlobStore, target: str, generation: str, source_id: str, shard: str,
+                     seen: Seen | None = None) -> Shard:
     """One ledger shard (empty when absent); ``CorruptBlobError`` naming the repair when unreadable: a
-    ledger that cannot be read cannot say which keys the index holds, so it is never silently reset."""
+    ledger that cannot be read cannot say which keys the index holds, so it is never silently reset.
+    ``seen``: where to remember the blob's value and ETag for a later ``update_shard``."""
     name = layout.ledger_blob(target, generation, source_id, shard)
-    value, _ = await store.read_json(name)
-    return _parse(value, name)
+    value, etag = await store.read_json(name)
+    entries = _parse(value, name)
+    if seen is not None:
+        seen[name] = (value, etag)
+    return entries
 
 
 async def update_shard(store: BlobStore, target: str, generation: str, source_id: str, shard: str,
-                       change: Callable[[Shard], None]) -> Shard:
+                       change: Callable[[Shard], None], seen: Seen | None = None) -> Shard:
     """Apply ``change`` (which edits the shard in place; pure: it may run again after a 412) under an ETag
-    condition. Only the entries ``change`` touches move, so two writers of one shard never undo each other."""
+    condition. Only the entries ``change`` touches move, so two writers of one shard never undo each other.
+    ``seen``: the shard as this writer last read or wrote it — the first attempt writes on it without reading
+    (a 412 if another writer came between: then it reads); updated with what this call wrote."""
     name = layout.ledger_blob(target, generation, source_id, shard)
     result: Shard = {}
 
@@ -119,7 +129,10 @@ async def update_shard(store: BlobStore, target: str, generation: str, source_id
             return None
         return _dump(entries)
 
-    await store.update_json(name, apply)
+    known = seen.pop(name, None) if seen is not None else None
+    value, etag = await store.update_json_etag(name, apply, known=known)
+    if seen is not None and value is not None:
+        seen[name] = (value, etag)
     return result
 
 

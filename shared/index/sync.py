@@ -98,6 +98,7 @@ class Publisher:
     result: PublishResult = field(default_factory=PublishResult)
     progressed: bool = False
     points: tuple[str, str] = ("index.intent", "index.sent")  # crash points: intents written; index answered
+    seen: ledger.Seen = field(default_factory=dict)  # ledger shards as this publisher last read or wrote them
 
     @property
     def tid(self) -> str:
@@ -108,7 +109,7 @@ class Publisher:
         """Bring one shard in line; ``False`` when the deadline came first (call again for the rest)."""
         listed = await self.store.list_etags(f"{layout.docs_prefix(self.source_id)}{shard}")
         records = {ledger.doc_key_of(name): (name, etag) for name, etag in listed.items()}
-        entries = await ledger.read_shard(self.store, self.tid, self.where.gen.id, self.source_id, shard)
+        entries = await ledger.read_shard(self.store, self.tid, self.where.gen.id, self.source_id, shard, self.seen)
         todo: list[Doc] = []
         for key, (name, etag) in sorted(records.items()):
             entry = entries.get(key)
@@ -227,7 +228,7 @@ class Publisher:
                 else:
                     entries[key] = entry
 
-        await ledger.update_shard(self.store, self.tid, self.where.gen.id, self.source_id, shard, change)
+        await ledger.update_shard(self.store, self.tid, self.where.gen.id, self.source_id, shard, change, self.seen)
 
 
 def desired(rec: DocRecord | None, model_id: str) -> tuple[Version | None, bool]:

@@ -37,10 +37,6 @@ DELETE_CONCURRENCY = 16
 log = logging.getLogger("harvest.storage")
 
 
-def _unquote(etag: str | None) -> str | None:
-    return etag.strip('"') if etag else None
-
-
 def dumps(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
 
@@ -204,14 +200,21 @@ class BlobStore:
         attempts: int = 20,
         likely_absent: bool = False,
         heal: bool = False,
+        known: tuple[Any, str | None] | None = None,
     ) -> tuple[T, str | None]:
-        """``update_json`` that also returns the blob's ETag (unquoted, as ``list_etags`` gives it) once it
-        holds the returned value: the written blob's, or the one read when nothing needed writing (``None``
-        when ``change`` returned ``None`` and the blob is absent). A listing that shows this ETag later
-        shows this very value."""
+        """``update_json`` that also returns the ETag of the blob once it holds the returned value, as the
+        service gives it (quoted; ``list_etags`` strips the quotes): the written blob's, or the one read when
+        nothing needed writing (``None`` when ``change`` returned ``None`` and nothing was read).
+
+        ``known``: the blob's value and ETag as this caller last saw them (read, or written by an earlier call):
+        the first attempt starts from them instead of reading. If the blob changed since, the conditional
+        write fails and the next attempt reads it; "nothing to write" is never decided on them.
+        """
         guess = likely_absent
         for attempt in range(attempts):
-            if guess:
+            if known is not None:
+                (current, etag), known, guess = known, None, True
+            elif guess:
                 current, etag = None, None
             else:
                 try:
@@ -222,12 +225,12 @@ class BlobStore:
                     log.warning("%s; replacing it", exc)
                     current, etag = None, exc.etag
             new = change(current)
-            if guess and new is None:  # "nothing to write" must not rest on a guess: read and decide
+            if guess and (new is None or new == current):  # "nothing to write" must not rest on a guess
                 guess = False
                 continue
             if new is None or new == current:
                 # nothing to write (``None`` with a corrupt blob: it stays, and its ETag is not this value's)
-                return new, _unquote(etag) if new is not None else None
+                return new, etag if new is not None else None
             blob = self.container.get_blob_client(name)
             try:
                 if etag is None:
@@ -240,9 +243,9 @@ class BlobStore:
                         match_condition=MatchConditions.IfNotModified,
                         content_settings=JSON_TYPE,
                     )
-                return new, _unquote(written.get("etag"))
+                return new, written.get("etag")
             except (ResourceExistsError, ResourceModifiedError):
-                if guess:  # it existed after all: read it next time, no need to back off
+                if guess:  # it existed, or changed, after all: read it next time, no need to back off
                     guess = False
                     continue
                 await asyncio.sleep(min(0.05 * 2**attempt, 1.0) * random.random())

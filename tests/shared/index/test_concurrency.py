@@ -83,15 +83,17 @@ async def _ids_of(corpus: Corpus, doc_id: str) -> set[str]:
     return {r["chunk_id"] async for r in iter_chunks(corpus.ctx.store) if r["doc_id"] == doc_id}
 
 
-async def test_two_writers_creating_one_azure_index_agree_on_its_marker(fake: tuple[FakeSearch, str]) -> None:
+async def test_writers_creating_one_azure_index_at_once_agree_on_its_marker(fake: tuple[FakeSearch, str]) -> None:
+    """Each looks, finds no index and creates it: with ``If-None-Match: *`` one wins and the others (412) take
+    its marker; unconditional, the last one's marker would replace the first's under the first's ledger."""
     service, url = fake
-    a, b = (AzureSearchTarget(url, "chunks", api_key=service.api_key, retry_total=1) for _ in range(2))
-    gen = Generation(id="m-4-v1-abc", model_id="m", dim=4)
-    made = await asyncio.gather(a.ensure("chunks-m", gen), b.ensure("chunks-m", gen))
-    assert made[0] == made[1] == await a.instance("chunks-m")
-    assert ("PUT", "/indexes('chunks-m')", 412) in service.requests  # the second create lost, and read the first
-    await a.close()
-    await b.close()
+    writers = [AzureSearchTarget(url, "chunks", api_key=service.api_key, retry_total=1) for _ in range(4)]
+    for name in ("chunks-a", "chunks-b", "chunks-c"):
+        gen = Generation(id=name, model_id="m", dim=4)
+        made = await asyncio.gather(*(w.ensure(name, gen) for w in writers))
+        assert set(made) == {await writers[0].instance(name)}, name
+    for w in writers:
+        await w.close()
 
 
 def test_processes_upserting_the_same_keys_into_one_lancedb_leave_no_duplicates(tmp_path: Path) -> None:
