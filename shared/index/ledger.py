@@ -79,14 +79,19 @@ def doc_key_of(record_blob: str) -> str:
     return record_blob.rsplit("/", 1)[-1].removesuffix(".json")
 
 
-def _parse(value: Any, name: str) -> Shard:
+def _docs(value: Any, name: str) -> dict[str, Any]:
     if value is None:
         return {}
     docs = value.get("docs") if isinstance(value, dict) else None
     if not isinstance(docs, dict):
         raise CorruptBlobError(name, "not a ledger shard", fix=REPAIR)
+    return docs
+
+
+def _parse(value: Any, name: str, keys: set[str] | None = None) -> Shard:
+    docs = _docs(value, name)
     try:
-        return {key: Entry.model_validate(e) for key, e in docs.items()}
+        return {key: Entry.model_validate(e) for key, e in docs.items() if keys is None or key in keys}
     except ValidationError as exc:
         raise CorruptBlobError(name, f"not a ledger entry: {exc.errors()[0]['msg']}", fix=REPAIR) from None
 
@@ -112,22 +117,32 @@ async def read_shard(store: BlobStore, target: str, generation: str, source_id: 
 
 
 async def update_shard(store: BlobStore, target: str, generation: str, source_id: str, shard: str,
-                       change: Callable[[Shard], None], seen: Seen | None = None) -> Shard:
+                       change: Callable[[Shard], None], seen: Seen | None = None,
+                       keys: set[str] | None = None) -> Shard:
     """Apply ``change`` (which edits the shard in place; pure: it may run again after a 412) under an ETag
     condition. Only the entries ``change`` touches move, so two writers of one shard never undo each other.
     ``seen``: the shard as this writer last read or wrote it — the first attempt writes on it without reading
-    (a 412 if another writer came between: then it reads); updated with what this call wrote."""
+    (a 412 if another writer came between: then it reads); updated with what this call wrote. ``keys``: the
+    only entries ``change`` looks at or edits — the others are carried over as stored, neither parsed nor
+    dumped (a shard holds a sixteenth of the source; a batch touches a few of its entries); the shard
+    returned then holds only those."""
     name = layout.ledger_blob(target, generation, source_id, shard)
     result: Shard = {}
 
     def apply(current: Any) -> dict[str, Any] | None:
         nonlocal result
-        entries = _parse(current, name)
+        entries = _parse(current, name, keys)
         change(entries)
         result = entries
-        if not entries and current is None:
+        if keys is None:
+            out = _dump(entries)
+        else:
+            docs = {k: v for k, v in _docs(current, name).items() if k not in keys}
+            docs.update(_dump({k: e for k, e in entries.items() if k in keys})["docs"])
+            out = {"docs": dict(sorted(docs.items()))}
+        if not out["docs"] and current is None:
             return None
-        return _dump(entries)
+        return out
 
     known = seen.pop(name, None) if seen is not None else None
     value, etag = await store.update_json_etag(name, apply, known=known)

@@ -228,7 +228,8 @@ class Publisher:
                 else:
                     entries[key] = entry
 
-        await ledger.update_shard(self.store, self.tid, self.where.gen.id, self.source_id, shard, change, self.seen)
+        await ledger.update_shard(self.store, self.tid, self.where.gen.id, self.source_id, shard, change, self.seen,
+                                  keys=set(new))
 
 
 def desired(rec: DocRecord | None, model_id: str) -> tuple[Version | None, bool]:
