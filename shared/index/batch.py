@@ -26,7 +26,8 @@ from typing import Any
 
 from shared.index import generations, ledger
 from shared.index.base import IndexTarget
-from shared.index.sync import Doc, Pass, Publisher, desired, holds, take_rows
+from shared.index.reconcile import Doc, desired, holds, take_rows
+from shared.index.sync import Pass, Publisher
 from shared.models import PublishResult
 from shared.pipeline.context import Context
 from shared.storage import layout
