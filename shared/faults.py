@@ -25,6 +25,8 @@ POINTS = (
     "source.finished",     # after the checkpoint's final update, before the orchestrator hears of it
     "index.intent",        # after the ledger names the versions about to be sent, before the index gets them
     "index.sent",          # after the index acknowledged writes, before the ledger records them
+    "index.batch_intent",  # the same two points when a batch's commit publishes its documents
+    "index.batch_sent",
     "run.closing",         # before the run record is closed
     "run.closed",          # after the run record was closed
 )

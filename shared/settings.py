@@ -73,6 +73,9 @@ class Settings(BaseSettings):
         "One publish activity stops after this long and says where the next call goes on (functionTimeout: 10 min)."))
     index_batch_chunks: int = Field(default=1000, ge=1, le=1000,
                                     description="Chunks (index actions) one request sends at most (the service: 1000).")
+    index_in_batches: bool = Field(default=True, description=(
+        "Each batch's commit publishes the documents it wrote (best effort); the end-of-source pass then finds "
+        "them in line. false: only the end-of-source pass publishes."))
     chunk_tokens: int = Field(default=256, ge=32, le=8191)
     chunk_overlap: int = Field(default=32, ge=0)
     batch_size: int = Field(default=256, ge=1, le=500)

@@ -4,7 +4,9 @@
 - ``base`` — the target protocol; ``lancedb_target`` (local default) and ``azure_search`` (production);
 - ``ledger`` — what a target acknowledged, per generation and source, in Blob;
 - ``generations`` — which index readers see, the one being built, the switch;
+- ``reconcile`` — one document: what the index should hold, its ledger entry before and after a write;
 - ``sync`` — the publish stage (one source, bounded calls, resumable);
+- ``batch`` — a batch's commit publishing the documents it wrote (best effort);
 - ``check`` — status, drift and repair (``harvest index``).
 
 ``open_target(settings)`` builds the configured target (``None`` with ``HARVEST_INDEX=none``).

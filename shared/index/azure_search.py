@@ -172,13 +172,24 @@ class AzureSearchTarget:
         return found.group(1) if found else "unmarked"
 
     async def ensure(self, physical: str, generation: Generation) -> str:
+        """Create the index (``If-None-Match: *`` when it is absent, so of two writers creating it at once one
+        wins and the other takes the winner's marker: "Manage concurrency in Azure AI Search" — a failed
+        precondition answers 412) or mark an unmarked one."""
+        from azure.core import MatchConditions
+
         current = await self.instance(physical)
         if current not in (None, "unmarked"):
             return str(current)
         instance = uuid.uuid4().hex
+        condition = MatchConditions.IfMissing if current is None else MatchConditions.Unconditionally
         try:
-            await self._indexes().create_or_update_index(self.definition(physical, generation, instance))
+            await self._indexes().create_or_update_index(self.definition(physical, generation, instance),
+                                                         match_condition=condition)
         except HttpResponseError as exc:
+            if current is None and exc.status_code in (409, 412):  # made by another writer meanwhile
+                made = await self.instance(physical)
+                if made not in (None, "unmarked"):
+                    return str(made)
             _raise(exc, f"create index {physical}")
         return instance
 

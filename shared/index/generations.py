@@ -7,17 +7,25 @@ to ``active``. The first generation ever is active at once (there is nothing old
 switched in when every source with documents has completed a publish pass into it with no live document
 left in another model and no key un-acknowledged (``complete``); the old generation's ledger is deleted
 first, then its index — a ledger never names keys of an index that is gone.
+
+Many writers set a generation up at once (a run's batch lanes publish from their commits; sources run in
+parallel): in one process ``writable`` runs one at a time per target; across processes the state blob
+decides (ETag updates; the first instance recorded wins, and a writer that lost looks again), and an index a
+peer has made but not yet recorded is adopted when it is empty (a peer writes only after recording it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.errors import TransientError
 from shared.index import ledger
 from shared.index.base import Generation, IndexTarget
 from shared.index.keys import generation_id
@@ -25,6 +33,8 @@ from shared.storage import layout
 from shared.storage.blobs import BlobStore
 
 log = logging.getLogger("harvest.index")
+_SETUP: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = weakref.WeakKeyDictionary()
+ENSURE_ROUNDS = 4
 
 
 class GenState(BaseModel):
@@ -101,10 +111,20 @@ def planned(state: IndexState, target: IndexTarget, model_id: str, dim: int) -> 
     return None
 
 
+def _setup_lock(store: BlobStore, target: IndexTarget) -> asyncio.Lock:
+    locks = _SETUP.setdefault(asyncio.get_running_loop(), {})
+    return locks.setdefault(f"{store.container_name}/{target_id(target)}", asyncio.Lock())
+
+
 async def writable(store: BlobStore, target: IndexTarget, model_id: str, dim: int) -> Writable:
     """The generation a publish pass for ``model_id`` writes into, created when needed, its index made sure
     of: when the index is missing or is not the one the ledger was started on (dropped and made again
     behind Harvest's back, or its directory deleted), the ledger is reset and the index made anew."""
+    async with _setup_lock(store, target):
+        return await _writable(store, target, model_id, dim)
+
+
+async def _writable(store: BlobStore, target: IndexTarget, model_id: str, dim: int) -> Writable:
     state = await read_state(store, target)
     if planned(state, target, model_id, dim) is None:
         def choose(s: IndexState) -> IndexState:
@@ -130,26 +150,54 @@ async def writable(store: BlobStore, target: IndexTarget, model_id: str, dim: in
     return where
 
 
+def _find(state: IndexState, gen_id: str) -> GenState | None:
+    return next((g for g in (state.active, state.next) if g is not None and g.id == gen_id), None)
+
+
 async def _ensure(store: BlobStore, target: IndexTarget, where: Writable) -> Writable:
-    gen = where.gen
-    found = await target.instance(where.physical)
-    if gen.instance is not None and found == gen.instance:
-        return where
-    if gen.instance is not None or found is not None:  # not the index the ledger describes: start both afresh
-        log.warning("index %s is not the one its ledger describes: the ledger is reset and the index made anew",
-                    where.physical)
-        await store.delete_prefix(layout.ledger_prefix(target_id(target), gen.id))
-        await target.drop(where.physical)
-    instance = await target.ensure(where.physical, gen.generation())
+    for _ in range(ENSURE_ROUNDS):
+        gen = where.gen
+        found = await target.instance(where.physical)
+        if gen.instance is not None and found == gen.instance:
+            return where
+        # empty is asked before the state is read again: a peer records an index before it writes into it, so
+        # an index with rows that the fresh state does not name is not a peer's
+        empty = found not in (None, "unmarked") and not await target.count(where.physical)
+        fresh = _find(await read_state(store, target), gen.id)  # judged on the state as it is now
+        if fresh is None:
+            raise TransientError(f"index generation {gen.id} was retired while being set up; publish again")
+        if fresh.instance != gen.instance:  # another writer recorded an instance meanwhile: look again
+            where = Writable(fresh, where.physical, where.active)
+            continue
+        # with no instance recorded, an empty index is one a peer made and has not recorded yet (or one that died
+        # before recording it): nothing in it can escape the ledger, so it is kept (``ensure`` takes it as it is)
+        if (gen.instance is not None or found is not None) and not (gen.instance is None and empty):
+            log.warning("index %s is not the one its ledger describes: the ledger is reset and the index made anew",
+                        where.physical)
+            await store.delete_prefix(layout.ledger_prefix(target_id(target), gen.id))
+            await target.drop(where.physical)
+        instance = await target.ensure(where.physical, gen.generation())
+        recorded = await _record(store, target, gen.id, gen.instance, instance)
+        where = Writable(gen.model_copy(update={"instance": recorded}), where.physical, where.active)
+        if recorded == instance:
+            return where
+    raise TransientError(f"index generation {where.gen.id}: its set-up is contended; publish again")
+
+
+async def _record(store: BlobStore, target: IndexTarget, gen_id: str, expected: str | None,
+                  instance: str) -> str | None:
+    """Record ``instance`` for the generation unless another writer recorded another one since ``expected``
+    was read; returns the instance the state holds."""
 
     def record(s: IndexState) -> IndexState:
-        for g in (s.active, s.next):
-            if g is not None and g.id == gen.id:
-                g.instance = instance
+        g = _find(s, gen_id)
+        if g is not None and g.instance == expected:
+            g.instance = instance
         return s
 
-    await _update(store, target, record)
-    return Writable(gen.model_copy(update={"instance": instance}), where.physical, where.active)
+    state = await _update(store, target, record)
+    g = _find(state, gen_id)
+    return None if g is None else g.instance
 
 
 async def start_rebuild(store: BlobStore, target: IndexTarget, model_id: str, dim: int) -> Writable:

@@ -7,17 +7,25 @@ alias; an overwrite is one new table version, so a reader sees the old rows or t
 and the staging table is dropped. Upserts are ``merge_insert`` on ``chunk_id``, deletes by key; a full-text
 index on ``text`` makes hybrid queries (vector + BM25, fused by reciprocal rank) possible.
 
-LanceDB's Python API is synchronous: calls run in a worker thread, one writer per table at a time in this
-process (a lock), with a retry when another process's commit raced ours.
+LanceDB's Python API is synchronous: calls run in a worker thread. Writes run one at a time per directory in
+this process (an asyncio lock, so waiting callers do not hold worker threads, and a thread lock) and hold an
+exclusive file lock in the directory (``fcntl.flock``), so processes on one machine — a run's commit lanes and
+a ``harvest index verify --repair`` — never write at once; reads take no lock (Lance tables are versioned:
+a reader opens the latest committed version). Lance resolves concurrent commits of distinct
+keys by itself, but two ``merge_insert`` calls upserting the *same* new keys from two processes both insert
+them (duplicate rows; measured with lancedb 0.40). A commit that lost to another process anyway is retried.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
 import uuid
+import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +39,36 @@ COMMIT_ATTEMPTS = 5
 DELETE_CHUNK = 500  # keys per delete predicate
 
 
+_ALOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = weakref.WeakKeyDictionary()
+WRITE_LOCK = ".harvest-write.lock"
+
+
 def _lock(path: str) -> threading.Lock:
     with _LOCKS_GUARD:
         return _LOCKS.setdefault(path, threading.Lock())
+
+
+def _alock(path: str) -> asyncio.Lock:
+    """This event loop's lock for the directory: callers queue here, not in worker threads."""
+    with _LOCKS_GUARD:
+        return _ALOCKS.setdefault(asyncio.get_running_loop(), {}).setdefault(path, asyncio.Lock())
+
+
+@contextlib.contextmanager
+def _file_lock(directory: Path) -> Iterator[None]:
+    """An exclusive lock on the directory across processes (released by the OS if the process dies)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; one writing process at a time is then the user's to keep
+        yield
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / WRITE_LOCK, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _quote(value: str) -> str:
@@ -65,9 +100,14 @@ class LanceDBTarget:
         except (FileNotFoundError, ValueError):
             return None
 
-    async def _run(self, fn: Any, *args: Any) -> Any:
+    async def _run(self, fn: Any, *args: Any, write: bool = False) -> Any:
+        """``fn`` in a worker thread; a write under the locks, retried when another process's commit raced it.
+        Reads take no lock: Lance tables are versioned, a reader opens the latest committed version."""
+        if not write:
+            return await asyncio.to_thread(fn, *args)
+
         def locked() -> Any:
-            with _lock(self.locator):
+            with _lock(self.locator), _file_lock(self.path):
                 for attempt in range(COMMIT_ATTEMPTS):
                     try:
                         return fn(*args)
@@ -77,7 +117,8 @@ class LanceDBTarget:
                         time.sleep(0.05 * 2**attempt)
                 return None
 
-        return await asyncio.to_thread(locked)
+        async with _alock(self.locator):
+            return await asyncio.to_thread(locked)
 
     # -- protocol ---------------------------------------------------------------------------------
     def physical(self, generation: Generation, *, active: bool) -> str:
@@ -108,7 +149,7 @@ class LanceDBTarget:
             self._connect().create_table(physical, schema=self._schema(generation, instance))
             return instance
 
-        return str(await self._run(work))
+        return str(await self._run(work, write=True))
 
     async def instance(self, physical: str) -> str | None:
         def work() -> str | None:
@@ -130,7 +171,7 @@ class LanceDBTarget:
             (table.merge_insert("chunk_id").when_matched_update_all().when_not_matched_insert_all()
              .execute(rows))
 
-        await self._run(work)
+        await self._run(work, write=True)
         return WriteOutcome(acked={r["chunk_id"] for r in rows})
 
     async def delete(self, physical: str, chunk_ids: list[str]) -> WriteOutcome:
@@ -145,7 +186,7 @@ class LanceDBTarget:
                 part = chunk_ids[i:i + DELETE_CHUNK]
                 table.delete(f"chunk_id IN ({', '.join(_quote(c) for c in part)})")
 
-        await self._run(work)
+        await self._run(work, write=True)
         return WriteOutcome(acked=set(chunk_ids))
 
     async def chunk_ids(self, physical: str, source_id: str | None = None) -> set[str]:
@@ -180,7 +221,7 @@ class LanceDBTarget:
             db.create_table(self.name, data=staging.to_arrow(), mode="overwrite")
             self._fts(db.open_table(self.name), force=True)
 
-        await self._run(work)
+        await self._run(work, write=True)
 
     async def reader_index(self) -> str | None:
         def work() -> str | None:
@@ -194,7 +235,7 @@ class LanceDBTarget:
             if self._table(physical) is not None:
                 self._connect().drop_table(physical)
 
-        await self._run(work)
+        await self._run(work, write=True)
 
     def _fts(self, table: Any, *, force: bool = False) -> None:
         """The full-text index on ``text`` (rows added since are searched too, unindexed, until ``optimize``)."""
@@ -204,17 +245,26 @@ class LanceDBTarget:
 
             table.create_index("text", config=FTS(), replace=True)
 
-    async def optimize(self, physical: str) -> None:
-        """Compact the table's fragments, fold new rows into its indices (after a publish pass)."""
+    async def optimize(self, physical: str, *, force: bool = True) -> None:
+        """Compact the table's fragments, fold new rows into its indices (after a publish pass). ``force=False``:
+        only when rows were written since the last time (rows outside the full-text index, or none at all):
+        the pass that follows batches that published their own documents has written nothing itself."""
 
         def work() -> None:
             table = self._table(physical)
-            if table is None:
+            if table is None or not (force or self._unindexed(table)):
                 return
             self._fts(table)
             table.optimize()
 
-        await self._run(work)
+        await self._run(work, write=True)
+
+    @staticmethod
+    def _unindexed(table: Any) -> bool:
+        fts = next((i for i in table.list_indices() if getattr(i, "index_type", "") == "FTS"), None)
+        if fts is None:
+            return bool(table.count_rows())
+        return bool(table.index_stats(fts.name).num_unindexed_rows)
 
     async def search(self, vector: list[float], text: str | None, k: int, *,
                      source_id: str | None = None, index: str | None = None) -> list[IndexHit]:

@@ -79,14 +79,19 @@ def doc_key_of(record_blob: str) -> str:
     return record_blob.rsplit("/", 1)[-1].removesuffix(".json")
 
 
-def _parse(value: Any, name: str) -> Shard:
+def _docs(value: Any, name: str) -> dict[str, Any]:
     if value is None:
         return {}
     docs = value.get("docs") if isinstance(value, dict) else None
     if not isinstance(docs, dict):
         raise CorruptBlobError(name, "not a ledger shard", fix=REPAIR)
+    return docs
+
+
+def _parse(value: Any, name: str, keys: set[str] | None = None) -> Shard:
+    docs = _docs(value, name)
     try:
-        return {key: Entry.model_validate(e) for key, e in docs.items()}
+        return {key: Entry.model_validate(e) for key, e in docs.items() if keys is None or key in keys}
     except ValidationError as exc:
         raise CorruptBlobError(name, f"not a ledger entry: {exc.errors()[0]['msg']}", fix=REPAIR) from None
 
@@ -95,31 +100,54 @@ def _dump(shard: Shard) -> dict[str, Any]:
     return {"docs": {k: e.model_dump(mode="json", exclude_defaults=True) for k, e in sorted(shard.items())}}
 
 
-async def read_shard(store: BlobStore, target: str, generation: str, source_id: str, shard: str) -> Shard:
+Seen = dict[str, tuple[Any, str | None]]  # ledger blob → its value and ETag as a writer last saw them
+
+
+async def read_shard(store: BlobStore, target: str, generation: str, source_id: str, shard: str,
+                     seen: Seen | None = None) -> Shard:
     """One ledger shard (empty when absent); ``CorruptBlobError`` naming the repair when unreadable: a
-    ledger that cannot be read cannot say which keys the index holds, so it is never silently reset."""
+    ledger that cannot be read cannot say which keys the index holds, so it is never silently reset.
+    ``seen``: where to remember the blob's value and ETag for a later ``update_shard``."""
     name = layout.ledger_blob(target, generation, source_id, shard)
-    value, _ = await store.read_json(name)
-    return _parse(value, name)
+    value, etag = await store.read_json(name)
+    entries = _parse(value, name)
+    if seen is not None:
+        seen[name] = (value, etag)
+    return entries
 
 
 async def update_shard(store: BlobStore, target: str, generation: str, source_id: str, shard: str,
-                       change: Callable[[Shard], None]) -> Shard:
+                       change: Callable[[Shard], None], seen: Seen | None = None,
+                       keys: set[str] | None = None) -> Shard:
     """Apply ``change`` (which edits the shard in place; pure: it may run again after a 412) under an ETag
-    condition. Only the entries ``change`` touches move, so two writers of one shard never undo each other."""
+    condition. Only the entries ``change`` touches move, so two writers of one shard never undo each other.
+    ``seen``: the shard as this writer last read or wrote it — the first attempt writes on it without reading
+    (a 412 if another writer came between: then it reads); updated with what this call wrote. ``keys``: the
+    only entries ``change`` looks at or edits — the others are carried over as stored, neither parsed nor
+    dumped (a shard holds a sixteenth of the source; a batch touches a few of its entries); the shard
+    returned then holds only those."""
     name = layout.ledger_blob(target, generation, source_id, shard)
     result: Shard = {}
 
     def apply(current: Any) -> dict[str, Any] | None:
         nonlocal result
-        entries = _parse(current, name)
+        entries = _parse(current, name, keys)
         change(entries)
         result = entries
-        if not entries and current is None:
+        if keys is None:
+            out = _dump(entries)
+        else:
+            docs = {k: v for k, v in _docs(current, name).items() if k not in keys}
+            docs.update(_dump({k: e for k, e in entries.items() if k in keys})["docs"])
+            out = {"docs": dict(sorted(docs.items()))}
+        if not out["docs"] and current is None:
             return None
-        return _dump(entries)
+        return out
 
-    await store.update_json(name, apply)
+    known = seen.pop(name, None) if seen is not None else None
+    value, etag = await store.update_json_etag(name, apply, known=known)
+    if seen is not None and value is not None:
+        seen[name] = (value, etag)
     return result
 
 

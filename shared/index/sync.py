@@ -12,6 +12,9 @@ tombstoned, retired, re-embedded, its record gone) is read and brought in line, 
    its upload is acknowledged in full (readers never see a document with no chunks);
 4. the ledger records what the index acknowledged — only that.
 
+Documents a batch's commit has published (``shared.index.batch``) carry their record's ETag in the ledger, so a
+pass after the batches finds them in line without reading them.
+
 A pass stops after ``max_seconds`` and returns a cursor (the shard it stopped in, and the counts so far);
 calling again from the cursor goes on where it stopped (the shard is compared again, so work already
 acknowledged is not repeated). A key the index refused stays pending and is sent again by the next pass.
@@ -24,19 +27,19 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from shared.errors import CorruptBlobError
 from shared.faults import crashpoint
 from shared.index import generations, ledger
-from shared.index.base import IndexTarget, WriteOutcome, index_row
+from shared.index.base import IndexTarget, WriteOutcome
 from shared.index.generations import Writable
-from shared.index.ledger import SHARDS, Entry, Version
+from shared.index.ledger import SHARDS, Entry
+from shared.index.reconcile import Doc, after, desired, holds, intent, stale_ids, take_rows, vkey
 from shared.models import ErrorRecord, PublishResult
 from shared.pipeline.context import Context
 from shared.storage import layout
 from shared.storage.blobs import BlobStore
-from shared.storage.records import DocRecord, parse_doc
+from shared.storage.records import parse_doc
 
 log = logging.getLogger("harvest.index")
 GROUP_DOCS = 32  # documents brought in line per ledger write
@@ -69,25 +72,6 @@ class Pass:
 
 
 @dataclass
-class Doc:
-    key: str
-    record_blob: str | None
-    etag: str | None = None
-    record: DocRecord | None = None
-    entry: Entry | None = None
-    want: Version | None = None  # what the index should hold
-    other_model: bool = False
-    rows: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def doc_id(self) -> str:
-        if self.record is not None:
-            return self.record.doc_id
-        assert self.entry is not None
-        return self.entry.doc_id
-
-
-@dataclass
 class Publisher:
     store: BlobStore
     target: IndexTarget
@@ -97,6 +81,8 @@ class Publisher:
     dry_run: bool = False
     result: PublishResult = field(default_factory=PublishResult)
     progressed: bool = False
+    points: tuple[str, str] = ("index.intent", "index.sent")  # crash points: intents written; index answered
+    seen: ledger.Seen = field(default_factory=dict)  # ledger shards as this publisher last read or wrote them
 
     @property
     def tid(self) -> str:
@@ -107,7 +93,7 @@ class Publisher:
         """Bring one shard in line; ``False`` when the deadline came first (call again for the rest)."""
         listed = await self.store.list_etags(f"{layout.docs_prefix(self.source_id)}{shard}")
         records = {ledger.doc_key_of(name): (name, etag) for name, etag in listed.items()}
-        entries = await ledger.read_shard(self.store, self.tid, self.where.gen.id, self.source_id, shard)
+        entries = await ledger.read_shard(self.store, self.tid, self.where.gen.id, self.source_id, shard, self.seen)
         todo: list[Doc] = []
         for key, (name, etag) in sorted(records.items()):
             entry = entries.get(key)
@@ -122,42 +108,51 @@ class Publisher:
         for start in range(0, len(todo), GROUP_DOCS):
             if self.progressed and time.monotonic() > deadline:  # every call moves at least one group on
                 return False
-            await self._group(shard, todo[start:start + GROUP_DOCS], counts)
+            await self._group(todo[start:start + GROUP_DOCS], counts)
             self.progressed = True
         return True
 
-    async def _group(self, shard: str, docs: list[Doc], counts: Pass) -> None:
+    async def _group(self, docs: list[Doc], counts: Pass) -> None:
+        """Read what ``docs`` need (records; version blobs of what is to be uploaded), then bring them in line."""
         limit = asyncio.Semaphore(READ_CONCURRENCY)
         await asyncio.gather(*(self._desired(doc, limit) for doc in docs))
         docs = [d for d in docs if d.record is not None or d.entry is not None]
-        uploads = [d for d in docs if d.want is not None and not _holds(d.entry, d.want)]
+        uploads = [d for d in docs if d.want is not None and not holds(d.entry, d.want)]
         await asyncio.gather(*(self._rows(doc, limit) for doc in uploads))
-        uploads = [d for d in uploads if d.want is not None]  # a version blob that cannot be read is not live
+        await self.apply(docs, counts)
+
+    async def apply(self, docs: list[Doc], counts: Pass) -> None:
+        """Bring ``docs`` in line, their records, ledger entries and wanted versions known (and the rows of
+        every version to upload): write-ahead intents, one upsert, stale keys deleted once acknowledged, the
+        acknowledged state recorded. The documents may lie in several ledger shards (one write per shard)."""
+        uploads = [d for d in docs if d.want is not None and not holds(d.entry, d.want)]
+        if any(not d.rows for d in uploads):
+            raise ValueError("a version to upload without its rows")  # it would be recorded as acknowledged
         for doc in docs:
             counts.live += doc.want is not None
             counts.other_model += doc.other_model
         if self.dry_run:
             self.result.upserted += sum(len(d.rows) for d in uploads)
-            self.result.deleted += sum(len(_stale(d, self.source_id)) for d in docs)
+            self.result.deleted += sum(len(stale_ids(d, self.source_id)) for d in docs)
             return
         base: dict[str, Entry | None] = {d.key: d.entry for d in docs}
         if uploads:  # write-ahead: the index may hold these keys from now on
-            intents: dict[str, Entry | None] = {d.key: _intent(d) for d in uploads}
-            await self._ledger(shard, intents, base)
+            intents: dict[str, Entry | None] = {d.key: intent(d) for d in uploads}
+            await self._ledgers(intents, base)
             base.update(intents)
-            crashpoint("index.intent")
+            crashpoint(self.points[0])
         sent = WriteOutcome()
         rows = [row for d in uploads for row in d.rows]
         for i in range(0, len(rows), self.batch_chunks):
             sent.add(await self.target.upsert(self.where.physical, rows[i:i + self.batch_chunks]))
         uploaded = {d.key for d in uploads if all(r["chunk_id"] in sent.acked for r in d.rows)}
-        stale = {d.key: _stale(d, self.source_id) for d in docs
-                 if d.want is None or d.key in uploaded or _holds(d.entry, d.want)}
+        stale = {d.key: stale_ids(d, self.source_id) for d in docs
+                 if d.want is None or d.key in uploaded or holds(d.entry, d.want)}
         removed = WriteOutcome()
         keys = sorted({c for ids in stale.values() for c in ids})
         for i in range(0, len(keys), self.batch_chunks):
             removed.add(await self.target.delete(self.where.physical, keys[i:i + self.batch_chunks]))
-        crashpoint("index.sent")
+        crashpoint(self.points[1])
         self.result.upserted += len(sent.acked)
         self.result.deleted += len(removed.acked)
         failures = {**sent.failed, **removed.failed}
@@ -165,8 +160,7 @@ class Publisher:
         counts.failed += len(failures)
         for chunk_id, reason in list(failures.items())[:MAX_ERRORS - len(self.result.errors)]:
             self.result.errors.append(ErrorRecord(stage="publish", reason=f"chunk {chunk_id}: {reason}"[:500]))
-        await self._ledger(shard, {d.key: _after(d, d.key in uploaded, removed.acked, self.source_id) for d in docs},
-                           base)
+        await self._ledgers({d.key: after(d, d.key in uploaded, removed.acked, self.source_id) for d in docs}, base)
 
     async def _desired(self, doc: Doc, limit: asyncio.Semaphore) -> None:
         """What the index should hold for ``doc``, from its record."""
@@ -179,14 +173,7 @@ class Publisher:
                 except CorruptBlobError as exc:  # left out of the corpus (export, query): out of the index too
                     log.warning("%s; its chunks leave the index", exc)
                     doc.record = None
-        rec = doc.record
-        if rec is None or rec.deleted or not rec.current or not rec.content_hash:
-            return
-        if rec.model != self.where.gen.model_id:
-            doc.other_model = True
-            return
-        count = next((v.chunks for v in reversed(rec.versions) if v.blob == rec.current), 0)
-        doc.want = Version(blob=rec.current, content_hash=rec.content_hash, ordinals=count)
+        doc.want, doc.other_model = desired(doc.record, self.where.gen.model_id)
 
     async def _rows(self, doc: Doc, limit: asyncio.Semaphore) -> None:
         assert doc.want is not None and doc.want.blob is not None
@@ -196,12 +183,14 @@ class Publisher:
             except CorruptBlobError as exc:
                 log.warning("%s; its chunks leave the index", exc)
                 lines = []
-        good = [line for line in lines if isinstance(line.get("ordinal"), int) and line.get("chunk_id")]
-        if not good or len(good) != len(lines):
-            doc.want, doc.rows = None, []
-            return
-        doc.rows = [index_row(line) for line in sorted(good, key=lambda r: r["ordinal"])]
-        doc.want = doc.want.model_copy(update={"ordinals": Version.compact([r["ordinal"] for r in doc.rows])})
+        take_rows(doc, lines)
+
+    async def _ledgers(self, new: dict[str, Entry | None], base: dict[str, Entry | None]) -> None:
+        """``_ledger`` for entries of any shards: one write per shard, the shards at once."""
+        parts: dict[str, dict[str, Entry | None]] = {}
+        for key, entry in new.items():
+            parts.setdefault(ledger.shard_of(key), {})[key] = entry
+        await asyncio.gather(*(self._ledger(shard, part, base) for shard, part in sorted(parts.items())))
 
     async def _ledger(self, shard: str, new: dict[str, Entry | None], base: dict[str, Entry | None]) -> None:
         """Write ``new`` entries. A version the blob names now that is in neither ``base`` (what this pass
@@ -210,10 +199,10 @@ class Publisher:
         def change(entries: dict[str, Entry]) -> None:
             for key, entry in new.items():
                 current = entries.get(key)
-                known = {_vkey(v) for e in (base.get(key), entry) if e is not None
+                known = {vkey(v) for e in (base.get(key), entry) if e is not None
                          for v in [e.acked, *e.pending] if v is not None}
                 extra = [v for v in ([current.acked, *current.pending] if current is not None else [])
-                         if v is not None and _vkey(v) not in known]
+                         if v is not None and vkey(v) not in known]
                 if extra:
                     doc_id = entry.doc_id if entry is not None else current.doc_id  # type: ignore[union-attr]
                     kept = entry or Entry(doc_id=doc_id)
@@ -223,55 +212,8 @@ class Publisher:
                 else:
                     entries[key] = entry
 
-        await ledger.update_shard(self.store, self.tid, self.where.gen.id, self.source_id, shard, change)
-
-
-def _vkey(v: Version) -> tuple[str | None, str]:
-    return v.blob, v.content_hash
-
-
-def _holds(entry: Entry | None, want: Version) -> bool:
-    """The index already holds every chunk of ``want`` (acknowledged)."""
-    return entry is not None and entry.acked is not None and _vkey(entry.acked) == _vkey(want)
-
-
-def _stale(doc: Doc, source_id: str) -> set[str]:
-    """Keys of the document the index may hold that it should not."""
-    if doc.entry is None:
-        return set()
-    keep = doc.want.ids(source_id, doc.doc_id) if doc.want is not None else set()
-    return doc.entry.present_ids(source_id) - keep
-
-
-def _intent(doc: Doc) -> Entry:
-    assert doc.want is not None
-    entry = doc.entry or Entry(doc_id=doc.doc_id)
-    pending = [v for v in entry.pending if _vkey(v) != _vkey(doc.want)]
-    return entry.model_copy(update={"etag": None, "pending": [*pending, doc.want]})
-
-
-def _after(doc: Doc, uploaded: bool, deleted: set[str], source_id: str) -> Entry | None:
-    """The document's ledger entry once the index answered: what it acknowledged, nothing more."""
-    entry = doc.entry or Entry(doc_id=doc.doc_id)
-    want = doc.want
-    has_want = want is not None and (uploaded or _holds(doc.entry, want))
-    if want is not None and not has_want:  # the upload was not acknowledged in full; nothing was deleted
-        acked = entry.acked
-        pending = [*[v for v in entry.pending if _vkey(v) != _vkey(want)], want]
-    else:
-        acked = want if has_want else None
-        keep = want.ids(source_id, doc.doc_id) if want is not None else set()
-        pending = []
-        for v in [entry.acked, *entry.pending]:
-            if v is None or (acked is not None and _vkey(v) == _vkey(acked)):
-                continue
-            if v.ids(source_id, doc.doc_id) - keep - deleted and _vkey(v) not in {_vkey(p) for p in pending}:
-                pending.append(v)
-    settled = not pending and (acked is None if want is None else has_want)
-    if doc.record is None and settled:
-        return None  # its record is gone and the index holds nothing of it: forget it
-    return Entry(doc_id=doc.doc_id, etag=doc.etag if settled else None, acked=acked, pending=pending,
-                 other_model=doc.other_model)
+        await ledger.update_shard(self.store, self.tid, self.where.gen.id, self.source_id, shard, change, self.seen,
+                                  keys=set(new))
 
 
 async def publish(store: BlobStore, target: IndexTarget, source_id: str, *, model_id: str, dim: int,
@@ -301,8 +243,8 @@ async def publish(store: BlobStore, target: IndexTarget, source_id: str, *, mode
             "complete": counts.other_model == 0 and counts.failed == 0, "run_id": run_id,
             "at": datetime.now(UTC).isoformat()})
         optimize = getattr(target, "optimize", None)
-        if optimize is not None and (pub.result.upserted or pub.result.deleted):
-            await optimize(where.physical)
+        if optimize is not None:  # also after a pass that found everything in line: the batches wrote it
+            await optimize(where.physical, force=bool(pub.result.upserted or pub.result.deleted))
         if not where.active:
             pub.result.switched = await generations.maybe_switch(store, target, where.gen)
     pub.result.seconds = round(time.monotonic() - started, 4)

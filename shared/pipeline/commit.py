@@ -3,6 +3,9 @@
 Idempotent under at-least-once execution: version blobs are named by content hash and chunking config
 and created only if absent; a record already pointing at its version is left alone. Tombstones are
 named by run id. The checkpoint is advanced by the orchestrator only after this returns.
+
+Then, best effort, the batch's documents are published to the search index from what commit holds in
+memory (``shared.index.batch``): a failure there is logged and never fails the commit.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.faults import crashpoint
+from shared.index.batch import Committed, publish_committed
 from shared.models import BatchRef, DocumentRef, SourceCounts, StageResult
 from shared.pipeline.context import Context
 from shared.pipeline.staging import read_stage, write_stage
 from shared.storage import layout
 from shared.storage.blobs import JSONL_TYPE, BlobStore, dumps
-from shared.storage.records import DocRecord, VersionInfo, doc_or_none
+from shared.storage.records import DocRecord, VersionInfo, doc_or_none, parse_doc
 
 COMMIT_CONCURRENCY = 16
 COMMITTED = "committed"  # staged rows for the hint index, merged in when the source finishes
@@ -36,13 +40,17 @@ async def commit(ctx: Context, batch: BatchRef) -> StageResult:
         by_doc[c["doc_id"]].append({**c, "vector": vec_by_key[(c["doc_id"], c["ordinal"])]})
 
     limit = asyncio.Semaphore(COMMIT_CONCURRENCY)
+    committed: list[Committed] = []
 
     async def one(row: dict[str, Any]) -> None:
         async with limit:
             if row["status"] == "unchanged":
-                await _touch(ctx, batch, row)
+                done = await _touch(ctx, batch, row)
             else:
-                await _write_version(ctx, batch, row, sorted(by_doc[row["doc_id"]], key=lambda c: c["ordinal"]))
+                done = await _write_version(ctx, batch, row, sorted(by_doc[row["doc_id"]],
+                                                                    key=lambda c: c["ordinal"]))
+            if done is not None:
+                committed.append(done)
 
     await asyncio.gather(*(one(row) for row in texts))
     config = ctx.chunk_config_hash()
@@ -50,7 +58,11 @@ async def commit(ctx: Context, batch: BatchRef) -> StageResult:
         {"doc_id": r["doc_id"], "hint": r["hint"], "content_hash": r["content_hash"], "config": config}
         for r in texts
     ])
-    return StageResult(items=len(texts), seconds=time.perf_counter() - started)
+    published = await publish_committed(ctx, batch.source_id, committed)
+    counts = SourceCounts()
+    if published is not None:
+        counts = SourceCounts(index_upserted=published.upserted, index_deleted=published.deleted)
+    return StageResult(items=len(texts), counts=counts, seconds=time.perf_counter() - started)
 
 
 async def commit_deletions(ctx: Context, batch: BatchRef) -> StageResult:
@@ -80,7 +92,8 @@ async def tombstone(store: BlobStore, source_id: str, doc_id: str, run_id: str, 
     await store.update_json(layout.doc_record_blob(source_id, doc_id), change, heal=True)
 
 
-async def _write_version(ctx: Context, batch: BatchRef, row: dict[str, Any], chunks: list[dict[str, Any]]) -> None:
+async def _write_version(ctx: Context, batch: BatchRef, row: dict[str, Any],
+                         chunks: list[dict[str, Any]]) -> Committed:
     source_id, doc_id, digest = batch.source_id, row["doc_id"], row["content_hash"]
     config = ctx.chunk_config_hash()
     blob = layout.version_blob(source_id, doc_id, digest, config, batch.run_id if batch.reembed else None)
@@ -122,12 +135,13 @@ async def _write_version(ctx: Context, batch: BatchRef, row: dict[str, Any], chu
             "versions": [*rec.versions, version], "updated_at": datetime.now(UTC),
         }).model_dump(mode="json")
 
-    await ctx.store.update_json(layout.doc_record_blob(source_id, doc_id), change,
-                                likely_absent=row["status"] == "new", heal=True)
+    name = layout.doc_record_blob(source_id, doc_id)
+    value, etag = await ctx.store.update_json_etag(name, change, likely_absent=row["status"] == "new", heal=True)
     crashpoint("commit.record")
+    return Committed(record=parse_doc(value, name), etag=etag, lines=lines)
 
 
-async def _touch(ctx: Context, batch: BatchRef, row: dict[str, Any]) -> None:
+async def _touch(ctx: Context, batch: BatchRef, row: dict[str, Any]) -> Committed | None:
     """Same text as the current version: remember the new change hint so discovery skips it next time."""
 
     def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -138,4 +152,6 @@ async def _touch(ctx: Context, batch: BatchRef, row: dict[str, Any]) -> None:
             return current
         return rec.model_copy(update={"hint": row["hint"]}).model_dump(mode="json")
 
-    await ctx.store.update_json(layout.doc_record_blob(batch.source_id, row["doc_id"]), change, heal=True)
+    name = layout.doc_record_blob(batch.source_id, row["doc_id"])
+    value, etag = await ctx.store.update_json_etag(name, change, heal=True)
+    return None if value is None else Committed(record=parse_doc(value, name), etag=etag)

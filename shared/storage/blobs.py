@@ -188,9 +188,33 @@ class BlobStore:
         attempt is a create-if-absent of ``change(None)``, and if the blob exists after all it falls
         back to reading it (one request saved per new blob, none lost otherwise).
         """
+        value, _ = await self.update_json_etag(name, change, attempts=attempts, likely_absent=likely_absent,
+                                               heal=heal)
+        return value
+
+    async def update_json_etag(
+        self,
+        name: str,
+        change: Callable[[Any], T],
+        *,
+        attempts: int = 20,
+        likely_absent: bool = False,
+        heal: bool = False,
+        known: tuple[Any, str | None] | None = None,
+    ) -> tuple[T, str | None]:
+        """``update_json`` that also returns the ETag of the blob once it holds the returned value, as the
+        service gives it (quoted; ``list_etags`` strips the quotes): the written blob's, or the one read when
+        nothing needed writing (``None`` when ``change`` returned ``None`` and nothing was read).
+
+        ``known``: the blob's value and ETag as this caller last saw them (read, or written by an earlier call):
+        the first attempt starts from them instead of reading. If the blob changed since, the conditional
+        write fails and the next attempt reads it; "nothing to write" is never decided on them.
+        """
         guess = likely_absent
         for attempt in range(attempts):
-            if guess:
+            if known is not None:
+                (current, etag), known, guess = known, None, True
+            elif guess:
                 current, etag = None, None
             else:
                 try:
@@ -201,26 +225,27 @@ class BlobStore:
                     log.warning("%s; replacing it", exc)
                     current, etag = None, exc.etag
             new = change(current)
-            if guess and new is None:  # "nothing to write" must not rest on a guess: read and decide
+            if guess and (new is None or new == current):  # "nothing to write" must not rest on a guess
                 guess = False
                 continue
             if new is None or new == current:
-                return new  # nothing to write
+                # nothing to write (``None`` with a corrupt blob: it stays, and its ETag is not this value's)
+                return new, etag if new is not None else None
             blob = self.container.get_blob_client(name)
             try:
                 if etag is None:
-                    await blob.upload_blob(dumps(new), overwrite=False, content_settings=JSON_TYPE)
+                    written = await blob.upload_blob(dumps(new), overwrite=False, content_settings=JSON_TYPE)
                 else:
-                    await blob.upload_blob(
+                    written = await blob.upload_blob(
                         dumps(new),
                         overwrite=True,
                         etag=etag,
                         match_condition=MatchConditions.IfNotModified,
                         content_settings=JSON_TYPE,
                     )
-                return new
+                return new, written.get("etag")
             except (ResourceExistsError, ResourceModifiedError):
-                if guess:  # it existed after all: read it next time, no need to back off
+                if guess:  # it existed, or changed, after all: read it next time, no need to back off
                     guess = False
                     continue
                 await asyncio.sleep(min(0.05 * 2**attempt, 1.0) * random.random())

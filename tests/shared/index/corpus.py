@@ -8,13 +8,12 @@ from dataclasses import dataclass, field
 
 from shared.corpus.read import iter_chunks
 from shared.embedding.hashing import HashingEmbedder
+from shared.index.batch import Committed
 from shared.models import BatchRef
-from shared.pipeline.commit import _write_version, tombstone
+from shared.pipeline.commit import _touch, _write_version, tombstone
 from shared.pipeline.context import Context
 
 EMBEDDER = HashingEmbedder()
-
-
 
 
 @dataclass
@@ -27,8 +26,9 @@ class Corpus:
     texts: dict[str, list[str]] = field(default_factory=dict)
 
     async def put(self, doc_id: str, paragraphs: list[str], *, reembed: bool = False,
-                  ctx: Context | None = None) -> None:
-        """A new version of the document (``ctx``: one whose embedder id the version records, if not ours)."""
+                  ctx: Context | None = None) -> Committed:
+        """A new version of the document (``ctx``: one whose embedder id the version records, if not ours);
+        returns what commit hands to the index (``shared.index.batch``)."""
         self.runs += 1
         run_id = f"run-{self.runs:04d}"
         digest = hashlib.sha256("\n".join(paragraphs).encode()).hexdigest()
@@ -38,8 +38,16 @@ class Corpus:
         row = {"doc_id": doc_id, "content_hash": digest, "url": f"file:///{doc_id}", "title": doc_id.title(),
                "hint": run_id, "status": "changed" if doc_id in self.texts else "new"}
         batch = BatchRef(run_id=run_id, source_id=self.source_id, batch_id="b0", reembed=reembed)
-        await _write_version(ctx or self.ctx, batch, row, chunks)
+        done = await _write_version(ctx or self.ctx, batch, row, chunks)
         self.texts[doc_id] = paragraphs
+        return done
+
+    async def touch(self, doc_id: str) -> Committed | None:
+        """The same text seen again with a new change hint (what commit does for an unchanged document)."""
+        self.runs += 1
+        run_id = f"run-{self.runs:04d}"
+        batch = BatchRef(run_id=run_id, source_id=self.source_id, batch_id="b0")
+        return await _touch(self.ctx, batch, {"doc_id": doc_id, "hint": run_id, "status": "unchanged"})
 
     async def delete(self, doc_id: str) -> None:
         self.runs += 1

@@ -8,7 +8,8 @@ documents", "Search Documents (POST)", "HTTP status codes", "Naming rules", "Ser
 - auth: ``api-key`` equal to ``api_key``, or ``Authorization: Bearer`` with a token in ``tokens`` (401 else);
   ``api-version`` must be ``API_VERSION`` (400 else);
 - ``PUT/GET/DELETE /indexes('{name}')``, ``GET /indexes``: names are lowercase letters, digits and dashes,
-  no leading/trailing dash, at most 128 characters; exactly one key field of type ``Edm.String``; vector
+  no leading/trailing dash, at most 128 characters; ``If-None-Match: *`` / ``If-Match`` on a PUT answer 412
+  when not met; exactly one key field of type ``Edm.String``; vector
   fields are ``Collection(Edm.Single)`` with 2-4096 ``dimensions`` and a profile that exists; an existing
   field's type or dimensions cannot change (400). An index cannot be deleted through an alias;
 - ``PUT/GET/DELETE /aliases('{name}')``: an alias maps exactly one existing index; document operations
@@ -336,6 +337,7 @@ class _Handler(BaseHTTPRequestHandler):
         if name is None and method == "GET":
             return 200, {"value": list(fake.indexes.values())}, None, None
         if name is not None and method == "PUT":
+            self._precondition(fake.indexes.get(name))
             status, out = fake.put_index(name, body)
             return status, out, None, None
         if name is not None and method == "GET":
@@ -344,6 +346,15 @@ class _Handler(BaseHTTPRequestHandler):
             fake.delete_index(name)  # never through an alias: an alias is not an index name
             return 204, None, None, None
         raise Refused(405, f"{method} is not supported on {path}")
+
+    def _precondition(self, current: dict[str, Any] | None) -> None:
+        """``If-None-Match: *`` (create only) and ``If-Match: <etag>`` (update only that version) on a resource:
+        412 when not met ("Common HTTP request and response headers", "Manage concurrency in Azure AI Search")."""
+        if self.headers.get("If-None-Match") == "*" and current is not None:
+            raise Refused(412, "The precondition given in one of the request headers evaluated to false.")
+        match = self.headers.get("If-Match")
+        if match is not None and (current is None or (match != "*" and match != current.get("@odata.etag"))):
+            raise Refused(412, "The precondition given in one of the request headers evaluated to false.")
 
     def do_GET(self) -> None:
         self._handle("GET")

@@ -111,3 +111,31 @@ async def test_kill_9_between_the_index_answer_and_the_ledger_converges_without_
     await run_publish(ctx, target)
     assert await indexed(ctx, target) == await corpus.live_ids()
     await target.close()
+
+
+@pytest.mark.parametrize("kind", ["lancedb", "azure-search"])
+@pytest.mark.parametrize("point", ["index.batch_intent", "index.batch_sent"])
+async def test_kill_9_while_a_batch_publishes_converges_without_leaks(
+        ctx: Context, corpus: Corpus, fake: tuple[FakeSearch, str], tmp_path: Path, kind: str, point: str) -> None:
+    """A process committing batches that publish their own documents is killed in its second batch's publish:
+    after its intents (nothing sent yet) or after the index acknowledged (nothing recorded yet). Then every
+    document changes and the end-of-source pass runs: the index must equal the live chunks — the versions the
+    dead batch sent are named in its intents, so they are deleted, not leaked."""
+    _, url = fake
+    where = str(tmp_path / "lancedb") if kind == "lancedb" else url
+    env = {**os.environ, "HARVEST_CRASHPOINT": point, "HARVEST_CRASHPOINT_HIT": "2", "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "tests.shared.index.batch_main", ctx.settings.storage_connection
+                           or "", ctx.settings.container, kind, where, "30", "10"], env=env, capture_output=True,
+                          text=True, timeout=120, cwd=REPO_ROOT)
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    target: IndexTarget = (LanceDBTarget(where, "chunks") if kind == "lancedb"
+                           else AzureSearchTarget(url, "chunks", api_key="test-admin-key"))
+    sent = await indexed(ctx, target)
+    live = await corpus.live_ids()
+    assert len(live) == 40  # two batches of 10 documents (2 chunks each) committed; the third never ran
+    assert sent <= live and len(sent) == (40 if point == "index.batch_sent" else 20)  # the second batch: sent or not
+    for d in range(30):
+        await corpus.put(f"doc-{d:02d}", paragraphs(d, 2, version=5))
+    await run_publish(ctx, target)
+    assert await indexed(ctx, target) == await corpus.live_ids()
+    await target.close()

@@ -82,3 +82,47 @@ async def test_delete_prefix_deletes_everything_under_it(store: BlobStore) -> No
     assert await store.delete_prefix("del/") == 40
     assert [n async for n in store.list_names("del/")] == []
     assert await store.exists("keep/one.json")
+
+
+async def test_update_json_etag_returns_the_etag_a_listing_shows_for_that_value(store: BlobStore) -> None:
+    """``update_json_etag``: the ETag of the blob holding the returned value (created, updated, or unchanged:
+    the one read) — what the index ledger stores so that a later listing says "this very record"."""
+
+    async def listed(name: str) -> str:
+        return (await store.list_etags("d/"))[name]
+
+    created, etag1 = await store.update_json_etag("d/x.json", lambda cur: {"n": 1}, likely_absent=True)
+    assert created == {"n": 1} and etag1 is not None and etag1.strip('"') == await listed("d/x.json")
+    updated, etag2 = await store.update_json_etag("d/x.json", lambda cur: {"n": cur["n"] + 1})
+    assert updated == {"n": 2} and etag2 != etag1 and (etag2 or "").strip('"') == await listed("d/x.json")
+    same, etag3 = await store.update_json_etag("d/x.json", lambda cur: cur)  # nothing written: the read ETag
+    assert same == {"n": 2} and etag3 == etag2
+    absent, none = await store.update_json_etag("d/y.json", lambda cur: None)
+    assert (absent, none) == (None, None)
+    await store.write_bytes("d/z.json", b"{broken")
+    healed, etag4 = await store.update_json_etag("d/z.json", lambda cur: {"n": 0}, heal=True)
+    assert healed == {"n": 0} and (etag4 or "").strip('"') == await listed("d/z.json")
+
+
+async def test_update_json_etag_from_a_known_value_writes_without_reading_unless_it_changed(
+        store: BlobStore) -> None:
+    reads = 0
+    read_json = store.read_json
+
+    async def counted(name: str) -> tuple[object, str | None]:
+        nonlocal reads
+        reads += 1
+        return await read_json(name)
+
+    store.read_json = counted  # type: ignore[method-assign]
+    value, etag = await store.update_json_etag("k.json", lambda cur: {"n": 1})
+    reads = 0
+    value, etag = await store.update_json_etag("k.json", lambda cur: {"n": cur["n"] + 1}, known=(value, etag))
+    assert (value, reads) == ({"n": 2}, 0)  # written on what the caller knew
+    await store.update_json("k.json", lambda cur: {"n": 10})  # another writer comes between
+    reads = 0
+    value, _ = await store.update_json_etag("k.json", lambda cur: {"n": cur["n"] + 1}, known=(value, etag))
+    assert (value, reads) == ({"n": 11}, 1)  # the stale write failed (412): read, applied again, nothing lost
+    reads = 0
+    value, _ = await store.update_json_etag("k.json", lambda cur: cur, known=({"n": 11}, "\"stale\""))
+    assert reads == 1  # "nothing to write" is decided on what the blob holds, never on what the caller knew
