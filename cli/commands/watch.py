@@ -13,6 +13,11 @@ from cli.commands.common import err
 from cli.render import view_table
 from shared.runs.status import RUN_FINAL
 
+# One poll's bound. The storage SDK retries a refused connection with exponential backoff (15, 18, 24 s: ~85 s
+# measured before a watch whose storage had gone said so); a poll that has no answer in this long means storage
+# stopped answering, and the watch says so.
+READ_BOUND_S = 15.0
+
 
 async def read_view(run_id: str, task_hub: str, connection_string: str) -> tuple[dict[str, Any] | None, bool]:
     """The live view of the run, and whether a local host holds the task hub (so something runs it)."""
@@ -70,9 +75,11 @@ async def _read(run_id: str, task_hub: str, connection_string: str
     from azure.core.exceptions import AzureError
 
     try:
-        view, is_hosted = await read_view(run_id, task_hub, connection_string)
-    except (AzureError, OSError) as exc:
+        view, is_hosted = await asyncio.wait_for(read_view(run_id, task_hub, connection_string), READ_BOUND_S)
+    except (AzureError, OSError, TimeoutError) as exc:
         text = str(exc).strip()
+        if isinstance(exc, TimeoutError):
+            text = f"no answer in {READ_BOUND_S:.0f} s"
         first = text.splitlines()[0][:200] if text else type(exc).__name__
         return None, False, f"storage stopped answering ({first}); watch again with `harvest status {run_id} --watch`"
     return view, is_hosted, None
