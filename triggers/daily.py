@@ -34,7 +34,7 @@ async def daily_timer(timer: func.TimerRequest, client: df.DurableOrchestrationC
     run_id = daily_run_id(now)
     existing = await client.get_status(run_id)
     if existing is not None and existing.runtime_status is not None:
-        log.info("daily run %s already exists (%s); not starting another", run_id, existing.runtime_status)
+        log.info("daily run %s already exists (%s); not starting another", run_id, existing.runtime_status.value)
         return
     async with open_store() as store:
         running = await take(client, store, run_id, "timer")
