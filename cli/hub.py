@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cli.render import source_phase
 from devhost.lock import Holder
 from shared.runs.status import RUN_FINAL
 
@@ -80,11 +81,7 @@ def progress_words(view: dict[str, Any] | None, limit: int = 3) -> str:
     parts = []
     sources = view.get("sources") or {}
     for sid, info in list(sources.items())[:limit]:
-        phase = info.get("phase") or info.get("status", "")
-        if phase == "done":
-            phase = info.get("status", "done")
-        if pos := info.get("position"):
-            phase += f" {pos.get('batch')}/{pos.get('batches')} (page {pos.get('page')})"
+        phase = source_phase(info)
         counts = info.get("counts") or {}
         numbers = [f"{counts[k]} {word}" for k, word in (("discovered", "found"), ("added", "added"),
                                                           ("updated", "updated"), ("chunks_embedded", "embedded"),

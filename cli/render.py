@@ -17,6 +17,16 @@ COLUMNS = ("discovered", "added", "updated", "unchanged", "deleted", "failed", "
 HEADERS = ("found", "added", "updated", "same", "deleted", "docs failed", "embedded", "reused")
 
 
+def source_phase(info: dict[str, Any]) -> str:
+    """A source's place in the run, from its entry in the live view: ``embed 2/4 (page 1)``, ``completed``."""
+    phase = str(info.get("phase") or info.get("status", ""))
+    if phase == "done":
+        phase = str(info.get("status", "done"))
+    if pos := info.get("position"):
+        phase += f" {pos.get('batch')}/{pos.get('batches')} (page {pos.get('page')})"
+    return phase
+
+
 def view_table(view: dict[str, Any]) -> Table:
     """The live view of a run (``shared.runs.operations.live_view``): per source its phase, position and
     counts, and in the title the run's status, sources done and ETA."""
@@ -32,13 +42,8 @@ def view_table(view: dict[str, Any]) -> Table:
     for header in HEADERS:
         table.add_column(header, justify="right")
     for sid, info in (view.get("sources") or {}).items():
-        phase = info.get("phase") or info.get("status", "")
-        if phase == "done":
-            phase = info.get("status", "done")
-        if pos := info.get("position"):
-            phase += f" {pos.get('batch')}/{pos.get('batches')} (page {pos.get('page')})"
         counts = info.get("counts") or {}
-        table.add_row(sid, phase, *(str(counts.get(c, 0)) for c in COLUMNS))
+        table.add_row(sid, source_phase(info), *(str(counts.get(c, 0)) for c in COLUMNS))
     return table
 
 

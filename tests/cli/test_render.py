@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
+from cli.hub import progress_words
 from cli.render import error_lines, print_summary, summary_table, view_line, view_table
 
 
@@ -29,6 +30,9 @@ def test_the_live_view_renders_as_a_table_and_as_one_line() -> None:
     text = console.export_text()
     assert "run r — running — 1/2 sources, ETA 12 s" in text and "embed 2/3 (page 1)" in text
     assert view_line(view) == "run r: running, 1/2 sources done (news running)"
+    # the same words where `harvest run` says where an interrupted or running run stood (cli/hub.py)
+    assert progress_words(view, limit=1) == "docs: completed, 3 added; 1 more source(s)"
+    assert progress_words(view) == "docs: completed, 3 added; news: embed 2/3 (page 1), 1 added"
 
 
 def test_seconds_are_the_sources_wall_time_and_stage_times_are_labelled() -> None:
