@@ -11,6 +11,7 @@ the next host to start carries out before anything else of that run runs."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import typer
@@ -108,22 +109,9 @@ async def _apply(env: Environment, operation: str, run_id: str | None, reason: s
         answer = await through_host(holder, operation, target, reason)
         released = answer.get("released_sources") or []
         return _said(operation, target, str(answer.get("status", VERBS[operation])), released, queued=False)
-    host = local_host(env, port=0, fire_timers=False, role=f"harvest {operation}")
-    await _start_idle(host)
-    try:
-        from cli.instances import HostInstances
-        from shared.pipeline.context import open_context
-
-        async with open_context() as ctx:
-            try:
-                done = await operations.control(ctx.store, HostInstances(host), target,
-                                                operation, reason)
-            except operations.RunNotFound:
-                raise fail(f"no run {target!r} (`harvest runs` lists the runs)", 1) from None
-            except operations.RunConflict as exc:
-                raise fail(f"{exc.message} ({exc.hint})", 1) from None
-    finally:
-        await stop_host(host)
+    done = await _on_idle_host(env, operation, target,
+                               lambda store, instances: operations.control(store, instances, target, operation,
+                                                                           reason))
     return _said(operation, target, done.status, done.released_sources, queued=True)
 
 
@@ -138,6 +126,28 @@ def _said(operation: str, run_id: str, status: str, released: list[str], *, queu
     elif operation == "suspend":
         line += f"; `harvest resume {run_id}` continues it"
     return line
+
+
+async def _on_idle_host[T](env: Environment, operation: str, run_id: str,
+                           apply: Callable[[Any, Any], Awaitable[T]]) -> T:
+    """``apply(store, instances)`` through a host started for it that resumes nothing, with the service's
+    refusals said in one line (no such run; a run in a state the operation does not apply to)."""
+    from cli.instances import HostInstances
+    from shared.pipeline.context import open_context
+    from shared.runs import operations
+
+    host = local_host(env, port=0, fire_timers=False, role=f"harvest {operation}")
+    await _start_idle(host)
+    try:
+        async with open_context() as ctx:
+            try:
+                return await apply(ctx.store, HostInstances(host))
+            except operations.RunNotFound:
+                raise fail(f"no run {run_id!r} (`harvest runs` lists the runs)", 1) from None
+            except operations.RunConflict as exc:
+                raise fail(f"{exc.message} ({exc.hint})", 1) from None
+    finally:
+        await stop_host(host)
 
 
 async def _start_idle(host: Any) -> None:
@@ -158,21 +168,8 @@ async def _purge(env: Environment, run_id: str) -> str:
     if holder is not None and holder.url:
         purged = (await through_host(holder, "purge", run_id, "harvest purge")).get("purged") or {}
         return f"run {run_id} purged ({purged.get('blobs', 0)} blob(s), {purged.get('instances', 0)} orchestration(s))"
-    host = local_host(env, port=0, fire_timers=False, role="harvest purge")
-    await _start_idle(host)
-    try:
-        from cli.instances import HostInstances
-        from shared.pipeline.context import open_context
-
-        async with open_context() as ctx:
-            try:
-                result = await operations.purge(ctx.store, HostInstances(host), run_id)
-            except operations.RunNotFound:
-                raise fail(f"no run {run_id!r} (`harvest runs` lists the runs)", 1) from None
-            except operations.RunConflict as exc:
-                raise fail(f"{exc.message} ({exc.hint})", 1) from None
-    finally:
-        await stop_host(host)
+    result = await _on_idle_host(env, "purge", run_id,
+                                 lambda store, instances: operations.purge(store, instances, run_id))
     return f"run {run_id} purged ({result.blobs} blob(s), {result.instances} orchestration(s))"
 
 
