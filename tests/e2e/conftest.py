@@ -90,6 +90,9 @@ def new_workspace(root: Path, azurite: str, **env: str) -> Workspace:
         "HF_HUB_OFFLINE": "1",
         "PYTHONPATH": str(REPO_ROOT),
         "HARVEST_DEVHOST_DURABLE_CHECKS": "error",  # a task Azure would not start at once fails the run
+        # an Azurite a command starts keeps its data here, never in the repo's .harvest/azurite (the developer's
+        # own local data: a second emulator on that directory rewrites its database)
+        "HARVEST_AZURITE_DIR": str(root / ".harvest-azurite"),
         **env,
     }
     return Workspace(root=root, env=settings)

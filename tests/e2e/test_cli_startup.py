@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from devhost.azurite import azurite_connection_string, is_listening
+from devhost.environment import REPO_ROOT
 from tests.conftest import free_port, wait_until
 from tests.e2e.conftest import Workspace
 
@@ -74,5 +76,8 @@ def test_a_command_that_starts_azurite_says_nothing_about_it(workspace: Workspac
         assert listed.returncode == 0, listed.stderr
         assert "Azurite" not in listed.stderr and "no runs found" in listed.stderr
         assert not is_listening("127.0.0.1", port), "the command's Azurite was left running"
+        # its data went where HARVEST_AZURITE_DIR says (the workspace), not to the repo's .harvest/azurite
+        assert (Path(ws.env["HARVEST_AZURITE_DIR"]) / f"azurite-{port}.log").exists()
+        assert not (REPO_ROOT / ".harvest" / "azurite" / f"azurite-{port}.log").exists()
     finally:
         _stop_leftover(port)
