@@ -93,6 +93,9 @@ def new_workspace(root: Path, azurite: str, **env: str) -> Workspace:
         # an Azurite a command starts keeps its data here, never in the repo's .harvest/azurite (the developer's
         # own local data: a second emulator on that directory rewrites its database)
         "HARVEST_AZURITE_DIR": str(root / ".harvest-azurite"),
+        # and the search index is the workspace's whatever the command's working directory (a run started from
+        # the repo root would otherwise write into, and reset, the developer's own .harvest/index)
+        "HARVEST_INDEX_PATH": str(root / ".harvest" / "index"),
         **env,
     }
     return Workspace(root=root, env=settings)

@@ -23,5 +23,7 @@ def test_a_run_constructs_one_service_client(tmp_path: Path, azurite: str) -> No
     counted = json.loads(done.stdout.strip().splitlines()[-1])
     assert counted["runtime_status"] == "Completed", counted
     assert counted["output"]["totals"]["added"] == 24  # 3 sources x 8 documents, in batches of 2
+    # run from the repo root, it published into the workspace's index, not the developer's .harvest/index
+    assert (tmp_path / ".harvest" / "index" / "chunks.lance").is_dir()
     assert counted["blob_service"] == 1 and counted["credential"] == 0, counted
     assert "Unclosed" not in done.stderr, done.stderr[-2000:]
