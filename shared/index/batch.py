@@ -65,9 +65,12 @@ async def publish_batch(store: BlobStore, target: IndexTarget, source_id: str, c
         if c.lines is not None and doc.want is not None:
             take_rows(doc, c.lines)
         docs.append((doc, c.lines is not None))
-    shards = sorted({ledger.shard_of(d.key) for d, _ in docs})
-    read = await asyncio.gather(*(ledger.read_shard(store, pub.tid, where.gen.id, source_id, s, pub.seen)
-                                  for s in shards))
+    wanted: dict[str, set[str]] = {}  # shard → the batch's keys in it: only those entries are parsed
+    for d, _ in docs:
+        wanted.setdefault(ledger.shard_of(d.key), set()).add(d.key)
+    shards = sorted(wanted)
+    read = await asyncio.gather(*(ledger.read_shard(store, pub.tid, where.gen.id, source_id, s, pub.seen,
+                                                    keys=wanted[s]) for s in shards))
     entries = dict(zip(shards, read, strict=True))
     ready: list[Doc] = []
     for doc, written in docs:

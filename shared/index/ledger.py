@@ -104,13 +104,14 @@ Seen = dict[str, tuple[Any, str | None]]  # ledger blob → its value and ETag a
 
 
 async def read_shard(store: BlobStore, target: str, generation: str, source_id: str, shard: str,
-                     seen: Seen | None = None) -> Shard:
+                     seen: Seen | None = None, keys: set[str] | None = None) -> Shard:
     """One ledger shard (empty when absent); ``CorruptBlobError`` naming the repair when unreadable: a
     ledger that cannot be read cannot say which keys the index holds, so it is never silently reset.
-    ``seen``: where to remember the blob's value and ETag for a later ``update_shard``."""
+    ``seen``: where to remember the blob's value and ETag for a later ``update_shard``. ``keys``: only these
+    entries are parsed and returned (as in ``update_shard``: a batch needs a few entries of a shard)."""
     name = layout.ledger_blob(target, generation, source_id, shard)
     value, etag = await store.read_json(name)
-    entries = _parse(value, name)
+    entries = _parse(value, name, keys)
     if seen is not None:
         seen[name] = (value, etag)
     return entries
