@@ -124,7 +124,7 @@ def print_summary(console: Console, summary: dict[str, Any], *, style: str = "",
 def in_words(reason: str) -> str:
     """A failure reason without the host's and Python's wrapping: ``discover: cannot reach ...`` (records
     written before reasons were stored so)."""
-    return failure_reason(reason, limit=len(reason) + 1) if reason.strip() else reason
+    return failure_reason(reason, limit=None) if reason.strip() else reason
 
 
 def error_lines(summary: dict[str, Any]) -> list[str]:

@@ -100,11 +100,11 @@ _STACK = re.compile(r" \n |\n\s*Stack:|Traceback \(most recent call last\)")
 _ACTIVITY_FAILED = re.compile(r"^Activity function '(?P<stage>\w+)' failed: (?:(?:\w+\.)*\w*(?:Error|Exception): )?")
 
 
-def failure_reason(failure: BaseException | str, limit: int = 500) -> str:
+def failure_reason(failure: BaseException | str, limit: int | None = 500) -> str:
     """The reason of a failed activity or sub-orchestration on one line, in words: without the stack trace
     (that stays in the host's log) and without the host's and Python's wrapping (``discover: cannot reach
     ...`` rather than ``Activity function 'discover' failed: TransientError: cannot reach ...``). What run
-    records, the API, reports and the CLI show."""
+    records, the API, reports and the CLI show; cut at ``limit`` characters (``None``: not cut)."""
     text = " ".join(_STACK.split(str(failure), maxsplit=1)[0].split())
     if match := _ACTIVITY_FAILED.match(text):
         text = f"{match['stage']}: {text[match.end():]}"
