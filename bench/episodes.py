@@ -19,7 +19,7 @@ from typing import Any
 
 from bench import corpus
 from bench.harness import REPO_ROOT, Host, Loop, Storage
-from bench.history import read_run_history
+from bench.history import activity_spans, read_run_history
 from devhost import history as h
 
 Span = tuple[datetime, datetime]
@@ -38,21 +38,12 @@ def peak(spans: Iterable[Span]) -> int:
 def flight(history: dict[str, list[dict[str, Any]]], activity: str = "prepare") -> dict[str, Any]:
     """Episodes, and ``activity`` calls in flight per source and across sources, from a run's histories
     (instance ids ``run``, ``run:source``, ``run:source:p<page>.<lane>``)."""
-    episodes = 0
+    episodes = sum(ev["EventType"] == h.ORCHESTRATOR_STARTED for rounds in history.values() for line in rounds
+                   for ev in line["events"])
     spans: dict[str, list[Span]] = {}
-    for instance, rounds in history.items():
-        source = instance.split(":")[1] if ":" in instance else ""
-        scheduled: dict[int, datetime] = {}
-        for line in rounds:
-            for ev in line["events"]:
-                kind = ev["EventType"]
-                if kind == h.ORCHESTRATOR_STARTED:
-                    episodes += 1
-                elif kind == h.TASK_SCHEDULED and ev.get("Name") == activity:
-                    scheduled[ev["EventId"]] = h.parse_ts(ev["Timestamp"])
-                elif kind in (h.TASK_COMPLETED, h.TASK_FAILED) and ev.get("TaskScheduledId") in scheduled:
-                    start = scheduled.pop(ev["TaskScheduledId"])
-                    spans.setdefault(source, []).append((start, h.parse_ts(ev["Timestamp"])))
+    for instance, name, start, end in activity_spans(history):
+        if name == activity:
+            spans.setdefault(instance.split(":")[1] if ":" in instance else "", []).append((start, end))
     per_source = {s: peak(v) for s, v in sorted(spans.items())}
     extents = [(min(a for a, _ in v), max(b for _, b in v)) for v in spans.values()]
     return {"instances": len(history), "episodes": episodes, f"{activity}_calls": sum(map(len, spans.values())),

@@ -41,6 +41,22 @@ def _ts(ev: dict[str, Any]) -> datetime:
     return h.parse_ts(ev["Timestamp"])
 
 
+def activity_spans(history: dict[str, list[dict[str, Any]]]) -> list[tuple[str, str, datetime, datetime]]:
+    """``(instance, activity, scheduled, ended)`` of every activity call that completed or failed (task ids
+    are per instance: each instance's history is paired on its own)."""
+    spans: list[tuple[str, str, datetime, datetime]] = []
+    for instance, rounds in history.items():
+        scheduled: dict[int, tuple[str, datetime]] = {}
+        for line in rounds:
+            for ev in line["events"]:
+                if ev["EventType"] == h.TASK_SCHEDULED:
+                    scheduled[ev["EventId"]] = (str(ev.get("Name")), _ts(ev))
+                elif ev["EventType"] in (h.TASK_COMPLETED, h.TASK_FAILED) and ev["TaskScheduledId"] in scheduled:
+                    name, start = scheduled.pop(ev["TaskScheduledId"])
+                    spans.append((instance, name, start, _ts(ev)))
+    return spans
+
+
 def summarize(history: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     """Event counts by type (and activity calls by name), and where the time between activities goes
     (from event timestamps).

@@ -18,7 +18,7 @@ from collections import defaultdict
 from typing import Any
 
 from bench.harness import REPO_ROOT, Loop
-from bench.history import read_run_history, summarize
+from bench.history import activity_spans, read_run_history, summarize
 from bench.suites import SOURCE_ID, Workspace, _workspace, describe
 from devhost import history as h
 
@@ -28,23 +28,14 @@ def activities(history: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     overlap), and each publish call's start (seconds after the run's first event) and duration."""
     seconds: dict[str, float] = defaultdict(float)
     calls: dict[str, int] = defaultdict(int)
-    spans: list[tuple[str, Any, Any]] = []
-    first = None
-    for rounds in history.values():
-        scheduled: dict[int, tuple[str, Any]] = {}
-        for line in rounds:
-            for ev in line["events"]:
-                at = h.parse_ts(ev["Timestamp"])
-                first = at if first is None or at < first else first
-                if ev["EventType"] == h.TASK_SCHEDULED:
-                    scheduled[ev["EventId"]] = (ev["Name"], at)
-                elif ev["EventType"] in (h.TASK_COMPLETED, h.TASK_FAILED) and ev["TaskScheduledId"] in scheduled:
-                    name, start = scheduled[ev["TaskScheduledId"]]
-                    seconds[name] += (at - start).total_seconds()
-                    calls[name] += 1
-                    spans.append((name, start, at))
+    spans = activity_spans(history)
+    for _, name, start, end in spans:
+        seconds[name] += (end - start).total_seconds()
+        calls[name] += 1
+    first = min((h.parse_ts(ev["Timestamp"]) for rounds in history.values() for line in rounds
+                 for ev in line["events"]), default=None)
     publish = [{"start_s": round((s - first).total_seconds(), 2), "seconds": round((e - s).total_seconds(), 2)}
-               for name, s, e in sorted(spans, key=lambda x: x[1]) if name == "publish_index"]
+               for _, name, s, e in sorted(spans, key=lambda x: x[2]) if name == "publish_index" and first]
     return {"seconds": {k: round(v, 2) for k, v in sorted(seconds.items())}, "calls": dict(sorted(calls.items())),
             "publish": publish}
 
