@@ -85,8 +85,6 @@ def _badge(status: str) -> str:
 
 
 def _seconds(summary: dict[str, Any]) -> float | None:
-    from datetime import datetime
-
     start, end = summary.get("started_at"), summary.get("finished_at")
     if not start or not end:
         return None
